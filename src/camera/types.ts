@@ -1,0 +1,54 @@
+// The small interface every camera backend implements, and the error classes callers act on.
+import type { Exposure } from '../config/schema.ts';
+
+/** Why a capture failed, machine-readable: it names MQTT `failed` events and page messages. */
+export type CameraErrorCode = 'not_installed' | 'no_camera' | 'busy' | 'config' | 'timeout' | 'corrupt' | 'failed';
+
+export class CameraError extends Error {
+  readonly code: CameraErrorCode;
+  /** The stderr line (or other fact) that proves the classification. */
+  readonly detail?: string;
+  readonly exitCode?: number | null;
+  readonly signal?: NodeJS.Signals | null;
+  constructor(code: CameraErrorCode, message: string, extra: { detail?: string; exitCode?: number | null; signal?: NodeJS.Signals | null; cause?: unknown } = {}) {
+    super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.name = 'CameraError';
+    this.code = code;
+    this.detail = extra.detail;
+    this.exitCode = extra.exitCode;
+    this.signal = extra.signal;
+  }
+}
+
+/** What one still is taken with; built from config plus per-request options. */
+export interface StillRequest {
+  width?: number;
+  height?: number;
+  quality: number;
+  /** Clockwise; a backend that cannot do it returns the rest in `Still.rotate`. */
+  rotation: 0 | 90 | 180 | 270;
+  hflip: boolean;
+  vflip: boolean;
+  exposure: Exposure;
+  shutterUs?: number;
+  gain?: number;
+  settleMs: number;
+  timeoutMs: number;
+}
+
+export interface Still {
+  /** The JPEG exactly as the camera produced it. */
+  jpeg: Buffer;
+  /** Rotation still to apply losslessly (EXIF orientation); the backend did the rest. */
+  rotate?: 90 | 270;
+}
+
+export interface Camera {
+  /** Backend name: rpicam, raspistill, ffmpeg, synthetic. */
+  readonly backend: string;
+  /** Human-readable: the program and device it uses. */
+  readonly description: string;
+  capture(req: StillRequest, signal?: AbortSignal): Promise<Still>;
+  /** Release anything held open (warm processes); optional. */
+  stop?(): Promise<void>;
+}

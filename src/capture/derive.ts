@@ -1,0 +1,73 @@
+// Thumbnail and MQTT preview from ONE decode of the original: libjpeg shrink-on-load does most of the scaling.
+import sharp from 'sharp';
+import { drawTimeTag } from './timetag.ts';
+
+export interface DeriveOptions {
+  previewSize: number;
+  previewQuality: number;
+  thumbSize: number;
+  thumbQuality: number;
+  /** The time tag text burned into both images. */
+  label: string;
+}
+
+export interface DerivedImage {
+  jpeg: Buffer;
+  width: number;
+  height: number;
+}
+
+export interface Derived {
+  preview: DerivedImage;
+  thumb: DerivedImage;
+  /** Upright size of the original (EXIF orientation applied). */
+  fullWidth: number;
+  fullHeight: number;
+}
+
+type Raw = { width: number; height: number; channels: 3 };
+
+function fitInside(width: number, height: number, size: number): { width: number; height: number } {
+  if (Math.max(width, height) <= size) return { width, height };
+  const k = size / Math.max(width, height);
+  return { width: Math.max(1, Math.round(width * k)), height: Math.max(1, Math.round(height * k)) };
+}
+
+async function tagAndEncode(pixels: Buffer, raw: Raw, label: string, quality: number): Promise<DerivedImage> {
+  drawTimeTag(pixels, raw.width, raw.height, raw.channels, label);
+  const jpeg = await sharp(pixels, { raw }).jpeg({ quality }).toBuffer();
+  return { jpeg, width: raw.width, height: raw.height };
+}
+
+async function thumbnail(pixels: Buffer, raw: Raw, size: number, label: string, quality: number): Promise<DerivedImage> {
+  const dims = fitInside(raw.width, raw.height, size);
+  const small = await sharp(pixels, { raw }).resize(dims.width, dims.height, { fit: 'fill' }).raw().toBuffer();
+  return tagAndEncode(small, { ...dims, channels: 3 }, label, quality);
+}
+
+/** Throws sharp's error when the JPEG cannot be decoded (the caller classifies it as corrupt). */
+export async function deriveImages(original: Buffer, opts: DeriveOptions): Promise<Derived> {
+  const source = sharp(original, { failOn: 'truncated' });
+  const meta = await source.metadata();
+  const orientation = meta.orientation ?? 1;
+  const fullWidth = (orientation >= 5 ? meta.height : meta.width) ?? 0;
+  const fullHeight = (orientation >= 5 ? meta.width : meta.height) ?? 0;
+  // rotate() makes derived images physically upright; skipped when there is nothing to do (it costs ~15%).
+  const { data, info } = await (orientation > 1 ? source.rotate() : source)
+    .resize(opts.previewSize, opts.previewSize, { fit: 'inside', withoutEnlargement: true })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const raw: Raw = { width: info.width, height: info.height, channels: 3 };
+  // The thumbnail is cut from untagged pixels; the preview then gets its tag drawn in place.
+  const thumbDone = thumbnail(data, raw, opts.thumbSize, opts.label, opts.thumbQuality);
+  const previewPixels = Buffer.from(data);
+  const [preview, thumb] = await Promise.all([tagAndEncode(previewPixels, raw, opts.label, opts.previewQuality), thumbDone]);
+  return { preview, thumb, fullWidth, fullHeight };
+}
+
+/** Re-encodes the original with the time tag (opt-in: `storage.burn_timestamp`; the old app did this). */
+export async function burnTimestamp(original: Buffer, label: string, quality: number): Promise<Buffer> {
+  const { data, info } = await sharp(original).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return (await tagAndEncode(data, { width: info.width, height: info.height, channels: 3 }, label, quality)).jpeg;
+}

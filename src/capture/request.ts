@@ -1,0 +1,30 @@
+// Config + per-request overrides -> what the camera is asked for.
+import type { StillRequest } from '../camera/types.ts';
+import type { Config, Exposure } from '../config/schema.ts';
+
+export interface StillOverrides {
+  exposure?: Exposure;
+  shutterUs?: number;
+  gain?: number;
+}
+
+/** `scheduled` picks `schedule.exposure` (e.g. night) when the request does not name one. */
+export function stillRequest(config: Config, overrides: StillOverrides = {}, scheduled = false): StillRequest {
+  const cam = config.camera;
+  const exposure = overrides.exposure ?? (scheduled ? config.schedule.exposure : undefined) ?? cam.exposure;
+  const shutterUs = overrides.shutterUs ?? cam.shutter_us;
+  const gain = overrides.gain ?? cam.gain;
+  return {
+    ...(cam.width ? { width: cam.width } : {}),
+    ...(cam.height ? { height: cam.height } : {}),
+    quality: cam.quality,
+    rotation: cam.rotation,
+    hflip: cam.hflip,
+    vflip: cam.vflip,
+    exposure,
+    ...(shutterUs ? { shutterUs } : {}),
+    ...(gain ? { gain } : {}),
+    settleMs: cam.settle_ms,
+    timeoutMs: cam.timeout_ms,
+  };
+}

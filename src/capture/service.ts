@@ -1,0 +1,248 @@
+// The one capture path every trigger calls: camera -> validate -> store -> derive -> events.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { validateJpeg } from '../camera/jpeg.ts';
+import { CameraError, type Camera } from '../camera/types.ts';
+import type { Config, Exposure } from '../config/schema.ts';
+import type { CaptureStore, StoredCapture } from '../storage/store.ts';
+import { StorageError } from '../storage/store.ts';
+import { burnTimestamp, deriveImages } from './derive.ts';
+import { ORIENTATION_FOR_ROTATION, setExifOrientation } from './orientation.ts';
+import { stillRequest } from './request.ts';
+import { timeTagText } from './timetag.ts';
+
+/** What asked for a still; echoed in events and MQTT attributes. */
+export type Trigger = 'schedule' | 'mqtt' | 'web' | 'visit' | 'cli' | 'startup';
+
+/** Per-request overrides (MQTT validates its own whitelist before calling). */
+export interface CaptureOptions {
+  exposure?: Exposure;
+  shutterUs?: number;
+  gain?: number;
+  /** Caller's id, echoed in events (MQTT `id`). */
+  requestId?: string;
+  /** Free text naming who asked (MQTT `source`). */
+  source?: string;
+  /** Accept the capture already in flight instead of queueing a fresh one (page visits). */
+  joinInFlight?: boolean;
+}
+
+export interface CaptureRequest {
+  trigger: Trigger;
+  requestId?: string;
+  source?: string;
+}
+
+export interface CaptureRecord {
+  capture: StoredCapture;
+  trigger: Trigger;
+  /** Every request this still answers (joined requests share one camera run). */
+  requests: CaptureRequest[];
+  width: number;
+  height: number;
+  fullWidth: number;
+  fullHeight: number;
+  thumbWidth: number;
+  thumbHeight: number;
+  /** The MQTT preview JPEG, so outputs need not read it back from disk. */
+  preview: Buffer;
+  /** Time from the camera's start to its JPEG, and from the JPEG to stored files. */
+  cameraMs: number;
+  pipelineMs: number;
+}
+
+export type FailureCode = CameraError['code'] | 'disk_full' | 'io' | 'internal';
+
+export interface CaptureFailure {
+  trigger: Trigger;
+  requests: CaptureRequest[];
+  at: Date;
+  error: { code: FailureCode; message: string; detail?: string };
+}
+
+export interface CaptureEvents {
+  captured: [CaptureRecord];
+  failed: [CaptureFailure];
+}
+
+export class CaptureFailedError extends Error {
+  readonly failure: CaptureFailure;
+  constructor(failure: CaptureFailure) {
+    super(failure.error.message);
+    this.name = 'CaptureFailedError';
+    this.failure = failure;
+  }
+}
+
+interface Job {
+  trigger: Trigger;
+  options: CaptureOptions;
+  requests: CaptureRequest[];
+  promise: Promise<CaptureRecord>;
+  resolve(r: CaptureRecord): void;
+  reject(e: unknown): void;
+}
+
+export interface CaptureServiceDeps {
+  camera: Camera;
+  store: CaptureStore;
+  config: Config;
+  logger: Logger;
+  now?: () => Date;
+}
+
+function classify(err: unknown): CaptureFailure['error'] {
+  if (err instanceof CameraError) return { code: err.code, message: err.message, ...(err.detail ? { detail: err.detail } : {}) };
+  if (err instanceof StorageError) return { code: err.code, message: err.message };
+  const message = err instanceof Error ? err.message : String(err);
+  // sharp rejects a JPEG whose markers looked fine but whose data does not decode.
+  if (/VipsJpeg|jpeg|premature end|corrupt|unsupported image format/i.test(message)) return { code: 'corrupt', message: `camera output does not decode: ${message}` };
+  return { code: 'internal', message };
+}
+
+/**
+ * One capture at a time. A request that arrives while one runs queues ONE more; later requests join
+ * that queued one, so a burst costs at most two camera runs.
+ */
+export class CaptureService extends EventEmitter<CaptureEvents> {
+  private readonly deps: CaptureServiceDeps;
+  private inFlight?: Job;
+  private queued?: Job;
+
+  constructor(deps: CaptureServiceDeps) {
+    super();
+    this.deps = deps;
+  }
+
+  get busy(): boolean {
+    return Boolean(this.inFlight);
+  }
+
+  capture(trigger: Trigger, options: CaptureOptions = {}): Promise<CaptureRecord> {
+    const request: CaptureRequest = { trigger, ...(options.requestId ? { requestId: options.requestId } : {}), ...(options.source ? { source: options.source } : {}) };
+    if (this.inFlight && options.joinInFlight) return this.join(this.inFlight, request);
+    if (this.queued) return this.join(this.queued, request);
+    const job = this.newJob(trigger, options, request);
+    if (this.inFlight) {
+      this.queued = job;
+      this.inFlight.promise.catch(() => undefined).finally(() => this.startQueued());
+    } else {
+      this.start(job);
+    }
+    return job.promise;
+  }
+
+  /** Resolves when no capture runs or waits; the composition root calls it on stop. */
+  async idle(): Promise<void> {
+    while (this.inFlight || this.queued) await (this.queued ?? this.inFlight)!.promise.catch(() => undefined);
+  }
+
+  private join(job: Job, request: CaptureRequest): Promise<CaptureRecord> {
+    job.requests.push(request);
+    return job.promise;
+  }
+
+  private newJob(trigger: Trigger, options: CaptureOptions, request: CaptureRequest): Job {
+    let resolve!: (r: CaptureRecord) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<CaptureRecord>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => undefined); // callers that do not await must not crash the process
+    return { trigger, options, requests: [request], promise, resolve, reject };
+  }
+
+  private startQueued(): void {
+    const job = this.queued;
+    this.queued = undefined;
+    if (job) this.start(job);
+  }
+
+  private start(job: Job): void {
+    this.inFlight = job;
+    this.run(job)
+      .then(
+        (record) => {
+          job.resolve(record);
+          this.emitSafely('captured', record);
+        },
+        (err: unknown) => {
+          const failure: CaptureFailure = { trigger: job.trigger, requests: job.requests, at: this.now(), error: classify(err) };
+          this.deps.logger.error({ trigger: job.trigger, code: failure.error.code, detail: failure.error.detail, err: failure.error.code === 'internal' ? err : undefined }, `capture failed: ${failure.error.message}`);
+          job.reject(new CaptureFailedError(failure));
+          this.emitSafely('failed', failure);
+        },
+      )
+      .finally(() => {
+        if (this.inFlight === job) this.inFlight = undefined;
+      });
+  }
+
+  /** A listener's bug must not break the capture path. */
+  private emitSafely<K extends keyof CaptureEvents>(event: K, ...args: CaptureEvents[K]): void {
+    for (const listener of this.listeners(event)) {
+      try {
+        (listener as (...a: CaptureEvents[K]) => void)(...args);
+      } catch (err) {
+        this.deps.logger.error({ err, event }, 'capture event listener failed');
+      }
+    }
+  }
+
+  private now(): Date {
+    return this.deps.now ? this.deps.now() : new Date();
+  }
+
+  private async run(job: Job): Promise<CaptureRecord> {
+    const { camera, store, config, logger } = this.deps;
+    const t0 = performance.now();
+    const still = await camera.capture(stillRequest(config, job.options, job.trigger === 'schedule'));
+    const cameraMs = performance.now() - t0;
+    const capturedAt = this.now();
+    const t1 = performance.now();
+
+    validateJpeg(still.jpeg);
+    let original = still.rotate ? setExifOrientation(still.jpeg, ORIENTATION_FOR_ROTATION[still.rotate]) : still.jpeg;
+    const label = timeTagText(capturedAt, config.schedule.timezone);
+    const derived = await deriveImages(original, {
+      previewSize: config.mqtt.preview_size,
+      previewQuality: config.mqtt.preview_quality,
+      thumbSize: config.storage.thumb_width,
+      thumbQuality: config.storage.thumb_quality,
+      label,
+    });
+    if (config.storage.burn_timestamp) original = await burnTimestamp(original, label, config.camera.quality);
+
+    const meta = {
+      trigger: job.trigger,
+      requests: job.requests,
+      camera: camera.backend,
+      width: derived.preview.width,
+      height: derived.preview.height,
+      full_width: derived.fullWidth,
+      full_height: derived.fullHeight,
+      thumb_width: derived.thumb.width,
+      thumb_height: derived.thumb.height,
+    };
+    const capture = await store.save({ capturedAt, original, thumb: derived.thumb.jpeg, preview: derived.preview.jpeg, meta });
+    const pipelineMs = performance.now() - t1;
+    logger.info({ id: capture.id, trigger: job.trigger, requests: job.requests.length, bytes: capture.bytes, cameraMs: Math.round(cameraMs), pipelineMs: Math.round(pipelineMs) }, 'still captured');
+
+    store.prune().catch((err: unknown) => logger.error({ err }, 'retention pruning failed'));
+    return {
+      capture,
+      trigger: job.trigger,
+      requests: job.requests,
+      width: derived.preview.width,
+      height: derived.preview.height,
+      fullWidth: derived.fullWidth,
+      fullHeight: derived.fullHeight,
+      thumbWidth: derived.thumb.width,
+      thumbHeight: derived.thumb.height,
+      preview: derived.preview.jpeg,
+      cameraMs,
+      pipelineMs,
+    };
+  }
+}

@@ -1,0 +1,195 @@
+// `moncam` command line: parses arguments, runs one command, returns its exit code.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import YAML from 'yaml';
+import { createApp } from './app.ts';
+import { ensurePassword, setPassword, validatePassword } from './auth/password.ts';
+import { validateJpeg } from './camera/jpeg.ts';
+import { CaptureFailedError } from './capture/service.ts';
+import { ORIENTATION_FOR_ROTATION, setExifOrientation } from './capture/orientation.ts';
+import { stillRequest } from './capture/request.ts';
+import { readFirstLine, readHidden, type TtyInput } from './cli/prompt.ts';
+import { ConfigError, loadConfig, redactConfig } from './config/load.ts';
+import { configReference } from './config/reference.ts';
+import type { Config } from './config/schema.ts';
+import { createLogger } from './log.ts';
+import { probeCamera } from './camera/auto.ts';
+
+const HELP = `moncam — Raspberry Pi camera daemon for Home Assistant
+
+Usage:
+  moncam [run]                 start the daemon (schedule, storage; MQTT and web as configured)
+  moncam capture [--out FILE]  take one still now; store it (default) or write the original to FILE (- for stdout)
+  moncam config                print the effective configuration (secrets redacted)
+  moncam config --reference    print every setting with its environment variable and default (Markdown)
+  moncam passwd                set the web password (hidden prompt on a terminal, else one line from stdin)
+  moncam --help | --version
+
+Options:
+  -c, --config FILE   YAML config file (default: $MONCAM_CONFIG, else ./moncam.yaml if present)
+
+Every setting can also be set by an environment variable: MONCAM_ + its key path in upper case,
+e.g. web.port -> MONCAM_WEB_PORT, data_dir -> MONCAM_DATA_DIR. See README.md.
+
+Exit codes: 0 ok, 1 failure, 2 bad configuration or usage.`;
+
+class UsageError extends Error {}
+
+export interface CliIo {
+  stdin: TtyInput;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+function passwordBanner(password: string, file: string): string {
+  const line = '='.repeat(64);
+  return `\n${line}\n  moncam: no web password was set, so one was generated:\n\n      ${password}\n\n  It is shown only this once; only its hash is stored in\n  ${file}\n  Change it any time with: moncam passwd\n${line}\n\n`;
+}
+
+async function cmdRun(config: Config, io: CliIo): Promise<number> {
+  const logger = createLogger(config.log.level);
+  const generated = await ensurePassword(config.web.password_file);
+  if (generated) {
+    io.stdout.write(passwordBanner(generated, config.web.password_file));
+    logger.warn({ file: config.web.password_file }, 'generated a web password (printed once on stdout)');
+  }
+  const app = await createApp({ config, logger });
+  await app.start();
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'stopping');
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  await app.stop();
+  return 0;
+}
+
+async function cmdCapture(config: Config, io: CliIo, out: string | undefined): Promise<number> {
+  const logger = createLogger(config.log.level === 'info' ? 'warn' : config.log.level);
+  if (out !== undefined) {
+    // Like the old capture.py: one still to a file, nothing stored.
+    const { camera } = await probeCamera(config, logger);
+    const still = await camera.capture(stillRequest(config));
+    const info = validateJpeg(still.jpeg);
+    const jpeg = still.rotate ? setExifOrientation(still.jpeg, ORIENTATION_FOR_ROTATION[still.rotate]) : still.jpeg;
+    if (out === '-') io.stdout.write(jpeg);
+    else {
+      await fs.writeFile(out, jpeg);
+      io.stderr.write(`wrote ${out} (${info.width}x${info.height}, ${jpeg.length} bytes, ${camera.backend})\n`);
+    }
+    return 0;
+  }
+  const app = await createApp({ config: { ...config, schedule: { ...config.schedule, enabled: false } }, logger });
+  await app.start();
+  try {
+    const record = await app.captures.capture('cli');
+    io.stdout.write(`${record.capture.files.original}\n`);
+    io.stderr.write(`captured ${record.capture.id} (${record.fullWidth}x${record.fullHeight}, ${record.capture.bytes} bytes, ${app.camera.backend})\n`);
+  } finally {
+    await app.stop();
+  }
+  return 0;
+}
+
+async function cmdPasswd(config: Config, io: CliIo): Promise<number> {
+  let password: string;
+  if (io.stdin.isTTY) {
+    password = await readHidden('New password: ', io.stdin, io.stderr);
+    const again = await readHidden('Repeat: ', io.stdin, io.stderr);
+    if (again !== password) throw new UsageError('the passwords do not match; nothing changed');
+  } else {
+    password = await readFirstLine(io.stdin);
+  }
+  const problem = validatePassword(password);
+  if (problem) throw new UsageError(`${problem}; nothing changed`);
+  await setPassword(config.web.password_file, password);
+  io.stderr.write(`password set (argon2id hash in ${config.web.password_file})\n`);
+  return 0;
+}
+
+async function version(): Promise<string> {
+  const pkg = JSON.parse(await fs.readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        out: { type: 'string', short: 'o' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+        reference: { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    io.stderr.write(`moncam: ${(err as Error).message}\n${HELP}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (values.version) {
+    io.stdout.write((await version()) + '\n');
+    return 0;
+  }
+  const [command = 'run', ...rest] = positionals;
+  if (rest.length || !['run', 'capture', 'config', 'passwd'].includes(command)) {
+    io.stderr.write(`moncam: unknown command "${[command, ...rest].join(' ')}"\n\n${HELP}\n`);
+    return 2;
+  }
+  if (values.out !== undefined && command !== 'capture') {
+    io.stderr.write('moncam: --out goes with "moncam capture"\n');
+    return 2;
+  }
+
+  if (command === 'config' && values.reference) {
+    io.stdout.write(configReference() + '\n');
+    return 0;
+  }
+  try {
+    const { config, file } = loadConfig({ file: values.config, env: io.env, cwd: io.cwd });
+    switch (command) {
+      case 'config':
+        io.stdout.write(`# effective configuration${file ? ` (file: ${file})` : ' (no config file)'}\n` + YAML.stringify(redactConfig(config)));
+        return 0;
+      case 'passwd':
+        return await cmdPasswd(config, io);
+      case 'capture':
+        return await cmdCapture(config, io, values.out === undefined ? undefined : values.out === '-' ? '-' : path.resolve(io.cwd, values.out));
+      default:
+        return await cmdRun(config, io);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr.write(`moncam: bad configuration:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+      return 2;
+    }
+    if (err instanceof UsageError) {
+      io.stderr.write(`moncam: ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof CaptureFailedError) {
+      const e = err.failure.error;
+      io.stderr.write(`moncam: capture failed (${e.code}): ${e.message}${e.detail ? `\n  ${e.detail}` : ''}\n`);
+      return 1;
+    }
+    const e = err as Error & { code?: string; detail?: string };
+    io.stderr.write(`moncam: ${e.code ? `(${e.code}) ` : ''}${e.message}${e.detail ? `\n  ${e.detail}` : ''}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,165 @@
+// Sources, later wins: schema defaults < YAML file < MONCAM_* environment variables.
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { z } from 'zod';
+import { configFields, type ConfigField } from './fields.ts';
+import { configSchema, type Config, type ParsedConfig } from './schema.ts';
+
+/** Start-up stops with these lines (one per problem) and exit code 2. */
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface LoadOptions {
+  /** `--config FILE` */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** The YAML file that was read, if any. */
+  file?: string;
+}
+
+function pickFile(opts: LoadOptions, cwd: string, env: NodeJS.ProcessEnv): { file?: string; required: boolean } {
+  if (opts.file) return { file: path.resolve(cwd, opts.file), required: true };
+  if (env.MONCAM_CONFIG) return { file: path.resolve(cwd, env.MONCAM_CONFIG), required: true };
+  const local = path.join(cwd, 'moncam.yaml');
+  return fs.existsSync(local) ? { file: local, required: false } : { required: false };
+}
+
+function readYaml(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+  }
+  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new ConfigError(doc.errors.map((e) => `${file}: ${e.message.split('\n')[0]}`));
+  }
+  const value = doc.toJS() as unknown;
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError([`${file}: expected a mapping of settings at the top level`]);
+  return value as Record<string, unknown>;
+}
+
+function envValue(field: ConfigField, raw: string): unknown {
+  switch (field.kind) {
+    case 'number':
+      return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    case 'boolean': {
+      const v = raw.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(v)) return true;
+      if (['false', '0', 'no', 'off'].includes(v)) return false;
+      return raw;
+    }
+    case 'enum':
+      // Literal unions such as rotation hold numbers.
+      return field.choices?.some((c) => typeof c === 'number') && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
+    case 'array': {
+      const t = raw.trim();
+      if (t.startsWith('[')) {
+        try {
+          return JSON.parse(t);
+        } catch {
+          return raw;
+        }
+      }
+      return t === '' ? [] : t.split(/\s+/);
+    }
+    case 'bytes':
+      return /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
+    default:
+      return raw;
+  }
+}
+
+function setPath(target: Record<string, any>, keys: string[], value: unknown): void {
+  let node = target;
+  for (const k of keys.slice(0, -1)) {
+    if (typeof node[k] !== 'object' || node[k] === null || Array.isArray(node[k])) node[k] = {};
+    node = node[k];
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+function describeInput(input: unknown): string {
+  if (input === undefined) return 'nothing';
+  const s = JSON.stringify(input);
+  return s.length > 60 ? s.slice(0, 57) + '...' : s;
+}
+
+/** One readable line per zod issue: `web.port: expected 1..65535, got 99999`. */
+export function formatIssues(issues: z.core.$ZodIssue[], sourceOf: (key: string) => string | undefined): string[] {
+  return issues.map((issue) => {
+    const key = issue.path.join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => `${key ? key + '.' : ''}${k}: unknown setting`).join('\n');
+    }
+    const input = (issue as { input?: unknown }).input;
+    const where = sourceOf(key);
+    const got = issue.code === 'invalid_type' && input === undefined ? '' : `, got ${describeInput(input)}`;
+    return `${key || '(config)'}: ${issue.message}${got}${where ? ` (from ${where})` : ''}`;
+  });
+}
+
+/** Fill in derived paths; every path becomes absolute against `cwd`. */
+export function resolveConfig(parsed: ParsedConfig, cwd: string): Config {
+  const dataDir = path.resolve(cwd, parsed.data_dir);
+  const inData = (p: string | undefined, fallback: string) => (p ? path.resolve(cwd, p) : path.join(dataDir, fallback));
+  return {
+    ...parsed,
+    data_dir: dataDir,
+    camera: { ...parsed.camera, name: parsed.camera.name ?? `moncam ${parsed.camera.id}` },
+    storage: { ...parsed.storage, dir: inData(parsed.storage.dir, 'captures') },
+    web: { ...parsed.web, password_file: inData(parsed.web.password_file, 'private/pass_user') },
+  };
+}
+
+export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
+  const cwd = opts.cwd ?? process.cwd();
+  const env = opts.env ?? process.env;
+  const { file } = pickFile(opts, cwd, env);
+  const raw: Record<string, unknown> = file ? readYaml(file) : {};
+
+  const fromEnv = new Map<string, string>();
+  for (const field of configFields()) {
+    const value = env[field.env];
+    if (value === undefined) continue;
+    setPath(raw, field.path, envValue(field, value));
+    fromEnv.set(field.key, field.env);
+  }
+  const problems: string[] = [];
+  const known = new Set(configFields().map((f) => f.env));
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('MONCAM_') && name !== 'MONCAM_CONFIG' && !known.has(name)) problems.push(`${name}: unknown environment variable (no such setting)`);
+  }
+
+  const result = configSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) problems.push(...formatIssues(result.error.issues, (key) => fromEnv.get(key) ?? (file ? path.basename(file) : undefined)));
+  if (problems.length || !result.success) throw new ConfigError(problems);
+  return { config: resolveConfig(result.data, cwd), file };
+}
+
+/** The effective config with secrets replaced, for `moncam config` and logs. */
+export function redactConfig(config: Config): Config {
+  const copy = structuredClone(config) as Record<string, any>;
+  for (const field of configFields()) {
+    if (!field.secret) continue;
+    let node = copy;
+    for (const k of field.path.slice(0, -1)) node = node?.[k];
+    const last = field.path[field.path.length - 1]!;
+    if (node && node[last] !== undefined) node[last] = '***';
+  }
+  return copy as Config;
+}

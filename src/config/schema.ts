@@ -1,0 +1,183 @@
+// The one source of moncam's configuration: type, defaults, validation, env names and docs.
+import os from 'node:os';
+import { Cron } from 'croner';
+import { z } from 'zod';
+
+/** `[a-z0-9_]` only: the id names MQTT topics and Home Assistant unique ids. */
+export function sanitizeId(raw: string): string {
+  const id = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+  return id || 'moncam';
+}
+
+const int = (min: number, max: number) =>
+  z
+    .number({ error: `expected an integer ${min}..${max}` })
+    .int({ error: `expected an integer ${min}..${max}` })
+    .min(min, { error: `expected ${min}..${max}` })
+    .max(max, { error: `expected ${min}..${max}` });
+
+const port = () => int(1, 65535);
+const secret = () => z.string().meta({ secret: true });
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, tib: 1024 ** 4 };
+
+/** A byte count: a number or a string such as `500MB`, `2 GiB`. 0 means no limit. */
+const bytes = () =>
+  z.union([z.number().int().min(0), z.string()], { error: 'expected a byte size such as 500MB or 2GiB' }).transform((v, ctx) => {
+    if (typeof v === 'number') return v;
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v);
+    const unit = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined;
+    if (!m || unit === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected a byte size such as 500MB or 2GiB', input: v });
+      return z.NEVER;
+    }
+    return Math.round(Number(m[1]) * unit);
+  });
+
+const timezone = () =>
+  z.string().refine(
+    (tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { error: 'expected an IANA time zone such as Europe/Berlin' },
+  );
+
+export const EXPOSURES = ['normal', 'night', 'long', 'short', 'sport'] as const;
+export const exposureSchema = z.enum(EXPOSURES);
+export type Exposure = z.infer<typeof exposureSchema>;
+
+export const BACKENDS = ['auto', 'rpicam', 'raspistill', 'ffmpeg', 'synthetic'] as const;
+
+const camera = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(/^[a-z0-9_]+$/, { error: 'expected only a-z, 0-9 and _' })
+      .max(64)
+      .default(() => sanitizeId(os.hostname()))
+      .describe('Names the MQTT topics and Home Assistant ids. Default: the host name, sanitized to [a-z0-9_].'),
+    name: z.string().min(1).max(100).optional().describe('Display name in Home Assistant. Default: "moncam <id>".'),
+    backend: z.enum(BACKENDS).default('auto').describe('auto probes rpicam, raspistill, ffmpeg, then falls back to synthetic.'),
+    command: z.string().min(1).optional().describe('Program to run instead of the backend default (rpicam-still, raspistill, ffmpeg).'),
+    width: int(16, 16384).optional().describe('Still width in pixels. Default: the sensor\'s full resolution.'),
+    height: int(16, 16384).optional().describe('Still height in pixels.'),
+    quality: int(1, 100).default(93).describe('JPEG quality of the original.'),
+    rotation: z.union([z.literal(0), z.literal(90), z.literal(180), z.literal(270)], { error: 'expected 0, 90, 180 or 270' }).default(0).describe('Clockwise rotation. 90/270 are applied losslessly by moncam (EXIF orientation).'),
+    hflip: z.boolean().default(false).describe('Mirror horizontally.'),
+    vflip: z.boolean().default(false).describe('Mirror vertically.'),
+    exposure: exposureSchema.default('normal').describe('Exposure profile for on-demand stills: normal, night, long, short, sport.'),
+    shutter_us: int(1, 600_000_000).optional().describe('Fixed shutter time in microseconds (rpicam/raspistill).'),
+    gain: z.number().min(1).max(64).optional().describe('Fixed analogue gain (rpicam/raspistill).'),
+    settle_ms: int(0, 60_000).default(1000).describe('Time the camera runs before the still, for exposure and white balance to settle.'),
+    timeout_ms: int(1000, 600_000).default(30_000).describe('Hard limit for one capture; the program is sent SIGTERM, then SIGKILL.'),
+    device: z.string().default('/dev/video0').describe('ffmpeg backend: V4L2 device.'),
+    url: z.string().url().optional().describe('ffmpeg backend: RTSP or HTTP source instead of a device.'),
+    extra_args: z.array(z.string()).default([]).describe('Extra arguments appended to the camera program\'s command line.'),
+  })
+  .prefault({});
+
+const schedule = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Take stills on the schedule.'),
+    cron: z
+      .string()
+      .refine(
+        (p) => {
+          try {
+            new Cron(p); // no callback: parses only, schedules nothing
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { error: 'expected a cron pattern such as "0 * * * *"' },
+      )
+      .default('0 * * * *').describe('Cron pattern (5 or 6 fields; croner syntax). Default: hourly.'),
+    timezone: timezone().optional().describe('Time zone for the cron pattern and day folders. Default: the system\'s.'),
+    exposure: exposureSchema.optional().describe('Exposure profile for scheduled stills (the old app used night).'),
+  })
+  .prefault({});
+
+const storage = z
+  .strictObject({
+    dir: z.string().optional().describe('Where stills are kept. Default: <data_dir>/captures.'),
+    retention_days: int(0, 36_500).default(30).describe('Delete days older than this many days. 0 keeps everything.'),
+    max_bytes: bytes().default(0).describe('Delete the oldest stills when the total exceeds this (e.g. 8GB). 0: no limit.'),
+    thumb_width: int(64, 2048).default(480).describe('Long edge of thumbnails in pixels.'),
+    thumb_quality: int(1, 100).default(80).describe('JPEG quality of thumbnails.'),
+    burn_timestamp: z.boolean().default(false).describe('Also burn the time into the original (re-encodes it; the old app did).'),
+  })
+  .prefault({});
+
+const mqtt = z
+  .strictObject({
+    url: z.string().url().optional().describe('External broker, e.g. mqtt://homeassistant.local:1883. Unset: the embedded broker is used.'),
+    username: z.string().optional().describe('User name for the external broker.'),
+    password: secret().optional().describe('Password for the external broker.'),
+    client_id: z.string().optional().describe('MQTT client id. Default: moncam_<camera.id>.'),
+    base_topic: z.string().regex(/^[^#+\s]+$/, { error: 'expected a topic without wildcards or spaces' }).default('moncam').describe('First level of every moncam topic.'),
+    discovery: z.boolean().default(true).describe('Publish Home Assistant MQTT discovery.'),
+    discovery_prefix: z.string().default('homeassistant').describe('Home Assistant discovery prefix.'),
+    legacy_discovery: z.boolean().default(false).describe('Per-entity discovery for Home Assistant older than 2024.11.'),
+    preview_size: int(160, 4096).default(1280).describe('Long edge of the MQTT preview image in pixels.'),
+    preview_quality: int(1, 100).default(80).describe('JPEG quality of the MQTT preview.'),
+    ca: z.string().optional().describe('TLS: CA certificate file.'),
+    cert: z.string().optional().describe('TLS: client certificate file.'),
+    key: z.string().optional().describe('TLS: client key file.'),
+  })
+  .prefault({});
+
+const broker = z
+  .strictObject({
+    host: z.string().default('0.0.0.0').describe('Embedded broker: listen address.'),
+    port: port().default(1883).describe('Embedded broker: port.'),
+    username: z.string().min(1).default('moncam').describe('Embedded broker: user name remote clients (Home Assistant) log in with.'),
+  })
+  .prefault({});
+
+const web = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Serve the web page.'),
+    host: z.string().default('0.0.0.0').describe('Web page: listen address.'),
+    port: port().default(5000).describe('Web page: port.'),
+    password_file: z.string().optional().describe('argon2id hash of the password. Default: <data_dir>/private/pass_user.'),
+    trust_proxy: z.boolean().default(false).describe('Trust X-Forwarded-* from a reverse proxy (TLS termination).'),
+    fresh_on_visit: z.boolean().default(true).describe('Opening the page asks for a fresh still, as the old app did.'),
+  })
+  .prefault({});
+
+const log = z
+  .strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Log level.'),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  data_dir: z.string().min(1).default('./data').describe('Everything moncam writes: stills, thumbnails, private/ (password hash, session secret).'),
+  camera,
+  schedule,
+  storage,
+  mqtt,
+  broker,
+  web,
+  log,
+});
+
+/** The parsed config, before paths are resolved. */
+export type ParsedConfig = z.infer<typeof configSchema>;
+
+/** The config every service receives: paths are absolute and derived ones filled in. */
+export type Config = ParsedConfig & {
+  data_dir: string;
+  storage: ParsedConfig['storage'] & { dir: string };
+  web: ParsedConfig['web'] & { password_file: string };
+  camera: ParsedConfig['camera'] & { name: string };
+};

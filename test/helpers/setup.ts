@@ -1,0 +1,77 @@
+// Shared test scaffolding: temp data dirs, configs built through the real loader, quiet loggers.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { pino, type Logger } from 'pino';
+import type { Camera, Still, StillRequest } from '../../src/camera/types.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import type { Config } from '../../src/config/schema.ts';
+
+export const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures');
+export const GARDEN_8MP = path.join(FIXTURES, 'garden-8mp.jpg');
+
+export function tempDir(prefix = 'moncam-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function quietLogger(): Logger {
+  return pino({ level: 'silent' });
+}
+
+/** A logger whose lines are kept in memory, for asserting what was logged. */
+export function memoryLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
+  const chunks: string[] = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => void chunks.push(s) });
+  return { logger, lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+}
+
+/** A config from the real loader, with a temp data dir; env-style overrides. */
+export function testConfig(env: Record<string, string> = {}, dataDir = tempDir()): Config {
+  return loadConfig({ env: { MONCAM_DATA_DIR: dataDir, MONCAM_CAMERA_ID: 'testcam', ...env }, cwd: dataDir }).config;
+}
+
+export async function makeJpeg(width = 320, height = 240, colour = '#336699'): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: colour } }).jpeg({ quality: 80 }).toBuffer();
+}
+
+/** An in-process camera whose captures the test releases one by one; counts runs. */
+export class GateCamera implements Camera {
+  readonly backend = 'gate';
+  readonly description = 'test camera';
+  runs = 0;
+  requests: StillRequest[] = [];
+  private waiting: Array<{ resolve: (s: Still) => void; reject: (e: unknown) => void }> = [];
+  private readonly jpeg: Buffer;
+  constructor(jpeg: Buffer) {
+    this.jpeg = jpeg;
+  }
+  capture(req: StillRequest): Promise<Still> {
+    this.runs++;
+    this.requests.push(req);
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+  get pending(): number {
+    return this.waiting.length;
+  }
+  /** Completes the oldest waiting capture. */
+  release(still: Partial<Still> = {}): void {
+    const w = this.waiting.shift();
+    if (!w) throw new Error('no capture is waiting');
+    w.resolve({ jpeg: this.jpeg, ...still });
+  }
+  fail(err: unknown): void {
+    const w = this.waiting.shift();
+    if (!w) throw new Error('no capture is waiting');
+    w.reject(err);
+  }
+}
+
+/** Waits until `cond` holds, polling; fails after `ms`. */
+export async function until(cond: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
