@@ -10,6 +10,8 @@ import { readHidden } from '../../src/cli/prompt.ts';
 import { tempDir, until } from '../helpers/setup.ts';
 
 const BIN = path.join(import.meta.dirname, '..', '..', 'src', 'bin.ts');
+// Absolute: the children run in temp dirs where a bare `tsx` would not resolve.
+const TSX = import.meta.resolve('tsx');
 
 interface Run {
   code: number | null;
@@ -20,7 +22,7 @@ interface Run {
 
 function moncam(args: string[], opts: { cwd: string; env?: Record<string, string>; stdin?: string }): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', BIN, ...args], {
+    const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], {
       cwd: opts.cwd,
       env: { PATH: process.env.PATH, HOME: opts.cwd, MONCAM_CAMERA_ID: 'clitest', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -117,7 +119,7 @@ describe('moncam CLI', () => {
 
   test('run: prints a generated password once, takes scheduled stills, stops cleanly on SIGTERM', async () => {
     const cwd = tempDir();
-    const child = spawn(process.execPath, ['--import', 'tsx', BIN, 'run'], {
+    const child = spawn(process.execPath, ['--import', TSX, BIN, 'run'], {
       cwd,
       env: { PATH: process.env.PATH, MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_CAMERA_WIDTH: '320', MONCAM_CAMERA_HEIGHT: '240', MONCAM_SCHEDULE_CRON: '* * * * * *', MONCAM_CAMERA_ID: 'runtest' },
       stdio: ['ignore', 'pipe', 'pipe'],
