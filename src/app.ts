@@ -1,17 +1,29 @@
 // Composition root: builds every service with explicit arguments; start()/stop() own all resources.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import { probeCamera } from './camera/auto.ts';
 import type { Camera } from './camera/types.ts';
 import { CaptureService } from './capture/service.ts';
 import type { Config } from './config/schema.ts';
+import { EmbeddedBroker } from './mqtt/broker.ts';
+import { MqttBridge } from './mqtt/bridge.ts';
+import type { DiscoveryContext } from './mqtt/discovery.ts';
+import { mqttTopics } from './mqtt/topics.ts';
 import { Scheduler } from './schedule/scheduler.ts';
 import { CaptureStore } from './storage/store.ts';
+import { version } from './version.ts';
 
 export interface AppDeps {
   config: Config;
   logger: Logger;
   /** Use this camera instead of probing (tests, `moncam capture`). */
   camera?: Camera;
+  /** Leave MQTT out (one-shot CLI commands). */
+  mqtt?: boolean;
+  /** Test hooks: faster HA-birth republish and reconnects. */
+  mqttTiming?: { birthDelayMs?: [number, number]; reconnectMs?: [number, number] };
 }
 
 export interface App {
@@ -20,8 +32,41 @@ export interface App {
   readonly store: CaptureStore;
   readonly captures: CaptureService;
   readonly scheduler?: Scheduler;
+  readonly broker?: EmbeddedBroker;
+  readonly mqtt?: MqttBridge;
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Where the daemon's own MQTT client connects: the configured broker, else the embedded one. */
+function brokerUrl(config: Config, broker: EmbeddedBroker | undefined): string {
+  if (config.mqtt.url) return config.mqtt.url;
+  const host = ['0.0.0.0', '::', ''].includes(config.broker.host) ? '127.0.0.1' : config.broker.host;
+  return `mqtt://${host.includes(':') ? `[${host}]` : host}:${broker?.port ?? config.broker.port}`;
+}
+
+async function clientOptions(config: Config): Promise<IClientOptions> {
+  const m = config.mqtt;
+  const read = async (file: string | undefined, what: string) => {
+    if (!file) return undefined;
+    try {
+      return await fs.readFile(file);
+    } catch (err) {
+      throw new Error(`mqtt.${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  };
+  const [ca, cert, key] = await Promise.all([read(m.ca, 'ca'), read(m.cert, 'cert'), read(m.key, 'key')]);
+  return {
+    clientId: m.client_id ?? `moncam_${config.camera.id}`,
+    clean: true,
+    connectTimeout: 10_000,
+    keepalive: 30,
+    ...(m.url && m.username ? { username: m.username } : {}),
+    ...(m.url && m.password ? { password: m.password } : {}),
+    ...(ca ? { ca } : {}),
+    ...(cert ? { cert } : {}),
+    ...(key ? { key } : {}),
+  };
 }
 
 /** Chooses the camera (probing spawns short-lived programs only) and wires the services. */
@@ -40,20 +85,48 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ? new Scheduler({ capture: captures, cron: config.schedule.cron, timezone: config.schedule.timezone, logger: logger.child({ module: 'schedule' }) })
     : undefined;
 
+  const useMqtt = deps.mqtt !== false && Boolean(config.mqtt.url || config.broker.enabled);
+  const broker =
+    useMqtt && !config.mqtt.url
+      ? new EmbeddedBroker({ host: config.broker.host, port: config.broker.port, username: config.broker.username, passwordFile: config.web.password_file, logger: logger.child({ module: 'broker' }) })
+      : undefined;
+  const topics = mqttTopics({ baseTopic: config.mqtt.base_topic, cameraId: config.camera.id, discoveryPrefix: config.mqtt.discovery_prefix });
+  const discoveryContext: DiscoveryContext = { topics, cameraId: config.camera.id, cameraName: config.camera.name, backend: camera.backend, version: version() };
+  const mqtt = useMqtt
+    ? new MqttBridge({
+        url: () => brokerUrl(config, broker),
+        clientOptions: await clientOptions(config),
+        topics,
+        cameraId: config.camera.id,
+        discovery: { enabled: config.mqtt.discovery, legacy: config.mqtt.legacy_discovery, context: discoveryContext },
+        captures,
+        store,
+        logger: logger.child({ module: 'mqtt' }),
+        announcedFile: path.join(config.data_dir, 'mqtt-announced.json'),
+        ...deps.mqttTiming,
+      })
+    : undefined;
+
   return {
     config,
     camera,
     store,
     captures,
     scheduler,
+    broker,
+    mqtt,
     async start() {
       await store.start();
+      await broker?.start();
+      mqtt?.start();
       scheduler?.start();
-      logger.info({ camera: camera.backend, data_dir: config.data_dir, latest: store.latest()?.id }, 'moncam started');
+      logger.info({ camera: camera.backend, data_dir: config.data_dir, latest: store.latest()?.id, mqtt: mqtt ? brokerUrl(config, broker) : 'off' }, 'moncam started');
     },
     async stop() {
       scheduler?.stop();
       await captures.idle();
+      await mqtt?.stop();
+      await broker?.stop();
       await camera.stop?.();
       logger.info('moncam stopped');
     },

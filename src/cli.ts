@@ -14,6 +14,7 @@ import { ConfigError, loadConfig, redactConfig } from './config/load.ts';
 import { configReference } from './config/reference.ts';
 import type { Config } from './config/schema.ts';
 import { createLogger } from './log.ts';
+import { version } from './version.ts';
 import { probeCamera } from './camera/auto.ts';
 
 const HELP = `moncam — Raspberry Pi camera daemon for Home Assistant
@@ -87,7 +88,7 @@ async function cmdCapture(config: Config, io: CliIo, out: string | undefined): P
     }
     return 0;
   }
-  const app = await createApp({ config: { ...config, schedule: { ...config.schedule, enabled: false } }, logger });
+  const app = await createApp({ config: { ...config, schedule: { ...config.schedule, enabled: false } }, logger, mqtt: false });
   await app.start();
   try {
     const record = await app.captures.capture('cli');
@@ -115,11 +116,6 @@ async function cmdPasswd(config: Config, io: CliIo): Promise<number> {
   return 0;
 }
 
-async function version(): Promise<string> {
-  const pkg = JSON.parse(await fs.readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 export async function main(argv: string[], io: CliIo): Promise<number> {
   let parsed;
   try {
@@ -144,7 +140,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   if (values.version) {
-    io.stdout.write((await version()) + '\n');
+    io.stdout.write(version() + '\n');
     return 0;
   }
   const [command = 'run', ...rest] = positionals;

@@ -1,7 +1,8 @@
 // Runs a camera program once and turns its exit into a JPEG or a classified CameraError.
 // Camera programs talk a lot on stderr (libcamera INFO lines) and sometimes hang or crash
 // mid-write, so only the exit code, the signal and the JPEG's structure decide success.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { validateJpeg, type JpegInfo } from './jpeg.ts';
 import { CameraError, type CameraErrorCode } from './types.ts';
 
@@ -63,7 +64,14 @@ export function runProgram(opts: RunProgramOptions): Promise<RunProgramResult> {
       reject(aborted(opts.program, opts.signal));
       return;
     }
-    const child = spawn(opts.program, [...opts.args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    let child: ChildProcessByStdio<null, Readable, Readable>;
+    try {
+      child = spawn(opts.program, [...opts.args], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    } catch (err) {
+      // Synchronous refusals (e.g. a NUL byte in an argument) are bad configuration, not a crash.
+      reject(new CameraError('config', `${opts.program}: cannot run: ${(err as Error).message}`, { cause: err }));
+      return;
+    }
     const chunks: Buffer[] = [];
     let bytes = 0;
     let tail = '';
@@ -75,16 +83,13 @@ export function runProgram(opts: RunProgramOptions): Promise<RunProgramResult> {
 
     const kill = (why: NonNullable<RunProgramResult['killedFor']>) => {
       if (killedFor) return;
+      killedFor = why;
       if (child.exitCode !== null || child.signalCode !== null) {
-        // Exited, but a grandchild still holds the pipes open: stop waiting for them.
-        if (why !== 'oversize') {
-          killedFor = why;
-          child.stdout.destroy();
-          child.stderr.destroy();
-        }
+        // Already exited (output still draining, or a grandchild holds the pipes): stop reading.
+        child.stdout.destroy();
+        child.stderr.destroy();
         return;
       }
-      killedFor = why;
       killSignal = 'SIGTERM';
       child.kill('SIGTERM');
       // rpicam-still can sit in a driver call and ignore SIGTERM; the camera stays locked until it is gone.
@@ -208,7 +213,8 @@ export async function runCamera(opts: RunCameraOptions): Promise<CameraRun> {
   const last = r.stderr.at(-1);
   const extra = { exitCode: r.exitCode, signal: r.signal };
   if (r.killedFor === 'timeout') {
-    throw new CameraError('timeout', `${opts.program}: no still within ${opts.timeoutMs} ms; stopped with ${r.killSignal}`, { ...extra, detail: last });
+    const how = r.killSignal ? `stopped with ${r.killSignal}` : 'it exited but its output stayed open';
+    throw new CameraError('timeout', `${opts.program}: no still within ${opts.timeoutMs} ms; ${how}`, { ...extra, detail: last });
   }
   if (r.killedFor === 'aborted') throw new CameraError('failed', `${opts.program}: capture aborted`, { ...extra, detail: last, cause: opts.signal?.reason });
   if (r.killedFor === 'oversize') {

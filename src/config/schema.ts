@@ -137,6 +137,7 @@ const mqtt = z
 
 const broker = z
   .strictObject({
+    enabled: z.boolean().default(true).describe('Run the embedded broker when mqtt.url is unset. false and no mqtt.url: no MQTT at all.'),
     host: z.string().default('0.0.0.0').describe('Embedded broker: listen address.'),
     port: port().default(1883).describe('Embedded broker: port.'),
     username: z.string().min(1).default('moncam').describe('Embedded broker: user name remote clients (Home Assistant) log in with.'),

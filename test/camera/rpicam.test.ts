@@ -161,6 +161,10 @@ describe('rpicam-still against the fake', () => {
     await rejectsWithCode(new RpicamCamera({ program: 'no-such-camera-program-xyz' }).capture(req()), 'not_installed');
   });
 
+  test('an argument the OS cannot pass (NUL byte) -> config, not a crash', async () => {
+    await rejectsWithCode(new RpicamCamera({ program: FAKE_RPICAM, extraArgs: ['a\u0000b'] }).capture(req()), 'config');
+  });
+
   test('abort: the running program is killed and reaped; an aborted signal spawns nothing', async () => {
     const { env, runs } = fakeEnv('hang');
     const ac = new AbortController();

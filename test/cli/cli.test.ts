@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import argon2 from 'argon2';
 import sharp from 'sharp';
 import { readHidden } from '../../src/cli/prompt.ts';
-import { tempDir, until } from '../helpers/setup.ts';
+import { freePort, tempDir, until } from '../helpers/setup.ts';
 
 const BIN = path.join(import.meta.dirname, '..', '..', 'src', 'bin.ts');
 // Absolute: the children run in temp dirs where a bare `tsx` would not resolve.
@@ -121,7 +121,7 @@ describe('moncam CLI', () => {
     const cwd = tempDir();
     const child = spawn(process.execPath, ['--import', TSX, BIN, 'run'], {
       cwd,
-      env: { PATH: process.env.PATH, MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_CAMERA_WIDTH: '320', MONCAM_CAMERA_HEIGHT: '240', MONCAM_SCHEDULE_CRON: '* * * * * *', MONCAM_CAMERA_ID: 'runtest' },
+      env: { PATH: process.env.PATH, MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_CAMERA_WIDTH: '320', MONCAM_CAMERA_HEIGHT: '240', MONCAM_SCHEDULE_CRON: '* * * * * *', MONCAM_CAMERA_ID: 'runtest', MONCAM_BROKER_PORT: String(await freePort()) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -1,0 +1,320 @@
+// MQTT output and command input: subscribes to the capture service's events and publishes them;
+// turns commands into capture() calls. Owns the client connection and its reconnect timer.
+import fs from 'node:fs/promises';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { CaptureFailure, CaptureRecord, CaptureService } from '../capture/service.ts';
+import type { CaptureStore, StoredCapture } from '../storage/store.ts';
+import { parseCommand } from './command.ts';
+import { deviceDiscovery, discoveryTopics, entityDiscovery, type DiscoveryContext } from './discovery.ts';
+import type { Topics } from './topics.ts';
+
+export interface MqttBridgeDeps {
+  /** Read at start(): the embedded broker's port is known only once it listens. */
+  url: () => string;
+  clientOptions: IClientOptions;
+  topics: Topics;
+  cameraId: string;
+  discovery: { enabled: boolean; legacy: boolean; context: DiscoveryContext };
+  captures: Pick<CaptureService, 'capture' | 'on' | 'off'>;
+  store: Pick<CaptureStore, 'latest' | 'readMeta'>;
+  logger: Logger;
+  /** HA birth -> republish after a random delay in [min, max] ms, so many devices do not answer at once. */
+  birthDelayMs?: [number, number];
+  /** Reconnect backoff: first and longest wait in ms. */
+  reconnectMs?: [number, number];
+  /**
+   * Remembers which camera id / topics were last announced, so that after a change of `camera.id`
+   * the old device is removed from HA instead of lingering unavailable.
+   */
+  announcedFile?: string;
+}
+
+interface Announced {
+  cameraId: string;
+  topics: Pick<Topics, 'availability' | 'image' | 'imageAttributes' | 'lastCapture'>;
+  discoveryTopics: string[];
+}
+
+const QOS = 1 as const;
+
+/** Attributes JSON of the image topic, from a fresh record or from stored metadata after a restart. */
+function attributesOf(capture: StoredCapture, meta: Record<string, unknown>, previewBytes: number) {
+  return {
+    captured_at: capture.capturedAtIso,
+    trigger: meta.trigger,
+    id: capture.id,
+    width: meta.width,
+    height: meta.height,
+    bytes: previewBytes,
+    full_width: meta.full_width,
+    full_height: meta.full_height,
+    original_bytes: capture.bytes,
+  };
+}
+
+export class MqttBridge {
+  private readonly deps: MqttBridgeDeps;
+  private client?: MqttClient;
+  private birthTimer?: NodeJS.Timeout;
+  private reconnectTimer?: NodeJS.Timeout;
+  private attempt = 0;
+  private stopping = false;
+  private url = '';
+  private wasConnected = false;
+  private readonly onCaptured = (r: CaptureRecord) => void this.publishCapture(r);
+  private readonly onFailed = (f: CaptureFailure) => void this.publishFailure(f);
+
+  constructor(deps: MqttBridgeDeps) {
+    this.deps = deps;
+  }
+
+  get connected(): boolean {
+    return Boolean(this.client?.connected);
+  }
+
+  /** Connects in the background: a broker that is down never blocks or crashes the daemon. */
+  start(): void {
+    const { topics, logger } = this.deps;
+    const url = (this.url = this.deps.url());
+    this.stopping = false;
+    this.deps.captures.on('captured', this.onCaptured);
+    this.deps.captures.on('failed', this.onFailed);
+    const client = mqtt.connect(url, {
+      ...this.deps.clientOptions,
+      will: { topic: topics.availability, payload: Buffer.from('offline'), qos: QOS, retain: true },
+      reconnectPeriod: 0, // reconnects are ours, with backoff (mqtt.js retries at a fixed period)
+      queueQoSZero: false,
+      resubscribe: false, // we subscribe on every connect ourselves
+    });
+    this.client = client;
+    client.on('connect', () => void this.onConnect());
+    client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet.retain));
+    client.on('error', (err) => {
+      // Logged once per outage: a broker that is down for hours must not flood the log.
+      if (this.attempt <= 1) logger.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code }, url }, 'MQTT connection error');
+    });
+    client.on('close', () => this.onClose());
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.birthTimer);
+    clearTimeout(this.reconnectTimer);
+    this.deps.captures.off('captured', this.onCaptured);
+    this.deps.captures.off('failed', this.onFailed);
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    if (client.connected) {
+      try {
+        await withTimeout(client.publishAsync(this.deps.topics.availability, 'offline', { qos: QOS, retain: true }), 2000);
+      } catch (err) {
+        this.deps.logger.warn({ err }, 'could not publish offline before disconnecting');
+      }
+    }
+    await withTimeout(client.endAsync(), 3000).catch(() => client.end(true));
+  }
+
+  /** Publishes empty retained payloads on every discovery topic (HA removes the device). */
+  async removeDiscovery(ctx: DiscoveryContext = this.deps.discovery.context): Promise<void> {
+    const client = this.requireClient();
+    await Promise.all(discoveryTopics(ctx).map((t) => client.publishAsync(t, '', { qos: QOS, retain: true })));
+  }
+
+  private requireClient(): MqttClient {
+    if (!this.client?.connected) throw new Error('MQTT is not connected');
+    return this.client;
+  }
+
+  private onClose(): void {
+    if (this.stopping || !this.client) return;
+    if (this.wasConnected) this.deps.logger.warn({ url: this.url }, 'MQTT disconnected; still capturing and storing, will republish on reconnect');
+    this.wasConnected = false;
+    const [first, max] = this.deps.reconnectMs ?? [1000, 5000];
+    const delay = Math.min(max, first * 2 ** this.attempt) * (0.8 + Math.random() * 0.4);
+    this.attempt++;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
+      if (!this.stopping) this.client?.reconnect();
+    }, delay);
+  }
+
+  private async onConnect(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    const { topics, logger } = this.deps;
+    this.attempt = 0;
+    this.wasConnected = true;
+    logger.info({ url: this.url }, 'MQTT connected');
+    try {
+      await client.subscribeAsync({ [topics.commandAll]: { qos: QOS }, [topics.command]: { qos: QOS }, [topics.haStatus]: { qos: QOS } });
+      await this.forgetPreviousIdentity(client);
+      await this.publishAll(client);
+    } catch (err) {
+      logger.warn({ err }, 'MQTT set-up after connect failed; it is retried on the next connect');
+    }
+  }
+
+  /** After `camera.id` (or the topics) changed: empty retained payloads on what the old identity left behind. */
+  private async forgetPreviousIdentity(client: MqttClient): Promise<void> {
+    const file = this.deps.announcedFile;
+    if (!file) return;
+    const { topics, cameraId, discovery } = this.deps;
+    const current: Announced = {
+      cameraId,
+      topics: { availability: topics.availability, image: topics.image, imageAttributes: topics.imageAttributes, lastCapture: topics.lastCapture },
+      discoveryTopics: discovery.enabled ? discoveryTopics(discovery.context) : [],
+    };
+    let previous: Announced | undefined;
+    try {
+      previous = JSON.parse(await fs.readFile(file, 'utf8')) as Announced;
+    } catch {
+      previous = undefined; // first run, or unreadable: nothing to clean up
+    }
+    if (previous && Array.isArray(previous.discoveryTopics) && previous.topics) {
+      const stale = [...previous.discoveryTopics, ...Object.values(previous.topics)].filter(
+        (t) => typeof t === 'string' && !current.discoveryTopics.includes(t) && !Object.values(current.topics).includes(t),
+      );
+      if (stale.length) {
+        this.deps.logger.info({ previous: previous.cameraId, topics: stale.length }, 'camera id or topics changed: removing the old device from Home Assistant');
+        await Promise.all(stale.map((t) => client.publishAsync(t, '', { qos: QOS, retain: true })));
+      }
+    }
+    if (JSON.stringify(previous) !== JSON.stringify(current)) await fs.writeFile(file, JSON.stringify(current, null, 2) + '\n');
+  }
+
+  /** Discovery, `online`, and the latest state: a restarted broker may have lost retained messages. */
+  private async publishAll(client: MqttClient): Promise<void> {
+    await this.publishDiscovery(client);
+    await client.publishAsync(this.deps.topics.availability, 'online', { qos: QOS, retain: true });
+    await this.publishLatest(client);
+  }
+
+  private async publishDiscovery(client: MqttClient): Promise<void> {
+    const { enabled, legacy, context } = this.deps.discovery;
+    if (!enabled) return;
+    const messages = legacy ? entityDiscovery(context) : [deviceDiscovery(context)];
+    await Promise.all(messages.map((m) => client.publishAsync(m.topic, JSON.stringify(m.payload), { qos: QOS, retain: true })));
+  }
+
+  private async publishLatest(client: MqttClient): Promise<void> {
+    const latest = this.deps.store.latest();
+    if (!latest) return;
+    const [preview, meta] = await Promise.all([fs.readFile(latest.files.preview), this.deps.store.readMeta(latest.id)]);
+    await this.publishState(client, latest, meta ?? {}, preview);
+  }
+
+  private async publishState(client: MqttClient, capture: StoredCapture, meta: Record<string, unknown>, preview: Buffer): Promise<void> {
+    const { topics } = this.deps;
+    await Promise.all([
+      client.publishAsync(topics.image, preview, { qos: QOS, retain: true }),
+      client.publishAsync(topics.imageAttributes, JSON.stringify(attributesOf(capture, meta, preview.length)), { qos: QOS, retain: true }),
+      client.publishAsync(topics.lastCapture, capture.capturedAtIso, { qos: QOS, retain: true }),
+    ]);
+  }
+
+  private async publishCapture(record: CaptureRecord): Promise<void> {
+    const client = this.client;
+    const { topics, logger } = this.deps;
+    if (!client?.connected) {
+      logger.info({ id: record.capture.id }, 'MQTT offline: still stored; it is published when the broker is back');
+      return;
+    }
+    const ids = record.requests.flatMap((r) => (r.requestId ? [r.requestId] : []));
+    const source = record.requests.find((r) => r.source)?.source;
+    const meta = { trigger: record.trigger, width: record.width, height: record.height, full_width: record.fullWidth, full_height: record.fullHeight };
+    try {
+      await this.publishState(client, record.capture, meta, record.preview);
+      await client.publishAsync(
+        topics.event,
+        JSON.stringify({
+          event_type: 'captured',
+          ...(ids.length ? { id: ids[0], ids } : {}),
+          capture_id: record.capture.id,
+          trigger: record.trigger,
+          ...(source ? { source } : {}),
+          captured_at: record.capture.capturedAtIso,
+          width: record.width,
+          height: record.height,
+        }),
+        { qos: QOS },
+      );
+    } catch (err) {
+      logger.warn({ err, id: record.capture.id }, 'MQTT publish of a still failed; it is republished on reconnect');
+    }
+  }
+
+  private async publishFailure(failure: CaptureFailure): Promise<void> {
+    const ids = failure.requests.flatMap((r) => (r.requestId ? [r.requestId] : []));
+    await this.publishEvent({
+      event_type: 'failed',
+      ...(ids.length ? { id: ids[0], ids } : {}),
+      trigger: failure.trigger,
+      error: failure.error.code,
+      message: failure.error.message,
+      ...(failure.error.detail ? { detail: failure.error.detail } : {}),
+      at: failure.at.toISOString(),
+    });
+  }
+
+  private async publishEvent(event: Record<string, unknown>): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) return; // events are moments: not replayed hours later
+    try {
+      await client.publishAsync(this.deps.topics.event, JSON.stringify(event), { qos: QOS });
+    } catch (err) {
+      this.deps.logger.warn({ err, event: event.event_type }, 'MQTT event publish failed');
+    }
+  }
+
+  private onMessage(topic: string, payload: Buffer, retained: boolean): void {
+    const { topics, logger } = this.deps;
+    try {
+      if (topic === topics.haStatus) {
+        if (payload.toString().trim() === 'online') this.scheduleRepublish();
+        return;
+      }
+      if (topic !== topics.commandAll && topic !== topics.command) return;
+      if (retained) {
+        // A retained command would fire on every reconnect; the contract says never honour it.
+        logger.warn({ topic, bytes: payload.length }, `ignored a retained command; clear it with: mosquitto_pub -r -n -t ${topic}`);
+        return;
+      }
+      this.handleCommand(topic, payload);
+    } catch (err) {
+      logger.error({ err, topic }, 'MQTT message handler failed');
+    }
+  }
+
+  private handleCommand(topic: string, payload: Buffer): void {
+    const { cameraId, logger } = this.deps;
+    const cmd = parseCommand(payload);
+    if (cmd.camera !== undefined && cmd.camera !== cameraId) return; // another camera's command
+    if (!cmd.ok) {
+      logger.warn({ topic, error: cmd.error, bytes: payload.length }, `refused MQTT command: ${cmd.message}`);
+      void this.publishEvent({ event_type: 'failed', ...(cmd.id ? { id: cmd.id } : {}), trigger: 'mqtt', error: cmd.error, message: cmd.message, at: new Date().toISOString() });
+      return;
+    }
+    logger.info({ topic, id: cmd.id, source: cmd.source }, 'MQTT capture command');
+    this.deps.captures.capture('mqtt', { ...cmd.options, ...(cmd.id ? { requestId: cmd.id } : {}), ...(cmd.source ? { source: cmd.source } : {}) }).catch(() => {
+      // Reported by the capture service's failed event.
+    });
+  }
+
+  private scheduleRepublish(): void {
+    const [min, max] = this.deps.birthDelayMs ?? [500, 3000];
+    clearTimeout(this.birthTimer);
+    this.birthTimer = setTimeout(() => {
+      const client = this.client;
+      if (!client?.connected) return;
+      this.deps.logger.info('Home Assistant came online: republishing discovery and state');
+      this.publishAll(client).catch((err: unknown) => this.deps.logger.warn({ err }, 'republish after HA birth failed'));
+    }, min + Math.random() * (max - min));
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,30 @@
+// Every MQTT topic moncam uses is built here, from the base topic, the camera id and the discovery prefix.
+
+export interface TopicConfig {
+  baseTopic: string;
+  cameraId: string;
+  discoveryPrefix: string;
+}
+
+export type Topics = ReturnType<typeof mqttTopics>;
+
+export function mqttTopics({ baseTopic, cameraId, discoveryPrefix }: TopicConfig) {
+  const cam = `${baseTopic}/${cameraId}`;
+  return {
+    /** Obeyed by every camera on this base topic unless the payload names another. */
+    commandAll: `${baseTopic}/capture/set`,
+    /** This camera only. */
+    command: `${cam}/capture/set`,
+    availability: `${cam}/availability`,
+    image: `${cam}/image`,
+    imageAttributes: `${cam}/image/attributes`,
+    lastCapture: `${cam}/last_capture`,
+    event: `${cam}/event`,
+    /** HA >= 2024.11 device-based discovery: one message for all components. */
+    deviceDiscovery: `${discoveryPrefix}/device/moncam_${cameraId}/config`,
+    /** Per-entity discovery for older HA (`mqtt.legacy_discovery`). */
+    entityDiscovery: (platform: string, component: string) => `${discoveryPrefix}/${platform}/moncam_${cameraId}/${component}/config`,
+    /** HA's birth/will topic. */
+    haStatus: `${discoveryPrefix}/status`,
+  };
+}
