@@ -2,6 +2,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 
+// The daemon's memory settings, as in `npm start` and deploy/moncam.service (see README: memory).
+const NODE_FLAGS = ['--max-semi-space-size=2'];
+const NODE_ENV_MEM = { MALLOC_ARENA_MAX: '2' };
 const FIXTURE = path.join(import.meta.dirname, '..', 'test', 'fixtures', 'garden-8mp.jpg');
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 
@@ -34,23 +37,29 @@ interface ChildResult {
 }
 
 function capturePipeline(): ChildResult {
-  // Same allocator setting as `npm start` and the systemd unit (see README: memory).
-  const out = execFileSync(process.execPath, [path.join(import.meta.dirname, 'capture-child.mjs'), FIXTURE, String(RUNS)], {
+  const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'capture-child.mjs'), FIXTURE, String(RUNS)], {
     encoding: 'utf8',
-    env: { ...process.env, MALLOC_ARENA_MAX: '2' },
+    env: { ...process.env, ...NODE_ENV_MEM },
   });
   return JSON.parse(out.trim().split('\n').pop()!) as ChildResult;
 }
 
 // The bench measures the built daemon code, as `npm start` runs it.
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: path.join(import.meta.dirname, '..'), stdio: 'inherit' });
+function mqttLatency(): number[] {
+  const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'mqtt-child.mjs'), FIXTURE, '20'], { encoding: 'utf8', env: { ...process.env, ...NODE_ENV_MEM } });
+  return (JSON.parse(out.trim().split('\n').pop()!) as { latency: number[] }).latency;
+}
+
 const floor = median(djpegFloor());
 const pipe = capturePipeline();
 const overhead = median(pipe.overhead);
+const latency = median(mqttLatency());
 const rows: Array<[string, string, string, string]> = [
   ['capture overhead per 8 MP still (validate+store+thumb+preview)', ms(overhead), `${(overhead / floor).toFixed(2)}x floor`, '<= 1.3x'],
   ['  floor: djpeg -scale 1/2 (same file, same run)', ms(floor), '1.00x', ''],
   ['  sharp decode alone at 1/2 scale (for reference)', ms(median(pipe.decode)), `${(median(pipe.decode) / floor).toFixed(2)}x floor`, ''],
+  ['MQTT command -> preview at a subscriber (median of 20)', ms(latency), `${(latency / overhead).toFixed(2)}x overhead`, '<= 2.5x'],
   ['RSS peak during captures', mb(pipe.peakRss), '', '<= 160 MB'],
   ['RSS before first capture', mb(pipe.rssIdle), '', ''],
 ];

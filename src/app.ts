@@ -1,7 +1,5 @@
 // Composition root: builds every service with explicit arguments; start()/stop() own all resources.
-import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import { probeCamera } from './camera/auto.ts';
 import type { Camera } from './camera/types.ts';
@@ -9,6 +7,7 @@ import { CaptureService } from './capture/service.ts';
 import type { Config } from './config/schema.ts';
 import { EmbeddedBroker } from './mqtt/broker.ts';
 import { MqttBridge } from './mqtt/bridge.ts';
+import { brokerUrl, clientOptions } from './mqtt/connection.ts';
 import type { DiscoveryContext } from './mqtt/discovery.ts';
 import { mqttTopics } from './mqtt/topics.ts';
 import { Scheduler } from './schedule/scheduler.ts';
@@ -36,37 +35,6 @@ export interface App {
   readonly mqtt?: MqttBridge;
   start(): Promise<void>;
   stop(): Promise<void>;
-}
-
-/** Where the daemon's own MQTT client connects: the configured broker, else the embedded one. */
-function brokerUrl(config: Config, broker: EmbeddedBroker | undefined): string {
-  if (config.mqtt.url) return config.mqtt.url;
-  const host = ['0.0.0.0', '::', ''].includes(config.broker.host) ? '127.0.0.1' : config.broker.host;
-  return `mqtt://${host.includes(':') ? `[${host}]` : host}:${broker?.port ?? config.broker.port}`;
-}
-
-async function clientOptions(config: Config): Promise<IClientOptions> {
-  const m = config.mqtt;
-  const read = async (file: string | undefined, what: string) => {
-    if (!file) return undefined;
-    try {
-      return await fs.readFile(file);
-    } catch (err) {
-      throw new Error(`mqtt.${what}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-    }
-  };
-  const [ca, cert, key] = await Promise.all([read(m.ca, 'ca'), read(m.cert, 'cert'), read(m.key, 'key')]);
-  return {
-    clientId: m.client_id ?? `moncam_${config.camera.id}`,
-    clean: true,
-    connectTimeout: 10_000,
-    keepalive: 30,
-    ...(m.url && m.username ? { username: m.username } : {}),
-    ...(m.url && m.password ? { password: m.password } : {}),
-    ...(ca ? { ca } : {}),
-    ...(cert ? { cert } : {}),
-    ...(key ? { key } : {}),
-  };
 }
 
 /** Chooses the camera (probing spawns short-lived programs only) and wires the services. */

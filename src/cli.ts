@@ -14,6 +14,9 @@ import { ConfigError, loadConfig, redactConfig } from './config/load.ts';
 import { configReference } from './config/reference.ts';
 import type { Config } from './config/schema.ts';
 import { createLogger } from './log.ts';
+import { brokerUrl, clientOptions } from './mqtt/connection.ts';
+import { removeFromBroker } from './mqtt/remove.ts';
+import { mqttTopics } from './mqtt/topics.ts';
 import { version } from './version.ts';
 import { probeCamera } from './camera/auto.ts';
 
@@ -25,6 +28,7 @@ Usage:
   moncam config                print the effective configuration (secrets redacted)
   moncam config --reference    print every setting with its environment variable and default (Markdown)
   moncam passwd                set the web password (hidden prompt on a terminal, else one line from stdin)
+  moncam mqtt remove           remove this camera from Home Assistant (empty retained discovery and state)
   moncam --help | --version
 
 Options:
@@ -100,6 +104,20 @@ async function cmdCapture(config: Config, io: CliIo, out: string | undefined): P
   return 0;
 }
 
+async function cmdMqttRemove(config: Config, io: CliIo): Promise<number> {
+  const url = brokerUrl(config);
+  const topics = mqttTopics({ baseTopic: config.mqtt.base_topic, cameraId: config.camera.id, discoveryPrefix: config.mqtt.discovery_prefix });
+  const ctx = { topics, cameraId: config.camera.id, cameraName: config.camera.name, backend: config.camera.backend, version: version() };
+  try {
+    const { topics: cleared } = await removeFromBroker(url, await clientOptions(config), ctx);
+    io.stderr.write(`removed camera "${config.camera.id}" from ${url}: cleared ${cleared.length} retained topics\n`);
+    io.stderr.write('A running moncam daemon announces it again when it reconnects: stop it first, or set mqtt.discovery: false.\n');
+    return 0;
+  } catch (err) {
+    throw new Error(`cannot reach the MQTT broker at ${url}: ${(err as Error).message}`);
+  }
+}
+
 async function cmdPasswd(config: Config, io: CliIo): Promise<number> {
   let password: string;
   if (io.stdin.isTTY) {
@@ -144,7 +162,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
   const [command = 'run', ...rest] = positionals;
-  if (rest.length || !['run', 'capture', 'config', 'passwd'].includes(command)) {
+  const isMqttRemove = command === 'mqtt' && rest.length === 1 && rest[0] === 'remove';
+  if ((rest.length && !isMqttRemove) || !['run', 'capture', 'config', 'passwd', 'mqtt'].includes(command) || (command === 'mqtt' && !isMqttRemove)) {
     io.stderr.write(`moncam: unknown command "${[command, ...rest].join(' ')}"\n\n${HELP}\n`);
     return 2;
   }
@@ -165,6 +184,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         return 0;
       case 'passwd':
         return await cmdPasswd(config, io);
+      case 'mqtt':
+        return await cmdMqttRemove(config, io);
       case 'capture':
         return await cmdCapture(config, io, values.out === undefined ? undefined : values.out === '-' ? '-' : path.resolve(io.cwd, values.out));
       default:

@@ -205,27 +205,31 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     validateJpeg(still.jpeg);
     let original = still.rotate ? setExifOrientation(still.jpeg, ORIENTATION_FOR_ROTATION[still.rotate]) : still.jpeg;
     const label = timeTagText(capturedAt, config.schedule.timezone);
-    const derived = await deriveImages(original, {
+    if (config.storage.burn_timestamp) original = await burnTimestamp(original, label, config.camera.quality);
+    // The store writes (and fsyncs) the original while the derived images are made.
+    const derivedP = deriveImages(original, {
       previewSize: config.mqtt.preview_size,
       previewQuality: config.mqtt.preview_quality,
       thumbSize: config.storage.thumb_width,
       thumbQuality: config.storage.thumb_quality,
       label,
     });
-    if (config.storage.burn_timestamp) original = await burnTimestamp(original, label, config.camera.quality);
-
-    const meta = {
+    const meta = derivedP.then((d) => ({
       trigger: job.trigger,
       requests: job.requests,
       camera: camera.backend,
-      width: derived.preview.width,
-      height: derived.preview.height,
-      full_width: derived.fullWidth,
-      full_height: derived.fullHeight,
-      thumb_width: derived.thumb.width,
-      thumb_height: derived.thumb.height,
-    };
-    const capture = await store.save({ capturedAt, original, thumb: derived.thumb.jpeg, preview: derived.preview.jpeg, meta });
+      width: d.preview.width,
+      height: d.preview.height,
+      full_width: d.fullWidth,
+      full_height: d.fullHeight,
+      thumb_width: d.thumb.width,
+      thumb_height: d.thumb.height,
+    }));
+    const thumb = derivedP.then((d) => d.thumb.jpeg);
+    const preview = derivedP.then((d) => d.preview.jpeg);
+    for (const p of [thumb, preview, meta]) p.catch(() => undefined); // a decode error surfaces through save()
+    const capture = await store.save({ capturedAt, original, thumb, preview, meta });
+    const derived = await derivedP;
     const pipelineMs = performance.now() - t1;
     logger.info({ id: capture.id, trigger: job.trigger, requests: job.requests.length, bytes: capture.bytes, cameraMs: Math.round(cameraMs), pipelineMs: Math.round(pipelineMs) }, 'still captured');
 

@@ -12,9 +12,10 @@ export type Command =
   | { ok: false; error: CommandErrorCode; message: string; id?: string; camera?: string };
 
 const WORDS = new Set(['', 'PRESS', 'ON', 'CAPTURE']);
+const CAMERA_ID = /^[a-z0-9_]{1,64}$/;
 
 const commandSchema = z.strictObject({
-  camera: z.string().regex(/^[a-z0-9_]{1,64}$/, { error: 'expected a camera id ([a-z0-9_], up to 64)' }).optional(),
+  camera: z.string().regex(CAMERA_ID, { error: 'expected a camera id ([a-z0-9_], up to 64)' }).optional(),
   id: z.union([z.string().max(128), z.number().finite()], { error: 'expected a string (up to 128) or a number' }).optional(),
   source: z.string().max(64, { error: 'expected up to 64 characters' }).optional(),
   exposure: exposureSchema.optional(),
@@ -32,7 +33,7 @@ function echo(value: unknown): { id?: string; camera?: string } {
   const out: { id?: string; camera?: string } = {};
   if (typeof id === 'string' && id.length <= 128) out.id = id;
   if (typeof id === 'number' && Number.isFinite(id)) out.id = String(id);
-  if (typeof camera === 'string' && camera.length <= 64) out.camera = camera;
+  if (typeof camera === 'string' && CAMERA_ID.test(camera)) out.camera = camera; // a malformed id names nobody: all answer
   return out;
 }
 

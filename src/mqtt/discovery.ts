@@ -14,6 +14,9 @@ export interface DiscoveryContext {
 
 type Component = Record<string, unknown> & { platform: string };
 
+/** DESIGN §5: QoS 1 throughout. */
+const QOS = 1;
+
 /** The components moncam offers; `key` is the component id in the device message and in unique ids. */
 function components(ctx: DiscoveryContext): Array<{ key: string; config: Component }> {
   const { topics: t, cameraId } = ctx;
@@ -86,14 +89,19 @@ function shared(ctx: DiscoveryContext) {
     availability_topic: ctx.topics.availability,
     payload_available: 'online',
     payload_not_available: 'offline',
-    qos: 1,
+    qos: QOS,
   };
 }
 
-/** Adds what every component needs: a unique id and the entity id HA should create (no object_id). */
+/**
+ * Adds what every component needs: a unique id, the entity id HA should create (no object_id), and QoS 1.
+ * qos is repeated per component although the device message also carries it: HA up to 2026.5.x accepted
+ * a shared `qos` but did not pass it on to the components (home-assistant/core#170166, fixed by #170195),
+ * so they subscribed and pressed the button at QoS 0.
+ */
 function withIds(ctx: DiscoveryContext, key: string, config: Component): Component {
   const objectId = key === 'image' || key === 'camera' ? `moncam_${ctx.cameraId}` : `moncam_${ctx.cameraId}_${key}`;
-  return { ...config, unique_id: `moncam_${ctx.cameraId}_${key}`, default_entity_id: `${config.platform}.${objectId}` };
+  return { ...config, qos: QOS, unique_id: `moncam_${ctx.cameraId}_${key}`, default_entity_id: `${config.platform}.${objectId}` };
 }
 
 /** The one retained device-based discovery message (HA >= 2024.11). */

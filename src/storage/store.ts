@@ -46,10 +46,11 @@ export interface SaveInput {
   capturedAt: Date;
   /** Stored byte for byte. */
   original: Buffer;
-  thumb: Buffer;
-  preview: Buffer;
+  /** May be a promise: the original is written while derived images are still being made. */
+  thumb: Buffer | Promise<Buffer>;
+  preview: Buffer | Promise<Buffer>;
   /** Caller's metadata; the store adds id, capturedAt, capturedAtLocal, timeZone, day and bytes (its values win). */
-  meta: Record<string, unknown>;
+  meta: Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 export interface PruneResult {
@@ -186,21 +187,9 @@ export class CaptureStore {
   private async write(input: SaveInput, id: string, day: string, at: Date): Promise<StoredCapture> {
     const dayDir = this.dayDir(day);
     const capture = this.describe(id, day, at, input.original.length);
-    const meta = {
-      ...input.meta,
-      id,
-      capturedAt: at.toISOString(),
-      capturedAtLocal: capture.capturedAtIso,
-      timeZone: this.timeZone,
-      day,
-      bytes: input.original.length,
-    };
-    const data: Record<FileKind, Uint8Array> = {
-      original: input.original,
-      thumb: input.thumb,
-      preview: input.preview,
-      meta: Buffer.from(JSON.stringify(meta, null, 2) + '\n'),
-    };
+    // Derived files may still be in the making: the original's durable write overlaps with them.
+    const derived = Promise.all([input.thumb, input.preview, input.meta]);
+    derived.catch(() => undefined); // observed below, after the temp files are cleaned up
 
     try {
       const created = await this.fs.mkdir(dayDir, { recursive: true });
@@ -211,7 +200,28 @@ export class CaptureStore {
 
     const temps = {} as Record<FileKind, string>;
     for (const kind of FILE_KINDS) temps[kind] = path.join(dayDir, tempName(fileName(id, kind)));
-    const results = await Promise.allSettled(FILE_KINDS.map((kind) => writeDurable(this.fs, temps[kind], data[kind])));
+    const data: Partial<Record<FileKind, Uint8Array>> = { original: input.original };
+    let deriveError: { err: unknown } | undefined;
+    const writeDerived = async (kind: Exclude<FileKind, 'original'>) => {
+      let parts;
+      try {
+        parts = await derived;
+      } catch (err) {
+        deriveError = { err };
+        return;
+      }
+      const [thumb, preview, callerMeta] = parts;
+      const meta = { ...callerMeta, id, capturedAt: at.toISOString(), capturedAtLocal: capture.capturedAtIso, timeZone: this.timeZone, day, bytes: input.original.length };
+      data.thumb = thumb;
+      data.preview = preview;
+      data.meta = Buffer.from(JSON.stringify(meta, null, 2) + '\n');
+      await writeDurable(this.fs, temps[kind], data[kind]!);
+    };
+    const results = await Promise.allSettled([writeDurable(this.fs, temps.original, input.original), writeDerived('thumb'), writeDerived('preview'), writeDerived('meta')]);
+    if (deriveError) {
+      await this.discard(Object.values(temps));
+      throw deriveError.err; // not a storage problem: the caller classifies it
+    }
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     if (failures.length > 0) {
       await this.discard(Object.values(temps));
@@ -241,7 +251,7 @@ export class CaptureStore {
         this.logger.error({ err, dir: dayDir }, 'fsync of capture folder failed');
       }
       if (this.daySizes) {
-        const size = FILE_KINDS.reduce((sum, kind) => sum + data[kind].length, 0);
+        const size = FILE_KINDS.reduce((sum, kind) => sum + (data[kind]?.length ?? 0), 0);
         this.daySizes.set(day, (this.daySizes.get(day) ?? 0) + size);
         this.totalBytes += size;
       }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { BIN, moncam, TSX } from '../helpers/cli.ts';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -8,37 +9,6 @@ import argon2 from 'argon2';
 import sharp from 'sharp';
 import { readHidden } from '../../src/cli/prompt.ts';
 import { freePort, tempDir, until } from '../helpers/setup.ts';
-
-const BIN = path.join(import.meta.dirname, '..', '..', 'src', 'bin.ts');
-// Absolute: the children run in temp dirs where a bare `tsx` would not resolve.
-const TSX = import.meta.resolve('tsx');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  stdoutBytes: Buffer;
-}
-
-function moncam(args: string[], opts: { cwd: string; env?: Record<string, string>; stdin?: string }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], {
-      cwd: opts.cwd,
-      env: { PATH: process.env.PATH, HOME: opts.cwd, MONCAM_CAMERA_ID: 'clitest', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const stdoutBytes = Buffer.concat(out);
-      resolve({ code, stdout: stdoutBytes.toString(), stderr: Buffer.concat(err).toString(), stdoutBytes });
-    });
-    child.stdin.end(opts.stdin ?? '');
-  });
-}
 
 describe('moncam CLI', () => {
   test('--help prints usage and exits 0; an unknown command exits 2', async () => {

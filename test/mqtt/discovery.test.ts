@@ -1,0 +1,351 @@
+// Home Assistant discovery payloads against HA's own schema (test/mqtt/ha-schema.ts) and DESIGN §5.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseCommand } from '../../src/mqtt/command.ts';
+import { deviceDiscovery, discoveryTopics, entityDiscovery, type DiscoveryContext } from '../../src/mqtt/discovery.ts';
+import { mqttTopics } from '../../src/mqtt/topics.ts';
+import {
+  COMPONENT_KEYS,
+  COMPONENT_REQUIRED_KEYS,
+  DEVICE_DISCOVERY_KEYS,
+  DEVICE_DISCOVERY_REQUIRED_KEYS,
+  DEVICE_KEYS,
+  ENTITY_ID,
+  FORBIDDEN_KEYS,
+  ORIGIN_KEYS,
+  ORIGIN_REQUIRED_KEYS,
+  PLATFORM_KEYS,
+  REQUIRED_KEYS,
+  SHARED_OPTIONS,
+  isPlatform,
+  missingRequired,
+  unknownKeys,
+  type Platform,
+} from './ha-schema.ts';
+
+type Json = Record<string, unknown>;
+
+function context(cameraId = 'garden', baseTopic = 'moncam', discoveryPrefix = 'homeassistant'): DiscoveryContext {
+  return {
+    topics: mqttTopics({ baseTopic, cameraId, discoveryPrefix }),
+    cameraId,
+    cameraName: `moncam ${cameraId}`,
+    backend: 'rpicam',
+    version: '0.1.0',
+    configurationUrl: `http://${cameraId}.local:5000/`,
+  };
+}
+
+function asObject(value: unknown, what: string): Json {
+  assert.ok(value !== null && typeof value === 'object' && !Array.isArray(value), `${what} must be an object, got ${JSON.stringify(value)}`);
+  return value as Json;
+}
+
+/** The payload exactly as HA receives it: JSON text parsed back (drops undefined, fails on cycles). */
+function wire(payload: Json): Json {
+  return asObject(JSON.parse(JSON.stringify(payload)), 'payload');
+}
+
+function components(payload: Json): Array<[string, Json & { platform: Platform }]> {
+  return Object.entries(asObject(payload.components, 'components')).map(([id, raw]) => {
+    const c = asObject(raw, `component ${id}`);
+    assert.ok(isPlatform(c.platform), `component ${id}: platform ${JSON.stringify(c.platform)} is not one moncam uses`);
+    return [id, c as Json & { platform: Platform }];
+  });
+}
+
+/** What HA ends up with for one component: shared options it does not override, then its own keys. */
+function effective(top: Json, component: Json): Json {
+  const shared = Object.fromEntries(Object.entries(top).filter(([k]) => SHARED_OPTIONS.has(k)));
+  return { ...shared, ...component };
+}
+
+function isHttpUrl(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    const u = new URL(value);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/** Every value of a key that names a topic (`*_topic`, `topic`), at any depth. */
+function topicValues(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) value.forEach((v) => topicValues(v, out));
+  else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if ((k === 'topic' || k.endsWith('_topic')) && typeof v === 'string') out.push(v);
+      else topicValues(v, out);
+    }
+  }
+  return out;
+}
+
+/** HA's discovery topic matcher (discovery.py TOPIC_MATCHER), after the prefix. */
+const HA_DISCOVERY_TOPIC = /^(?<component>\w+)\/(?:(?<node_id>[a-zA-Z0-9_-]+)\/)?(?<object_id>[a-zA-Z0-9_-]+)\/config$/;
+
+const ctx = context();
+const topics = ctx.topics;
+const device = deviceDiscovery(ctx);
+const payload = wire(device.payload);
+const byId = new Map(components(payload));
+
+/** The contract of ha-config/ and DESIGN §5: component id -> platform and entity id, for camera `garden`. */
+const EXPECTED: Record<string, { platform: Platform; entityId: string }> = {
+  image: { platform: 'image', entityId: 'image.moncam_garden' },
+  camera: { platform: 'camera', entityId: 'camera.moncam_garden' },
+  capture: { platform: 'button', entityId: 'button.moncam_garden_capture' },
+  capture_event: { platform: 'event', entityId: 'event.moncam_garden_capture_event' },
+  last_capture: { platform: 'sensor', entityId: 'sensor.moncam_garden_last_capture' },
+};
+
+function component(id: string): Json {
+  const c = byId.get(id);
+  assert.ok(c, `component ${id} is missing`);
+  return c;
+}
+
+describe('device-based discovery (HA >= 2024.11)', () => {
+  test('one retained message on <prefix>/device/moncam_<cam>/config', () => {
+    assert.equal(device.topic, 'homeassistant/device/moncam_garden/config');
+    const m = HA_DISCOVERY_TOPIC.exec(device.topic.slice('homeassistant/'.length));
+    assert.equal(m?.groups?.component, 'device');
+  });
+
+  test('top level: only keys DEVICE_DISCOVERY_SCHEMA accepts (an unknown one rejects the whole message)', () => {
+    assert.deepEqual(unknownKeys(payload, DEVICE_DISCOVERY_KEYS), []);
+    for (const k of DEVICE_DISCOVERY_REQUIRED_KEYS) assert.ok(payload[k] !== undefined, `top level lacks ${k}`);
+    assert.equal(payload.availability_topic, topics.availability);
+    assert.equal(payload.payload_available, 'online');
+    assert.equal(payload.payload_not_available, 'offline');
+    assert.equal(payload.qos, 1);
+  });
+
+  test('device: known keys only, identified, named; configuration_url is an http(s) URL', () => {
+    const dev = asObject(payload.device, 'device');
+    assert.deepEqual(unknownKeys(dev, DEVICE_KEYS), []);
+    assert.deepEqual(dev.identifiers, ['moncam_garden']);
+    assert.equal(dev.name, 'moncam garden');
+    assert.equal(typeof dev.manufacturer, 'string');
+    assert.equal(typeof dev.model, 'string');
+    assert.equal(dev.sw_version, '0.1.0');
+    assert.ok(isHttpUrl(dev.configuration_url), `configuration_url ${String(dev.configuration_url)}`);
+    const without = asObject(wire(deviceDiscovery({ ...ctx, configurationUrl: undefined }).payload).device, 'device');
+    assert.equal('configuration_url' in without, false, 'no configuration_url when the web page is not served');
+  });
+
+  test('origin: known keys only, with name; support_url is an http(s) URL', () => {
+    const origin = asObject(payload.origin, 'origin');
+    assert.deepEqual(unknownKeys(origin, ORIGIN_KEYS), []);
+    for (const k of ORIGIN_REQUIRED_KEYS) assert.equal(typeof origin[k], 'string', `origin lacks ${k}`);
+    assert.equal(origin.name, 'moncam');
+    if (origin.support_url !== undefined) assert.ok(isHttpUrl(origin.support_url));
+  });
+
+  test('exactly the components of DESIGN §5, with the expected platforms', () => {
+    assert.deepEqual([...byId.keys()].sort(), Object.keys(EXPECTED).sort());
+    for (const [id, { platform }] of Object.entries(EXPECTED)) assert.equal(component(id).platform, platform, id);
+  });
+
+  for (const [id, { platform, entityId }] of Object.entries(EXPECTED)) {
+    test(`${id} (${platform}): every key is one HA's ${platform} schema knows; required keys present`, () => {
+      const c = component(id);
+      assert.deepEqual(unknownKeys(c, COMPONENT_KEYS[platform]), [], `${id}: keys HA would drop silently`);
+      assert.deepEqual(missingRequired(c, COMPONENT_REQUIRED_KEYS), []);
+      assert.deepEqual(missingRequired(effective(payload, c), REQUIRED_KEYS[platform]), []);
+      for (const k of FORBIDDEN_KEYS) assert.equal(k in c, false, `${id} must not use ${k}`);
+    });
+
+    test(`${id}: unique_id, and default_entity_id ${entityId} (domain prefix, no object_id)`, () => {
+      const c = component(id);
+      assert.equal(typeof c.unique_id, 'string');
+      assert.match(String(c.unique_id), /^moncam_garden_/);
+      assert.equal(c.default_entity_id, entityId);
+      assert.match(entityId, ENTITY_ID);
+      assert.ok(entityId.startsWith(`${platform}.`));
+      assert.equal('object_id' in c, false);
+    });
+
+    test(`${id}: QoS 1 on the component itself, availability from the device message`, () => {
+      const c = component(id);
+      assert.equal(c.qos, 1, 'HA up to 2026.5 ignores a shared qos (core#170166): the component must carry it');
+      const e = effective(payload, c);
+      assert.equal(e.availability_topic, topics.availability);
+      assert.equal(e.payload_available, 'online');
+      assert.equal(e.payload_not_available, 'offline');
+      assert.equal(c.enabled_by_default === false, false, `${id} must be enabled`);
+      assert.ok(c.name === null || typeof c.name === 'string');
+      if (c.icon !== undefined) assert.match(String(c.icon), /^mdi:[a-z0-9-]+$/);
+    });
+  }
+
+  test('image: the main entity, raw JPEG on the image topic, attributes alongside', () => {
+    const c = component('image');
+    assert.equal(c.name, null, 'the main entity takes the device name');
+    assert.equal(c.image_topic, topics.image);
+    assert.equal(c.image_topic, 'moncam/garden/image');
+    assert.equal('url_topic' in c, false);
+    assert.equal('image_encoding' in c, false, 'payload is raw bytes, not base64');
+    assert.equal(c.content_type, 'image/jpeg');
+    assert.equal(c.json_attributes_topic, 'moncam/garden/image/attributes');
+  });
+
+  test('camera: same image topic, raw bytes, enabled', () => {
+    const c = component('camera');
+    assert.equal(c.topic, topics.image);
+    assert.equal('image_encoding' in c, false);
+    assert.equal(c.json_attributes_topic, topics.imageAttributes);
+  });
+
+  test('button: command_topic moncam/capture/set, payload_press JSON naming this camera, not retained', () => {
+    const c = component('capture');
+    assert.equal(c.command_topic, 'moncam/capture/set');
+    assert.equal(c.command_topic, topics.commandAll);
+    assert.equal(typeof c.payload_press, 'string');
+    const press = JSON.parse(String(c.payload_press)) as Json;
+    assert.equal(press.camera, 'garden');
+    const cmd = parseCommand(Buffer.from(String(c.payload_press)));
+    assert.ok(cmd.ok, `the daemon must accept its own button: ${JSON.stringify(cmd)}`);
+    assert.equal(cmd.camera, 'garden');
+    assert.notEqual(c.retain, true, 'retained commands are never honoured');
+  });
+
+  test('event: state_topic moncam/<cam>/event, event_types [captured, failed]', () => {
+    const c = component('capture_event');
+    assert.equal(c.state_topic, 'moncam/garden/event');
+    assert.deepEqual(c.event_types, ['captured', 'failed']);
+  });
+
+  test('sensor: last capture as a timestamp', () => {
+    const c = component('last_capture');
+    assert.equal(c.state_topic, 'moncam/garden/last_capture');
+    assert.equal(c.device_class, 'timestamp');
+    assert.equal('unit_of_measurement' in c, false);
+  });
+
+  test('the device message survives JSON unchanged (no undefined values, nothing lost on the wire)', () => {
+    assert.deepEqual(payload, device.payload);
+  });
+});
+
+describe('per-entity discovery (mqtt.legacy_discovery, HA < 2024.11)', () => {
+  const legacy = entityDiscovery(ctx).map((m) => ({ topic: m.topic, payload: wire(m.payload) }));
+
+  test('one message per component on <prefix>/<platform>/moncam_<cam>/<component>/config', () => {
+    assert.deepEqual(
+      legacy.map((m) => m.topic).sort(),
+      Object.entries(EXPECTED)
+        .map(([id, { platform }]) => `homeassistant/${platform}/moncam_garden/${id}/config`)
+        .sort(),
+    );
+    for (const m of legacy) {
+      const match = HA_DISCOVERY_TOPIC.exec(m.topic.slice('homeassistant/'.length));
+      assert.ok(match, m.topic);
+      assert.equal(match.groups?.node_id, 'moncam_garden');
+    }
+  });
+
+  for (const [id, { platform }] of Object.entries(EXPECTED)) {
+    test(`${id}: ${platform} keys only (no platform key), with device, origin and availability`, () => {
+      const m = legacy.find((x) => x.topic === `homeassistant/${platform}/moncam_garden/${id}/config`);
+      assert.ok(m, `no legacy message for ${id}`);
+      const p = m.payload;
+      assert.deepEqual(unknownKeys(p, PLATFORM_KEYS[platform]), [], `${id}: keys HA would drop silently`);
+      assert.equal('platform' in p, false, '`platform` belongs only in device messages');
+      assert.deepEqual(missingRequired(p, REQUIRED_KEYS[platform]), []);
+      assert.deepEqual(unknownKeys(asObject(p.device, 'device'), DEVICE_KEYS), []);
+      assert.deepEqual(asObject(p.device, 'device'), payload.device);
+      assert.deepEqual(unknownKeys(asObject(p.origin, 'origin'), ORIGIN_KEYS), []);
+      assert.deepEqual(p.origin, payload.origin);
+      assert.equal(p.availability_topic, topics.availability);
+      assert.equal(p.payload_available, 'online');
+      assert.equal(p.payload_not_available, 'offline');
+      assert.equal(p.qos, 1);
+      const { platform: _p, ...same } = component(id);
+      for (const [k, v] of Object.entries(same)) assert.deepEqual(p[k], v, `${id}.${k} differs from the device message`);
+      for (const k of FORBIDDEN_KEYS) assert.equal(k in p, false, `${id} must not use ${k}`);
+    });
+  }
+
+  test('discoveryTopics() lists the device topic and every per-entity topic (for removal)', () => {
+    assert.deepEqual(discoveryTopics(ctx).sort(), [device.topic, ...legacy.map((m) => m.topic)].sort());
+  });
+});
+
+describe('ids across a fleet', () => {
+  // Adversarial ids: prefixes of each other, and ids that end like component ids.
+  const fleet = ['garden', 'garden_capture', 'garden_last', 'front_door', 'frontdoor', 'a', 'a_last', 'cam_2', 'capture'];
+  const all = fleet.flatMap((cam) => components(wire(deviceDiscovery(context(cam)).payload)).map(([, c]) => ({ cam, c })));
+
+  test('unique_id: unique per platform across cameras (HA keys its registry by domain + unique_id) and names the camera', () => {
+    for (const platform of new Set(all.map((x) => x.c.platform))) {
+      const ids = all.filter((x) => x.c.platform === platform).map((x) => String(x.c.unique_id));
+      assert.equal(new Set(ids).size, ids.length, `${platform}: duplicate unique_id in ${ids.join(', ')}`);
+    }
+    for (const { cam, c } of all) assert.ok(String(c.unique_id).startsWith(`moncam_${cam}_`), String(c.unique_id));
+  });
+
+  test('unique_id: unique across every platform for realistic camera ids', () => {
+    const realistic = ['garden', 'front_door', 'garage', 'backyard', 'cam_1', 'cam_2'];
+    const ids = realistic.flatMap((cam) => components(wire(deviceDiscovery(context(cam)).payload)).map(([, c]) => String(c.unique_id)));
+    assert.equal(new Set(ids).size, ids.length, ids.join(', '));
+  });
+
+  test('default_entity_id: unique across the fleet, valid entity ids', () => {
+    const ids = all.map((x) => String(x.c.default_entity_id));
+    assert.equal(new Set(ids).size, ids.length, `duplicate default_entity_id in ${ids.join(', ')}`);
+    for (const id of ids) assert.match(id, ENTITY_ID);
+  });
+
+  test('discovery topics: distinct per camera; device message topics never collide', () => {
+    const t = fleet.flatMap((cam) => discoveryTopics(context(cam)));
+    assert.equal(new Set(t).size, t.length);
+  });
+});
+
+describe('the discovery prefix holds config topics only', () => {
+  for (const [base, prefix] of [
+    ['moncam', 'homeassistant'],
+    ['cams/moncam', 'ha'],
+  ] as const) {
+    test(`base ${base}, prefix ${prefix}`, () => {
+      const c = context('garden', base, prefix);
+      const t = c.topics;
+      const published = [t.availability, t.image, t.imageAttributes, t.lastCapture, t.event];
+      const commands = [t.commandAll, t.command];
+      for (const topic of [...published, ...commands]) {
+        assert.ok(topic.startsWith(`${base}/`), topic);
+        assert.ok(!topic.startsWith(`${prefix}/`), `${topic} is under the discovery prefix`);
+      }
+      // Every topic a discovery payload names (state, image, attributes, availability, commands) is outside the prefix.
+      const named = [...topicValues(deviceDiscovery(c).payload), ...entityDiscovery(c).flatMap((m) => topicValues(m.payload))];
+      assert.ok(named.length > 0);
+      for (const topic of named) assert.ok(!topic.startsWith(`${prefix}/`), `${topic} is under the discovery prefix`);
+      // Under the prefix: only config topics that HA's matcher accepts, plus HA's own status topic (subscribed, never published).
+      for (const topic of discoveryTopics(c)) {
+        assert.ok(topic.startsWith(`${prefix}/`), topic);
+        assert.match(topic.slice(prefix.length + 1), HA_DISCOVERY_TOPIC, topic);
+      }
+      const underPrefix = Object.values(t).filter((v): v is string => typeof v === 'string' && v.startsWith(`${prefix}/`));
+      assert.deepEqual(underPrefix.sort(), [t.deviceDiscovery, t.haStatus].sort());
+      assert.equal(t.haStatus, `${prefix}/status`);
+    });
+  }
+});
+
+describe('the key table itself', () => {
+  test('every platform knows unique_id, default_entity_id, qos and availability; none knows object_id', () => {
+    for (const [platform, keys] of Object.entries(PLATFORM_KEYS)) {
+      for (const k of ['unique_id', 'default_entity_id', 'qos', 'availability_topic', 'device', 'name']) assert.ok(keys.has(k), `${platform} lacks ${k}`);
+      for (const k of FORBIDDEN_KEYS) assert.equal(keys.has(k), false, `${platform} must not list ${k}`);
+      assert.equal(keys.has('platform'), false, 'platform is a component-only key');
+    }
+  });
+
+  test('a misspelled key is caught', () => {
+    assert.deepEqual(unknownKeys({ image_topic: 'x', imgae_topic: 'y' }, COMPONENT_KEYS.image), ['imgae_topic']);
+    assert.deepEqual(unknownKeys({ event_type: ['captured'] }, COMPONENT_KEYS.event), ['event_type']);
+    assert.deepEqual(unknownKeys({ object_id: 'x' }, COMPONENT_KEYS.sensor), ['object_id']);
+  });
+});
