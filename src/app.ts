@@ -1,5 +1,6 @@
 // Composition root: builds every service with explicit arguments; start()/stop() own all resources.
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { probeCamera } from './camera/auto.ts';
 import type { Camera } from './camera/types.ts';
@@ -13,6 +14,10 @@ import { mqttTopics } from './mqtt/topics.ts';
 import { Scheduler } from './schedule/scheduler.ts';
 import { CaptureStore } from './storage/store.ts';
 import { version } from './version.ts';
+import { createWebApp } from './web/app.ts';
+import { EventHub } from './web/events.ts';
+import { WebServer } from './web/server.ts';
+import { FileSessionStore, sessionSecret } from './web/sessions.ts';
 
 export interface AppDeps {
   config: Config;
@@ -21,6 +26,8 @@ export interface AppDeps {
   camera?: Camera;
   /** Leave MQTT out (one-shot CLI commands). */
   mqtt?: boolean;
+  /** Leave the web page out (one-shot CLI commands). */
+  web?: boolean;
   /** Test hooks: faster HA-birth republish and reconnects. */
   mqttTiming?: { birthDelayMs?: [number, number]; reconnectMs?: [number, number] };
 }
@@ -33,9 +40,13 @@ export interface App {
   readonly scheduler?: Scheduler;
   readonly broker?: EmbeddedBroker;
   readonly mqtt?: MqttBridge;
+  readonly web?: WebServer;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** ui/ beside src/ and dist/ alike. */
+const UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'ui');
 
 /** Chooses the camera (probing spawns short-lived programs only) and wires the services. */
 export async function createApp(deps: AppDeps): Promise<App> {
@@ -75,6 +86,28 @@ export async function createApp(deps: AppDeps): Promise<App> {
       })
     : undefined;
 
+  const privateDir = path.join(config.data_dir, 'private');
+  const sessions = new FileSessionStore(path.join(privateDir, 'sessions.json'), logger.child({ module: 'web' }));
+  const events = new EventHub(captures, config.web.max_event_clients);
+  const web =
+    deps.web !== false && config.web.enabled
+      ? new WebServer({
+          app: createWebApp({
+            config,
+            store,
+            captures,
+            events,
+            sessionStore: sessions,
+            sessionSecret: await sessionSecret(path.join(privateDir, 'session_secret')),
+            logger: logger.child({ module: 'web' }),
+            uiDir: UI_DIR,
+          }),
+          host: config.web.host,
+          port: config.web.port,
+          logger: logger.child({ module: 'web' }),
+        })
+      : undefined;
+
   return {
     config,
     camera,
@@ -83,15 +116,26 @@ export async function createApp(deps: AppDeps): Promise<App> {
     scheduler,
     broker,
     mqtt,
+    web,
     async start() {
       await store.start();
       await broker?.start();
       mqtt?.start();
+      if (web) {
+        await sessions.restore();
+        events.start();
+        await web.start();
+      }
       scheduler?.start();
       logger.info({ camera: camera.backend, data_dir: config.data_dir, latest: store.latest()?.id, mqtt: mqtt ? brokerUrl(config, broker) : 'off' }, 'moncam started');
     },
     async stop() {
       scheduler?.stop();
+      if (web) {
+        await web.stop();
+        events.stop();
+        await sessions.flush();
+      }
       await captures.idle();
       await mqtt?.stop();
       await broker?.stop();

@@ -152,6 +152,11 @@ const web = z
     password_file: z.string().optional().describe('argon2id hash of the password. Default: <data_dir>/private/pass_user.'),
     trust_proxy: z.boolean().default(false).describe('Trust X-Forwarded-* from a reverse proxy (TLS termination).'),
     fresh_on_visit: z.boolean().default(true).describe('Opening the page asks for a fresh still, as the old app did.'),
+    fresh_window_s: int(0, 86_400).default(60).describe('Visits within this many seconds of the last still share it instead of taking another.'),
+    session_idle_hours: int(1, 24 * 365).default(24 * 7).describe('A session ends after this long without a visit.'),
+    session_max_days: int(1, 3650).default(30).describe('A session ends this long after login, however active.'),
+    login_attempts: int(1, 1000).default(10).describe('Failed logins allowed per client per 15 minutes; then 429 with Retry-After.'),
+    max_event_clients: int(1, 10_000).default(50).describe('Live-update (server-sent events) connections served at once.'),
   })
   .prefault({});
 

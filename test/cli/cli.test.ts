@@ -91,7 +91,7 @@ describe('moncam CLI', () => {
     const cwd = tempDir();
     const child = spawn(process.execPath, ['--import', TSX, BIN, 'run'], {
       cwd,
-      env: { PATH: process.env.PATH, MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_CAMERA_WIDTH: '320', MONCAM_CAMERA_HEIGHT: '240', MONCAM_SCHEDULE_CRON: '* * * * * *', MONCAM_CAMERA_ID: 'runtest', MONCAM_BROKER_PORT: String(await freePort()) },
+      env: { PATH: process.env.PATH, MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_CAMERA_WIDTH: '320', MONCAM_CAMERA_HEIGHT: '240', MONCAM_SCHEDULE_CRON: '* * * * * *', MONCAM_CAMERA_ID: 'runtest', MONCAM_BROKER_PORT: String(await freePort()), MONCAM_WEB_PORT: String(await freePort()) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -51,17 +51,20 @@ export interface Daemon {
   app: App;
   /** Where clients reach the broker (the embedded one, or the one passed in). */
   url: string;
+  /** The web page's base URL, e.g. http://127.0.0.1:34567 */
+  web: string;
   stop(): Promise<void>;
 }
 
 /** Builds and starts the real app with a test camera and a temp data dir; an embedded broker on a free port by default. */
 export async function startDaemon(camera: Camera, env: Record<string, string> = {}, extra: Partial<AppDeps> = {}): Promise<Daemon> {
   const brokerPort = await freePort();
-  const config = testConfig({ MONCAM_BROKER_HOST: '127.0.0.1', MONCAM_BROKER_PORT: String(brokerPort), MONCAM_SCHEDULE_ENABLED: 'false', ...env });
+  const webPort = await freePort();
+  const config = testConfig({ MONCAM_BROKER_HOST: '127.0.0.1', MONCAM_BROKER_PORT: String(brokerPort), MONCAM_WEB_HOST: '127.0.0.1', MONCAM_WEB_PORT: String(webPort), MONCAM_SCHEDULE_ENABLED: 'false', ...env });
   const app = await createApp({ config, logger: extra.logger ?? quietLogger(), camera, mqttTiming: { birthDelayMs: [50, 150], reconnectMs: [200, 1000] }, ...extra });
   await app.start();
   const url = config.mqtt.url ?? `mqtt://127.0.0.1:${app.broker?.port}`;
-  return { app, url, stop: () => app.stop() };
+  return { app, url, web: `http://127.0.0.1:${app.web?.address.port}`, stop: () => app.stop() };
 }
 
 /** A camera that hands over a fixed JPEG at once, counting runs. */

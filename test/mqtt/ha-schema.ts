@@ -90,18 +90,18 @@ const PLATFORM_OWN: Record<Platform, readonly string[]> = {
   ],
 };
 
+function perPlatform(keys: (p: Platform) => ReadonlySet<string>): Record<Platform, ReadonlySet<string>> {
+  return { image: keys('image'), camera: keys('camera'), button: keys('button'), event: keys('event'), sensor: keys('sensor') };
+}
+
 /**
  * Keys a platform accepts in a single-component discovery payload and in manual YAML
  * (`mqtt: <platform>: - {...}`). `platform` is not among them: it is allowed only inside `components`.
  */
-export const PLATFORM_KEYS: Record<Platform, ReadonlySet<string>> = Object.fromEntries(
-  PLATFORMS.map((p) => [p, new Set<string>([...BASE, ...AVAILABILITY_KEYS, ...ENTITY_COMMON, ...PLATFORM_OWN[p]])]),
-) as Record<Platform, ReadonlySet<string>>;
+export const PLATFORM_KEYS: Record<Platform, ReadonlySet<string>> = perPlatform((p) => new Set([...BASE, ...AVAILABILITY_KEYS, ...ENTITY_COMMON, ...PLATFORM_OWN[p]]));
 
 /** Keys a component of a device-based discovery message accepts: the platform's keys plus `platform`. */
-export const COMPONENT_KEYS: Record<Platform, ReadonlySet<string>> = Object.fromEntries(
-  PLATFORMS.map((p) => [p, new Set<string>([...PLATFORM_KEYS[p], 'platform'])]),
-) as Record<Platform, ReadonlySet<string>>;
+export const COMPONENT_KEYS: Record<Platform, ReadonlySet<string>> = perPlatform((p) => new Set([...PLATFORM_KEYS[p], 'platform']));
 
 /** Required per platform; an array entry means "one of these". */
 export const REQUIRED_KEYS: Record<Platform, ReadonlyArray<string | readonly string[]>> = {

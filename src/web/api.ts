@@ -1,0 +1,82 @@
+// The JSON API the page uses: state, a day's history, capture, fresh-on-visit, live events.
+import express, { type Router } from 'express';
+import { CaptureFailedError } from '../capture/service.ts';
+import { addDays, isDay } from '../storage/layout.ts';
+import { requireCsrfToken, sameOrigin } from './auth.ts';
+import type { WebDeps } from './app.ts';
+import { captureJson } from './view.ts';
+
+export function apiRoutes(deps: WebDeps): Router {
+  const { config, store, captures, events, logger } = deps;
+  const router = express.Router();
+  router.use((_req, res, next) => {
+    res.set('Cache-Control', 'no-store');
+    next();
+  });
+
+  router.get('/state', async (req, res) => {
+    const latest = store.latest();
+    const meta = latest ? await store.readMeta(latest.id).catch(() => undefined) : undefined;
+    res.json({
+      camera: { id: config.camera.id, name: config.camera.name },
+      latest: latest ? { ...captureJson(latest), trigger: meta?.trigger, width: meta?.full_width, height: meta?.full_height } : null,
+      busy: captures.busy,
+      today: store.localDay(new Date()),
+      retention_days: config.storage.retention_days,
+      fresh_on_visit: config.web.fresh_on_visit,
+      csrf: req.session.csrf,
+    });
+  });
+
+  router.get('/days', async (_req, res) => {
+    res.json({ days: await store.listDays() });
+  });
+
+  router.get('/days/:day', async (req, res) => {
+    const day = req.params.day;
+    if (!isDay(day)) {
+      res.status(400).json({ error: 'bad_day', message: 'expected a day as YYYY-MM-DD' });
+      return;
+    }
+    const hours = await store.byHour(day);
+    const days = await store.listDays();
+    res.json({
+      day,
+      hours: hours.map((list, hour) => ({ hour, captures: list.map(captureJson) })),
+      prev: days.filter((d) => d < day).at(-1) ?? null,
+      next: days.find((d) => d > day) ?? null,
+      oldest_allowed: config.storage.retention_days ? addDays(store.localDay(new Date()), -config.storage.retention_days) : null,
+    });
+  });
+
+  router.post('/capture', sameOrigin, requireCsrfToken, async (_req, res) => {
+    try {
+      const record = await captures.capture('web');
+      res.json({ ...captureJson(record.capture), trigger: record.trigger });
+    } catch (err) {
+      if (err instanceof CaptureFailedError) {
+        res.status(503).json({ error: err.failure.error.code, message: err.failure.error.message });
+        return;
+      }
+      throw err;
+    }
+  });
+
+  /** Opening the page asks for a fresh still, unless one is recent or already being taken. */
+  router.post('/visit', sameOrigin, requireCsrfToken, (_req, res) => {
+    const latest = store.latest();
+    const recent = latest && Date.now() - latest.capturedAt.getTime() < config.web.fresh_window_s * 1000;
+    if (!config.web.fresh_on_visit || recent) {
+      res.json({ fresh: false });
+      return;
+    }
+    captures.capture('visit', { joinInFlight: true }).catch(() => undefined); // reported via the `failed` event
+    logger.debug('fresh still requested by a page visit');
+    res.status(202).json({ fresh: true });
+  });
+
+  router.get('/events', (_req, res) => {
+    events.add(res);
+  });
+  return router;
+}

@@ -1,0 +1,61 @@
+// Live updates for open pages: capture events fanned out as server-sent events, with a bounded client count.
+import type { Response } from 'express';
+import type { CaptureFailure, CaptureRecord, CaptureService } from '../capture/service.ts';
+import { captureJson } from './view.ts';
+
+export class EventHub {
+  private readonly captures: Pick<CaptureService, 'on' | 'off'>;
+  private readonly maxClients: number;
+  private readonly clients = new Set<Response>();
+  private keepAlive?: NodeJS.Timeout;
+  private readonly onCaptured = (r: CaptureRecord) =>
+    this.broadcast('captured', { ...captureJson(r.capture), trigger: r.trigger, width: r.fullWidth, height: r.fullHeight });
+  private readonly onFailed = (f: CaptureFailure) => this.broadcast('failed', { trigger: f.trigger, error: f.error.code, message: f.error.message, at: f.at.toISOString() });
+
+  constructor(captures: Pick<CaptureService, 'on' | 'off'>, maxClients: number) {
+    this.captures = captures;
+    this.maxClients = maxClients;
+  }
+
+  get size(): number {
+    return this.clients.size;
+  }
+
+  start(): void {
+    this.captures.on('captured', this.onCaptured);
+    this.captures.on('failed', this.onFailed);
+    // A comment line every 25 s keeps proxies and phones from closing idle streams.
+    this.keepAlive = setInterval(() => this.write(':\n\n'), 25_000);
+    this.keepAlive.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.keepAlive);
+    this.captures.off('captured', this.onCaptured);
+    this.captures.off('failed', this.onFailed);
+    for (const res of this.clients) res.end();
+    this.clients.clear();
+  }
+
+  /** Returns false (and answers 503) when full. */
+  add(res: Response): boolean {
+    if (this.clients.size >= this.maxClients) {
+      res.status(503).set('Retry-After', '30').json({ error: 'too_many_clients', message: 'too many live-update connections' });
+      return false;
+    }
+    res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
+    res.flushHeaders();
+    res.write('retry: 3000\n\n');
+    this.clients.add(res);
+    res.on('close', () => this.clients.delete(res));
+    return true;
+  }
+
+  broadcast(event: string, data: unknown): void {
+    this.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  private write(chunk: string): void {
+    for (const res of this.clients) res.write(chunk);
+  }
+}

@@ -1,0 +1,155 @@
+// The page in real headless Chromium (Debian's), driven by playwright-core.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import mqtt from 'mqtt';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { setPassword } from '../../src/auth/password.ts';
+import { instantCamera, startDaemon, type Daemon } from '../helpers/mqtt.ts';
+import { makeJpeg, tempDir, until } from '../helpers/setup.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const PASSWORD = 'browser-secret-1';
+const SHOTS = path.join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
+const TIME_TAG = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/;
+
+function launch(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is missing: install it with  apt-get install -y chromium`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+async function login(page: Page, base: string): Promise<void> {
+  await page.goto(`${base}/`);
+  assert.match(page.url(), /\/login$/, 'an anonymous visit lands on the login page');
+  await page.fill('#password', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${base}/`);
+  await page.waitForSelector('#latest-time:not(:empty)');
+}
+
+describe('the page in Chromium', () => {
+  let daemon: Daemon;
+  let browser: Browser;
+  before(async () => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    const dataDir = tempDir();
+    await setPassword(path.join(dataDir, 'private', 'pass_user'), PASSWORD);
+    daemon = await startDaemon(instantCamera(await makeJpeg(1600, 1200, '#4a7f3a')), { MONCAM_DATA_DIR: dataDir, MONCAM_WEB_FRESH_ON_VISIT: 'false' });
+    // A still yesterday (filed in yesterday's folder) and two today.
+    const yesterday = new Date(Date.now() - 86_400_000);
+    const jpeg = await makeJpeg(1600, 1200, '#7f4a3a');
+    await daemon.app.store.save({ capturedAt: yesterday, original: jpeg, thumb: await makeJpeg(480, 360, '#7f4a3a'), preview: await makeJpeg(1280, 960, '#7f4a3a'), meta: { trigger: 'schedule' } });
+    await daemon.app.captures.capture('schedule');
+    await daemon.app.captures.capture('web');
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await daemon?.stop();
+  });
+
+  test('wrong password: stays on login with an error; right password: the latest still with its time tag', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.goto(`${daemon.web}/login`);
+    await page.fill('#password', 'not-the-password');
+    await page.click('button[type=submit]');
+    await page.waitForURL(/\/login\?error=1$/);
+    assert.equal(await page.isVisible('#error'), true);
+    await login(page, daemon.web);
+    const latest = daemon.app.store.latest()!;
+    assert.match((await page.textContent('#latest-time'))!, TIME_TAG);
+    assert.equal(await page.textContent('#latest-time'), latest.capturedAtIso.slice(0, 19).replace('T', ' '));
+    const shown = await page.$eval('#latest-img', (img) => (img as HTMLImageElement).currentSrc);
+    assert.match(shown, new RegExp(`/images/${latest.id.replace('.', '\\.')}/(thumb|preview)\\.jpg$`), 'the latest thumbnail (or preview on a wide screen)');
+    await page.screenshot({ path: path.join(SHOTS, 'desktop.png') });
+    await page.close();
+  });
+
+  test('clicking the image, or the time tag, opens the full resolution (natural size = camera size)', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await login(page, daemon.web);
+    for (const selector of ['#latest-img', '#latest-time']) {
+      await page.click(selector);
+      await page.waitForURL(/\/images\/.+\/full\.jpg$/);
+      const size = await page.$eval('img', (img) => [(img as HTMLImageElement).naturalWidth, (img as HTMLImageElement).naturalHeight]);
+      assert.deepEqual(size, [1600, 1200], selector);
+      await page.goBack();
+      await page.waitForSelector('#latest-time:not(:empty)');
+    }
+    await page.close();
+  });
+
+  test('history: 24 hour slots today; previous day shows yesterday\'s still; the date picker works', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await login(page, daemon.web);
+    await page.waitForSelector('#hours li');
+    assert.equal(await page.locator('#hours > li').count(), 24);
+    assert.ok((await page.locator('#hours a').count()) >= 2, 'today\'s stills are linked');
+    const today = await page.inputValue('#day');
+    await page.click('#prev-day');
+    await page.waitForFunction((t) => (document.getElementById('day') as HTMLInputElement).value !== t, today);
+    await page.waitForSelector('#hours a');
+    assert.equal(await page.locator('#hours a').count(), 1, 'yesterday had one still');
+    const href = await page.getAttribute('#hours a', 'href');
+    assert.match(href!, /\/images\/.+\/full\.jpg$/);
+    await page.fill('#day', today);
+    await page.dispatchEvent('#day', 'change');
+    await page.waitForFunction(() => document.querySelectorAll('#hours a').length >= 2);
+    await page.close();
+  });
+
+  test('live update: a still taken over MQTT appears without a reload', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await login(page, daemon.web);
+    const before = await page.textContent('#latest-time');
+    const beforeId = daemon.app.store.latest()!.id;
+    await new Promise((r) => setTimeout(r, 1100)); // a new second, so the time tag visibly changes
+    const client = await mqtt.connectAsync(daemon.url);
+    await client.publishAsync('moncam/capture/set', '', { qos: 1 });
+    await client.endAsync();
+    await until(() => daemon.app.store.latest()!.id !== beforeId, 5000, 'the MQTT still');
+    await page.waitForFunction((b) => document.getElementById('latest-time')!.textContent !== b, before, { timeout: 5000 });
+    const id = daemon.app.store.latest()!.id;
+    assert.ok((await page.getAttribute('#latest-img', 'src'))!.includes(id));
+    await page.close();
+  });
+
+  test('keyboard: Tab to "Take still", Enter takes one; the page shows it', async () => {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    await login(page, daemon.web);
+    const beforeId = daemon.app.store.latest()!.id;
+    await page.focus('#take');
+    await page.keyboard.press('Enter');
+    await until(() => daemon.app.store.latest()!.id !== beforeId, 5000, 'the new still');
+    await page.waitForFunction((id) => !document.getElementById('latest-img')!.getAttribute('src')!.includes(id), beforeId);
+    await page.close();
+  });
+
+  test('a 360 px phone: no horizontal scrolling, tap targets at least 44 px', async () => {
+    const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    const page = await context.newPage();
+    await login(page, daemon.web);
+    await page.waitForSelector('#hours li');
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 0, `horizontal overflow ${overflow}px`);
+    for (const sel of ['#take', '#prev-day', '#next-day']) {
+      const box = (await page.locator(sel).boundingBox())!;
+      assert.ok(box.height >= 44, `${sel} is ${box.height}px tall`);
+    }
+    await page.screenshot({ path: path.join(SHOTS, 'phone.png') });
+    await context.close();
+  });
+
+  test('dark mode follows the system setting', async () => {
+    const context = await browser.newContext({ viewport: { width: 800, height: 600 }, colorScheme: 'dark' });
+    const page = await context.newPage();
+    await login(page, daemon.web);
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(bg, 'rgb(15, 17, 21)');
+    await context.close();
+  });
+});
