@@ -1,5 +1,6 @@
 // `npm run bench`: moncam's speed and memory targets, each measured against a floor in the same run.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import readline from 'node:readline';
 import path from 'node:path';
 
 // The daemon's memory settings, as in `npm start` and deploy/moncam.service (see README: memory).
@@ -51,15 +52,55 @@ function mqttLatency(): number[] {
   return (JSON.parse(out.trim().split('\n').pop()!) as { latency: number[] }).latency;
 }
 
+interface WebResult {
+  pageP50: number;
+  stateP50: number;
+  thumbRps: number;
+  rssIdle: number;
+}
+
+/** The daemon serves in a child; requests come from this process, as a browser's would. */
+async function webNumbers(): Promise<WebResult> {
+  const child = spawn(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'web-child.mjs'), FIXTURE], { env: { ...process.env, ...NODE_ENV_MEM }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const first = await new Promise<string>((resolve) => readline.createInterface({ input: child.stdout! }).once('line', resolve));
+  const { base, cookie, thumb, rss } = JSON.parse(first) as { base: string; cookie: string; thumb: string; rss: number };
+  const headers = { cookie };
+  const timeGets = async (url: string, n: number) => {
+    const times: number[] = [];
+    for (let i = 0; i < n + 20; i++) {
+      const t = performance.now();
+      const res = await fetch(base + url, { headers });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`);
+      if (i >= 20) times.push(performance.now() - t); // 20 warm-up requests
+    }
+    return median(times);
+  };
+  const pageP50 = await timeGets('/', 200);
+  const stateP50 = await timeGets('/api/state', 200);
+  // wrk (C) as the load generator: autocannon, in JS, saturates before the server does on 2 cores.
+  const wrk = spawnSync('wrk', ['-t1', '-c16', '-d5s', '-H', `cookie: ${cookie}`, base + thumb], { encoding: 'utf8' });
+  if (wrk.error) throw new Error('wrk not found: sudo apt-get install wrk');
+  if (/Non-2xx/.test(wrk.stdout)) throw new Error(`thumbnail: non-2xx answers\n${wrk.stdout}`);
+  const thumbRps = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrk.stdout)?.[1] ?? NaN);
+  child.stdin!.end();
+  await new Promise((r) => child.once('exit', r));
+  return { pageP50, stateP50, thumbRps, rssIdle: rss };
+}
+
 const floor = median(djpegFloor());
 const pipe = capturePipeline();
 const overhead = median(pipe.overhead);
 const latency = median(mqttLatency());
+const web = await webNumbers();
 const rows: Array<[string, string, string, string]> = [
   ['capture overhead per 8 MP still (validate+store+thumb+preview)', ms(overhead), `${(overhead / floor).toFixed(2)}x floor`, '<= 1.3x'],
   ['  floor: djpeg -scale 1/2 (same file, same run)', ms(floor), '1.00x', ''],
   ['  sharp decode alone at 1/2 scale (for reference)', ms(median(pipe.decode)), `${(median(pipe.decode) / floor).toFixed(2)}x floor`, ''],
   ['MQTT command -> preview at a subscriber (median of 20)', ms(latency), `${(latency / overhead).toFixed(2)}x overhead`, '<= 2.5x'],
+  ['authenticated page GET / p50 (+ /api/state p50)', `${ms(web.pageP50)} (+${ms(web.stateP50)})`, '', '<= 20 ms'],
+  ['latest thumbnail, requests/s (wrk, 16 connections, 5 s)', web.thumbRps.toFixed(0), '', '>= 3000'],
+  ['RSS of the running daemon (web + broker + MQTT, after one still)', mb(web.rssIdle), '', ''],
   ['RSS peak during captures', mb(pipe.peakRss), '', '<= 160 MB'],
   ['RSS before first capture', mb(pipe.rssIdle), '', ''],
 ];

@@ -65,12 +65,14 @@ export function createWebApp(deps: WebDeps): Express {
       store: deps.sessionStore,
       resave: false,
       saveUninitialized: false,
-      rolling: true,
+      // Not rolling: re-issuing the cookie and re-saving the session on every image request is the
+      // main cost of serving thumbnails. The gate below enforces idle expiry with a coarse lastSeen.
+      rolling: false,
       proxy: config.web.trust_proxy,
-      cookie: { httpOnly: true, sameSite: 'strict', secure: 'auto', path: '/', maxAge: config.web.session_idle_hours * 3_600_000 },
+      cookie: { httpOnly: true, sameSite: 'strict', secure: 'auto', path: '/', maxAge: config.web.session_max_days * 86_400_000 },
     }),
   );
-  app.use(sessionGate({ sessionMaxMs: config.web.session_max_days * 86_400_000 }));
+  app.use(sessionGate({ sessionMaxMs: config.web.session_max_days * 86_400_000, idleMs: config.web.session_idle_hours * 3_600_000 }));
 
   app.get('/login', (req, res) => {
     if (isAuthenticated(req)) return res.redirect(303, '/');

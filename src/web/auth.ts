@@ -10,6 +10,8 @@ declare module 'express-session' {
   interface SessionData {
     user?: 'moncam';
     loginAt?: number;
+    /** Last request, to the minute: idle expiry without re-saving the session on every request. */
+    lastSeen?: number;
     csrf?: string;
   }
 }
@@ -25,14 +27,17 @@ export function isAuthenticated(req: Request): boolean {
   return req.session?.user === 'moncam';
 }
 
-/** Absolute expiry on top of express-session's idle expiry. */
-export function sessionGate(deps: Pick<AuthDeps, 'sessionMaxMs'>) {
+/** Idle and absolute expiry of a logged-in session. */
+export function sessionGate(deps: { sessionMaxMs: number; idleMs: number }) {
   return (req: Request, _res: Response, next: NextFunction) => {
-    const at = req.session?.loginAt;
-    if (at && Date.now() - at > deps.sessionMaxMs) {
-      req.session.destroy(() => next());
+    const s = req.session;
+    if (!s?.loginAt) return next();
+    const now = Date.now();
+    if (now - s.loginAt > deps.sessionMaxMs || now - (s.lastSeen ?? s.loginAt) > deps.idleMs) {
+      s.destroy(() => next());
       return;
     }
+    if (now - (s.lastSeen ?? 0) > 60_000) s.lastSeen = now; // saved (once a minute at most) by express-session
     next();
   };
 }
@@ -104,6 +109,7 @@ export function authRoutes(deps: AuthDeps): Router {
         if (err) return next(err);
         req.session.user = 'moncam';
         req.session.loginAt = Date.now();
+        req.session.lastSeen = Date.now();
         req.session.csrf = randomUUID();
         res.locals.loginOk = true;
         req.session.save((e) => (e ? next(e) : res.redirect(303, '/')));

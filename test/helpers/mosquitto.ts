@@ -48,7 +48,15 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
+export interface MosquittoOptions {
+  /** Defaults to a free loopback port. */
+  port?: number;
+  /** Defaults to MOSQUITTO_BIN. */
+  bin?: string;
+}
+
 export class Mosquitto {
+  readonly bin: string;
   readonly port: number;
   readonly dir: string;
   readonly configFile: string;
@@ -57,20 +65,22 @@ export class Mosquitto {
   private logChunks: Buffer[] = [];
   private logBytes = 0;
 
-  private constructor(port: number, dir: string) {
+  private constructor(bin: string, port: number, dir: string) {
+    this.bin = bin;
     this.port = port;
     this.dir = dir;
     this.configFile = path.join(dir, 'mosquitto.conf');
   }
 
   /** Starts a broker on a free loopback port; throws (with the install command) if Mosquitto is missing. */
-  static async start(opts: { port?: number } = {}): Promise<Mosquitto> {
+  static async start(opts: MosquittoOptions = {}): Promise<Mosquitto> {
+    const bin = opts.bin ?? MOSQUITTO_BIN;
     try {
-      fs.accessSync(MOSQUITTO_BIN, fs.constants.X_OK);
+      fs.accessSync(bin, fs.constants.X_OK);
     } catch {
-      throw new Error(`Mosquitto is not installed: ${MOSQUITTO_BIN} is missing. These tests need a real broker; install it with: ${MOSQUITTO_INSTALL}`);
+      throw new Error(`Mosquitto is not installed: ${bin} is missing. These tests need a real broker; install it with: ${MOSQUITTO_INSTALL}`);
     }
-    const broker = new Mosquitto(opts.port ?? (await freePort()), tempDir('moncam-mosquitto-'));
+    const broker = new Mosquitto(bin, opts.port ?? (await freePort()), tempDir('moncam-mosquitto-'));
     fs.writeFileSync(
       broker.configFile,
       [
@@ -142,12 +152,16 @@ export class Mosquitto {
   private async launch(): Promise<void> {
     const deadline = Date.now() + READY_MS;
     for (;;) {
-      const child = spawn(MOSQUITTO_BIN, ['-c', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(this.bin, ['-c', this.configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
       this.child = child;
       live.add(child);
       hookExit();
       child.stdout?.on('data', (c: Buffer) => this.appendLog(c));
       child.stderr?.on('data', (c: Buffer) => this.appendLog(c));
+      // A broker a test forgot to stop must not keep this process alive; 'exit' then kills it.
+      child.unref();
+      (child.stdout as unknown as net.Socket | null)?.unref?.();
+      (child.stderr as unknown as net.Socket | null)?.unref?.();
       const spawnError = new Promise<Error>((resolve) => child.once('error', resolve));
       const exited = exitedPromise(child);
       const dog = child.pid !== undefined ? this.startWatchdog(child.pid) : undefined;
@@ -169,7 +183,7 @@ export class Mosquitto {
         }
       }
       if (outcome === 'ready' && this.running) return;
-      if (outcome instanceof Error) throw new Error(`could not run ${MOSQUITTO_BIN} (${outcome.message}); install it with: ${MOSQUITTO_INSTALL}`);
+      if (outcome instanceof Error) throw new Error(`could not run ${this.bin} (${outcome.message}); install it with: ${MOSQUITTO_INSTALL}`);
       if (outcome === 'exited' && /address already in use/i.test(this.log()) && Date.now() < deadline) {
         await sleep(100); // the port is still held a moment after the previous broker exited
         continue;
@@ -205,6 +219,6 @@ function killIfRunning(child: ChildProcess | undefined): void {
 }
 
 /** Starts a real Mosquitto on a free loopback port (the caller stops it in an after() hook). */
-export function startMosquitto(opts: { port?: number } = {}): Promise<Mosquitto> {
+export function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosquitto> {
   return Mosquitto.start(opts);
 }

@@ -1,0 +1,257 @@
+// The MQTT contract against a REAL Mosquitto (not the embedded aedes): retained state, commands,
+// the will, and recovery after the broker restarts and has lost every retained message.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { MqttClient } from 'mqtt';
+import sharp from 'sharp';
+import { instantCamera, Recorder, startDaemon, type Daemon } from '../helpers/mqtt.ts';
+import { MOSQUITTO_INSTALL, startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
+import { makeJpeg, tempDir, until } from '../helpers/setup.ts';
+
+function topicsOf(cam: string) {
+  return {
+    all: 'moncam/capture/set',
+    mine: `moncam/${cam}/capture/set`,
+    availability: `moncam/${cam}/availability`,
+    image: `moncam/${cam}/image`,
+    attributes: `moncam/${cam}/image/attributes`,
+    lastCapture: `moncam/${cam}/last_capture`,
+    event: `moncam/${cam}/event`,
+    discovery: `homeassistant/device/moncam_${cam}/config`,
+  };
+}
+
+const isText = (text: string) => (m: { payload: Buffer }) => m.payload.toString() === text;
+
+function daemonEnv(broker: Mosquitto, cam: string): Record<string, string> {
+  return { MONCAM_MQTT_URL: broker.url, MONCAM_BROKER_ENABLED: 'false', MONCAM_CAMERA_ID: cam, MONCAM_DATA_DIR: tempDir() };
+}
+
+/** Stops the daemon's MQTT client under the test's feet, as a crash or a cut cable would. */
+function dropConnection(daemon: Daemon): void {
+  const client = (daemon.app.mqtt as unknown as { client: MqttClient }).client;
+  client.stream.destroy();
+}
+
+let broker: Mosquitto;
+before(async () => {
+  broker = await startMosquitto();
+});
+after(async () => {
+  await broker?.stop();
+});
+
+test('the helper fails loudly, with the install command, when Mosquitto is missing', async () => {
+  await assert.rejects(startMosquitto({ bin: '/nonexistent/mosquitto' }), (err: Error) => err.message.includes(MOSQUITTO_INSTALL));
+});
+
+describe('MQTT contract (real Mosquitto)', () => {
+  const CAM = 'mosqcam';
+  const T = topicsOf(CAM);
+  let daemon: Daemon;
+  let stopped = false;
+  let sub: Recorder;
+  let camera: ReturnType<typeof instantCamera>;
+
+  before(async () => {
+    camera = instantCamera(await makeJpeg(1600, 1200));
+    sub = await Recorder.connect(broker.url, ['moncam/#', 'homeassistant/#']);
+    daemon = await startDaemon(camera, daemonEnv(broker, CAM));
+  });
+  after(async () => {
+    await sub?.close();
+    if (!stopped) await daemon?.stop();
+  });
+
+  test('on connect: retained discovery and `online`', async () => {
+    const [disc] = await sub.waitFor(T.discovery);
+    const payload = JSON.parse(disc!.payload.toString());
+    assert.equal(payload.availability_topic, T.availability);
+    assert.deepEqual(payload.device.identifiers, [`moncam_${CAM}`]);
+    assert.deepEqual(Object.keys(payload.components).sort(), ['camera', 'capture', 'capture_event', 'image', 'last_capture']);
+    await sub.waitFor(T.availability, 1, 5000, isText('online'));
+
+    const late = await Recorder.connect(broker.url, [T.discovery, T.availability]);
+    try {
+      const [d] = await late.waitFor(T.discovery);
+      const [a] = await late.waitFor(T.availability);
+      assert.equal(d!.retain, true, 'discovery is retained by Mosquitto');
+      assert.deepEqual(JSON.parse(d!.payload.toString()), payload);
+      assert.equal(a!.retain, true, 'availability is retained by Mosquitto');
+      assert.equal(a!.payload.toString(), 'online');
+    } finally {
+      await late.close();
+    }
+  });
+
+  test('an empty command takes a still: preview JPEG, attributes, last_capture (retained) and a captured event', async () => {
+    sub.clear();
+    const runs = camera.runs;
+    await sub.publish(T.all, '');
+    const [image] = await sub.waitFor(T.image);
+    const [event] = await sub.waitFor(T.event);
+    await sub.waitFor(T.attributes);
+    await sub.waitFor(T.lastCapture);
+    assert.equal(camera.runs, runs + 1);
+
+    const meta = await sharp(image!.payload).metadata();
+    assert.equal(meta.format, 'jpeg');
+    assert.equal(meta.width, 1280);
+    const attrs = sub.json(T.attributes)[0]!;
+    for (const key of ['captured_at', 'trigger', 'id', 'width', 'height', 'bytes', 'full_width', 'full_height']) assert.ok(key in attrs, `attributes.${key}`);
+    assert.equal(attrs.trigger, 'mqtt');
+    assert.equal(attrs.full_width, 1600);
+    assert.equal(attrs.bytes, image!.payload.length);
+    assert.equal(sub.last(T.lastCapture)!.payload.toString(), attrs.captured_at);
+    const ev = JSON.parse(event!.payload.toString());
+    assert.equal(ev.event_type, 'captured');
+    assert.equal(ev.trigger, 'mqtt');
+    assert.equal(ev.capture_id, attrs.id);
+    assert.equal(daemon.app.store.latest()?.id, attrs.id);
+
+    const late = await Recorder.connect(broker.url, [T.image, T.attributes, T.lastCapture, T.event]);
+    try {
+      await late.waitFor(T.image);
+      await late.waitFor(T.attributes);
+      await late.waitFor(T.lastCapture);
+      assert.equal(late.last(T.image)!.retain, true);
+      assert.deepEqual(late.last(T.image)!.payload, image!.payload);
+      assert.equal(late.last(T.attributes)!.retain, true);
+      assert.equal(late.json(T.attributes).at(-1)!.id, attrs.id);
+      assert.equal(late.last(T.lastCapture)!.retain, true);
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(late.on(T.event).length, 0, 'events are not retained');
+    } finally {
+      await late.close();
+    }
+  });
+
+  const BAD: Array<[string, string, string]> = [
+    ['bad JSON', '{"camera":', 'bad_json'],
+    ['an array', '[1,2]', 'not_object'],
+    ['oversize', 'x'.repeat(5000), 'too_large'],
+  ];
+  for (const [name, payload, error] of BAD) {
+    test(`refused: ${name} -> failed event "${error}", no camera run`, async () => {
+      sub.clear();
+      const runs = camera.runs;
+      await sub.publish(T.all, payload);
+      const [event] = await sub.waitFor(T.event);
+      const ev = JSON.parse(event!.payload.toString());
+      assert.equal(ev.event_type, 'failed');
+      assert.equal(ev.error, error);
+      assert.equal(typeof ev.message, 'string');
+      assert.equal(camera.runs, runs);
+      assert.equal(sub.on(T.image).length, 0, 'no still published');
+    });
+  }
+
+  test('the will: an unclean drop makes Mosquitto publish `offline`; the daemon reconnects and is `online` again', async () => {
+    sub.clear();
+    const t0 = Date.now();
+    dropConnection(daemon);
+    const [offline] = await sub.waitFor(T.availability, 1, 5000, isText('offline'));
+    const tOffline = Date.now() - t0;
+    await sub.waitFor(T.availability, 1, 10_000, isText('online'));
+    const tOnline = Date.now() - t0;
+    await sub.waitFor(T.discovery);
+    const seq = sub.on(T.availability).map((m) => m.payload.toString());
+    assert.ok(seq.indexOf('offline') < seq.lastIndexOf('online'), `offline before online: ${seq.join(',')}`);
+    assert.ok(offline);
+    console.log(`# will: offline after ${tOffline} ms, online again after ${tOnline} ms`);
+
+    const late = await Recorder.connect(broker.url, [T.availability]);
+    try {
+      const [a] = await late.waitFor(T.availability);
+      assert.equal(a!.payload.toString(), 'online', 'the retained availability is `online` again');
+    } finally {
+      await late.close();
+    }
+  });
+
+  test('clean stop publishes `offline` (retained)', async () => {
+    sub.clear();
+    stopped = true;
+    await daemon.stop();
+    await sub.waitFor(T.availability, 1, 5000, isText('offline'));
+    const late = await Recorder.connect(broker.url, [T.availability]);
+    try {
+      const [a] = await late.waitFor(T.availability);
+      assert.equal(a!.payload.toString(), 'offline');
+      assert.equal(a!.retain, true);
+    } finally {
+      await late.close();
+    }
+  });
+});
+
+describe('Mosquitto stops and restarts (retained messages lost)', () => {
+  const CAM = 'restartcam';
+  const T = topicsOf(CAM);
+  let daemon: Daemon;
+
+  before(async () => {
+    daemon = await startDaemon(instantCamera(await makeJpeg(1024, 768, '#884422')), daemonEnv(broker, CAM));
+  });
+  after(async () => {
+    await daemon?.stop();
+    if (!broker.running) await broker.restart(); // leave a working broker for anything after
+  });
+
+  test('a still taken while the broker is down is published, with discovery and `online`, once it is back', async (t) => {
+    await until(() => daemon.app.mqtt!.connected, 5000, 'the daemon to connect');
+    const before = await daemon.app.captures.capture('web'); // some state from before the outage
+    const watcher = await Recorder.connect(broker.url, [T.attributes]);
+    await watcher.waitFor(T.attributes, 1, 5000, (m) => JSON.parse(m.payload.toString()).id === before.capture.id);
+    await watcher.close();
+
+    const tDown = Date.now();
+    await broker.stop();
+    await until(() => !daemon.app.mqtt!.connected, 5000, 'the daemon to notice the broker is gone');
+    const during = await daemon.app.captures.capture('web');
+    assert.notEqual(during.capture.id, before.capture.id);
+    assert.equal(daemon.app.store.latest()?.id, during.capture.id, 'the still taken during the outage is stored');
+
+    const tRestart = Date.now();
+    await broker.restart();
+    const tUp = Date.now();
+    const fresh = await Recorder.connect(broker.url, ['moncam/#', 'homeassistant/#']);
+    try {
+      const deadline = tUp + 15_000;
+      const left = () => Math.max(1, deadline - Date.now());
+      const [disc] = await fresh.waitFor(T.discovery, 1, left());
+      assert.equal(JSON.parse(disc!.payload.toString()).availability_topic, T.availability);
+      await fresh.waitFor(T.availability, 1, left(), isText('online'));
+      const [attrMsg] = await fresh.waitFor(T.attributes, 1, left(), (m) => JSON.parse(m.payload.toString()).id === during.capture.id);
+      const [image] = await fresh.waitFor(T.image, 1, left());
+      const [last] = await fresh.waitFor(T.lastCapture, 1, left());
+      const tRecovered = Date.now();
+
+      const attrs = JSON.parse(attrMsg!.payload.toString());
+      assert.equal(attrs.id, daemon.app.store.latest()?.id, 'attributes name the stored capture');
+      assert.equal(attrs.trigger, 'web');
+      assert.equal(attrs.bytes, image!.payload.length);
+      assert.deepEqual(image!.payload, during.preview, 'the image is the preview of the still taken during the outage');
+      assert.equal(last!.payload.toString(), during.capture.capturedAtIso);
+      assert.equal(fresh.on(T.image).length, 1, 'only the latest still is republished');
+
+      const msg = `broker restart: down for ${tRestart - tDown} ms, restart took ${tUp - tRestart} ms, state recovered ${tRecovered - tUp} ms after the broker accepted connections`;
+      t.diagnostic(msg);
+      console.log(`# ${msg}`);
+    } finally {
+      await fresh.close();
+    }
+
+    // ...and it is retained again on the new broker.
+    const late = await Recorder.connect(broker.url, [T.discovery, T.availability, T.image, T.attributes, T.lastCapture]);
+    try {
+      for (const topic of [T.discovery, T.availability, T.image, T.attributes, T.lastCapture]) {
+        const [m] = await late.waitFor(topic, 1, 5000);
+        assert.equal(m!.retain, true, `${topic} retained after the restart`);
+      }
+      assert.equal(late.json(T.attributes)[0]!.id, during.capture.id);
+    } finally {
+      await late.close();
+    }
+  });
+});
