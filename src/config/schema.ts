@@ -166,7 +166,8 @@ const log = z
   })
   .prefault({});
 
-export const configSchema = z.strictObject({
+export const configSchema = z
+  .strictObject({
   data_dir: z.string().min(1).default('./data').describe('Everything moncam writes: stills, thumbnails, private/ (password hash, session secret).'),
   camera,
   schedule,
@@ -175,7 +176,15 @@ export const configSchema = z.strictObject({
   broker,
   web,
   log,
-});
+})
+  .superRefine((c, ctx) => {
+    // State must never land under the discovery prefix (HA would read it as discovery).
+    const base = c.mqtt.base_topic;
+    const prefix = c.mqtt.discovery_prefix;
+    if (base === prefix || base.startsWith(prefix + '/') || prefix.startsWith(base + '/')) {
+      ctx.addIssue({ code: 'custom', path: ['mqtt', 'base_topic'], message: `must not overlap mqtt.discovery_prefix ("${prefix}")`, input: base });
+    }
+  });
 
 /** The parsed config, before paths are resolved. */
 export type ParsedConfig = z.infer<typeof configSchema>;

@@ -142,3 +142,10 @@ describe('config reference in README', () => {
     assert.ok(withReference(readme) === readme, 'README.md config reference is out of date: run `npm run docs`');
   });
 });
+
+describe('config cross-checks', () => {
+  test('the base topic must not overlap the discovery prefix', () => {
+    const lines = problems(() => loadConfig({ env: { MONCAM_MQTT_BASE_TOPIC: 'homeassistant' }, cwd: tmpdir() }));
+    assert.match(lines[0]!, /^mqtt\.base_topic: must not overlap mqtt\.discovery_prefix \("homeassistant"\), got "homeassistant"/);
+  });
+});

@@ -126,7 +126,9 @@ export class Mosquitto {
     const exited = exitedPromise(child);
     if (this.running) {
       child.kill('SIGTERM');
-      const gone = await Promise.race([exited.then(() => true), sleep(STOP_MS).then(() => false)]);
+      let timer: NodeJS.Timeout | undefined;
+      const gone = await Promise.race([exited.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), STOP_MS)))]);
+      clearTimeout(timer);
       if (!gone) {
         child.kill('SIGKILL');
         await exited;

@@ -225,6 +225,24 @@ describe('MQTT lifecycle', () => {
     await shared.stop();
   });
 
+  test('legacy discovery: one retained config per entity, no device message', async () => {
+    const daemon = await startDaemon(instantCamera(await makeJpeg(320, 240)), { MONCAM_MQTT_LEGACY_DISCOVERY: 'true' });
+    try {
+      await until(() => daemon.app.mqtt!.connected, 5000, 'connected');
+      await new Promise((r) => setTimeout(r, 200)); // discovery published: a subscriber now gets it retained
+      const sub = await Recorder.connect(daemon.url, ['homeassistant/#']);
+      for (const [platform, key] of [['image', 'image'], ['camera', 'camera'], ['button', 'capture'], ['event', 'capture_event'], ['sensor', 'last_capture']]) {
+        const [m] = await sub.waitFor(`homeassistant/${platform}/moncam_${CAM}/${key}/config`);
+        assert.equal(m!.retain, true);
+        assert.equal(JSON.parse(m!.payload.toString()).availability_topic, T.availability);
+      }
+      assert.equal(sub.on(T.discovery).length, 0);
+      await sub.close();
+    } finally {
+      await daemon.stop();
+    }
+  });
+
   test('a retained command found on subscribe is ignored', async () => {
     const camera = instantCamera(await makeJpeg(320, 240));
     const host = await startDaemon(instantCamera(await makeJpeg(320, 240)), { MONCAM_CAMERA_ID: 'host' });

@@ -6,7 +6,7 @@ import { sessionGate } from '../../src/web/auth.ts';
 function run(session: Record<string, unknown>, opts = { sessionMaxMs: 10_000, idleMs: 1_000 }) {
   let destroyed = false;
   let nexted = false;
-  const s = { ...session, destroy: (cb: () => void) => ((destroyed = true), cb()) };
+  const s: Record<string, unknown> = { ...session, destroy: (cb: () => void) => ((destroyed = true), cb()) };
   sessionGate(opts)({ session: s } as unknown as Request, {} as Response, (() => (nexted = true)) as NextFunction);
   return { destroyed, nexted, session: s };
 }

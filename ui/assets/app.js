@@ -53,6 +53,7 @@ async function loadDay(day) {
   list.setAttribute('aria-busy', 'true');
   try {
     const data = await api(`/api/days/${day}`);
+    $('day').min = data.oldest_allowed || '';
     $('prev-day').disabled = !data.prev;
     $('next-day').disabled = !data.next && day >= state.today;
     $('prev-day').dataset.day = data.prev || '';
