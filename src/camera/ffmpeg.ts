@@ -1,6 +1,5 @@
 // Backend 'ffmpeg': a USB webcam through V4L2, or an RTSP/HTTP source; one frame as JPEG on stdout.
-import type { Logger } from 'pino';
-import { classifyByRules, runCamera, type Classification, type ClassifyRule } from './spawn.ts';
+import { classifyByRules, runCamera, type Classification, type ClassifyRule, type ProgramCameraOptions } from './spawn.ts';
 import type { Camera, Still, StillRequest } from './types.ts';
 
 export interface FfmpegSource {
@@ -61,13 +60,7 @@ export function classifyFfmpeg(lines: readonly string[]): Classification | undef
   return classifyByRules(RULES, lines);
 }
 
-export interface FfmpegOptions extends FfmpegSource {
-  program?: string;
-  extraArgs?: readonly string[];
-  env?: NodeJS.ProcessEnv;
-  killGraceMs?: number;
-  logger?: Logger;
-}
+export interface FfmpegOptions extends FfmpegSource, ProgramCameraOptions {}
 
 export class FfmpegCamera implements Camera {
   readonly backend = 'ffmpeg';

@@ -1,7 +1,6 @@
 // Backend 'raspistill': the legacy MMAL camera stack (Raspberry Pi OS Buster and older, or legacy mode).
-import type { Logger } from 'pino';
 import type { Exposure } from '../config/schema.ts';
-import { classifyByRules, runCamera, type Classification, type ClassifyRule } from './spawn.ts';
+import { classifyByRules, runCamera, type Classification, type ClassifyRule, type ProgramCameraOptions } from './spawn.ts';
 import type { Camera, Still, StillRequest } from './types.ts';
 
 // raspistill -ex modes (RaspiCamControl.c): auto, night, verylong, sports, ...; it has no "short", sports is the fast-shutter one.
@@ -37,13 +36,7 @@ export function classifyRaspistill(lines: readonly string[]): Classification | u
   return classifyByRules(RULES, lines);
 }
 
-export interface RaspistillOptions {
-  program?: string;
-  extraArgs?: readonly string[];
-  env?: NodeJS.ProcessEnv;
-  killGraceMs?: number;
-  logger?: Logger;
-}
+export type RaspistillOptions = ProgramCameraOptions;
 
 export class RaspistillCamera implements Camera {
   readonly backend = 'raspistill';

@@ -1,7 +1,6 @@
 // Backend 'rpicam': rpicam-still (libcamera-still on Raspberry Pi OS before Bookworm), JPEG on stdout.
-import type { Logger } from 'pino';
 import type { Exposure } from '../config/schema.ts';
-import { classifyByRules, runCamera, type Classification, type ClassifyRule } from './spawn.ts';
+import { classifyByRules, runCamera, type Classification, type ClassifyRule, type ProgramCameraOptions } from './spawn.ts';
 import type { Camera, Still, StillRequest } from './types.ts';
 
 // libcamera has no night mode (rpicam-apps core/options.cpp exposure_table: normal, sport, short, long, custom).
@@ -59,14 +58,7 @@ export function classifyRpicam(lines: readonly string[]): Classification | undef
   return classifyByRules(RULES, lines);
 }
 
-export interface RpicamOptions {
-  /** rpicam-still, libcamera-still or a path (camera.command). */
-  program?: string;
-  extraArgs?: readonly string[];
-  env?: NodeJS.ProcessEnv;
-  killGraceMs?: number;
-  logger?: Logger;
-}
+export type RpicamOptions = ProgramCameraOptions;
 
 export class RpicamCamera implements Camera {
   readonly backend = 'rpicam';

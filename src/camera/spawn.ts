@@ -3,6 +3,7 @@
 // mid-write, so only the exit code, the signal and the JPEG's structure decide success.
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
 import { validateJpeg, type JpegInfo } from './jpeg.ts';
 import { CameraError, type CameraErrorCode } from './types.ts';
 
@@ -235,4 +236,14 @@ export async function runCamera(opts: RunCameraOptions): Promise<CameraRun> {
     if (!(err instanceof CameraError)) throw err;
     throw new CameraError('corrupt', `${opts.program}: exited 0 but ${err.message}`, { ...extra, detail: err.detail, cause: err });
   }
+}
+
+/** What every program-backed camera (rpicam, raspistill, ffmpeg) is constructed with. */
+export interface ProgramCameraOptions {
+  /** The program name or path (camera.command); each backend has its default. */
+  program?: string;
+  extraArgs?: readonly string[];
+  env?: NodeJS.ProcessEnv;
+  killGraceMs?: number;
+  logger?: Logger;
 }
