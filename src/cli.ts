@@ -5,9 +5,8 @@ import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import { createApp } from './app.ts';
 import { ensurePassword, setPassword, validatePassword } from './auth/password.ts';
-import { validateJpeg } from './camera/jpeg.ts';
 import { CaptureFailedError } from './capture/service.ts';
-import { ORIENTATION_FOR_ROTATION, setExifOrientation } from './capture/orientation.ts';
+import { originalOf } from './capture/original.ts';
 import { stillRequest } from './capture/request.ts';
 import { readFirstLine, readHidden, type TtyInput } from './cli/prompt.ts';
 import { ConfigError, loadConfig, redactConfig } from './config/load.ts';
@@ -83,8 +82,7 @@ async function cmdCapture(config: Config, io: CliIo, out: string | undefined): P
     // Like the old capture.py: one still to a file, nothing stored.
     const { camera } = await probeCamera(config, logger);
     const still = await camera.capture(stillRequest(config));
-    const info = validateJpeg(still.jpeg);
-    const jpeg = still.rotate ? setExifOrientation(still.jpeg, ORIENTATION_FOR_ROTATION[still.rotate]) : still.jpeg;
+    const { jpeg, info } = originalOf(still);
     if (out === '-') io.stdout.write(jpeg);
     else {
       await fs.writeFile(out, jpeg);

@@ -1,13 +1,12 @@
 // The one capture path every trigger calls: camera -> validate -> store -> derive -> events.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { validateJpeg } from '../camera/jpeg.ts';
 import { CameraError, type Camera } from '../camera/types.ts';
 import type { Config, Exposure } from '../config/schema.ts';
 import type { CaptureStore, StoredCapture } from '../storage/store.ts';
 import { StorageError } from '../storage/store.ts';
 import { burnTimestamp, deriveImages } from './derive.ts';
-import { ORIENTATION_FOR_ROTATION, setExifOrientation } from './orientation.ts';
+import { originalOf } from './original.ts';
 import { stillRequest } from './request.ts';
 import { timeTagText } from './timetag.ts';
 
@@ -202,8 +201,7 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     const capturedAt = this.now();
     const t1 = performance.now();
 
-    validateJpeg(still.jpeg);
-    let original = still.rotate ? setExifOrientation(still.jpeg, ORIENTATION_FOR_ROTATION[still.rotate]) : still.jpeg;
+    let original = originalOf(still).jpeg;
     const label = timeTagText(capturedAt, config.schedule.timezone);
     if (config.storage.burn_timestamp) original = await burnTimestamp(original, label, config.camera.quality);
     // The store writes (and fsyncs) the original while the derived images are made.

@@ -116,17 +116,6 @@ export class MqttBridge {
     await withTimeout(client.endAsync(), 3000).catch(() => client.end(true));
   }
 
-  /** Publishes empty retained payloads on every discovery topic (HA removes the device). */
-  async removeDiscovery(ctx: DiscoveryContext = this.deps.discovery.context): Promise<void> {
-    const client = this.requireClient();
-    await Promise.all(discoveryTopics(ctx).map((t) => client.publishAsync(t, '', { qos: QOS, retain: true })));
-  }
-
-  private requireClient(): MqttClient {
-    if (!this.client?.connected) throw new Error('MQTT is not connected');
-    return this.client;
-  }
-
   private onClose(): void {
     if (this.stopping || !this.client) return;
     if (this.wasConnected) this.deps.logger.warn({ url: this.url }, 'MQTT disconnected; still capturing and storing, will republish on reconnect');

@@ -2,23 +2,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
-import sharp from 'sharp';
 import { setPassword } from '../../src/auth/password.ts';
 import { authenticateClient, isLoopback } from '../../src/mqtt/broker.ts';
 import { freePort, makeJpeg, memoryLogger, tempDir, until } from '../helpers/setup.ts';
+import { contractTopics, expectDiscoveryAndOnline, expectStillFromEmptyCommand } from '../helpers/contract.ts';
 import { instantCamera, Recorder, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 
 const CAM = 'testcam';
-const T = {
-  all: 'moncam/capture/set',
-  mine: `moncam/${CAM}/capture/set`,
-  availability: `moncam/${CAM}/availability`,
-  image: `moncam/${CAM}/image`,
-  attributes: `moncam/${CAM}/image/attributes`,
-  lastCapture: `moncam/${CAM}/last_capture`,
-  event: `moncam/${CAM}/event`,
-  discovery: `homeassistant/device/moncam_${CAM}/config`,
-};
+const T = contractTopics(CAM);
 
 describe('MQTT contract (embedded aedes broker)', () => {
   let daemon: Daemon;
@@ -36,64 +27,10 @@ describe('MQTT contract (embedded aedes broker)', () => {
     await daemon?.stop();
   });
 
-  test('on connect: retained discovery and `online`', async () => {
-    const [disc] = await sub.waitFor(T.discovery);
-    const payload = JSON.parse(disc!.payload.toString());
-    assert.equal(payload.availability_topic, T.availability);
-    assert.deepEqual(Object.keys(payload.components).sort(), ['camera', 'capture', 'capture_event', 'image', 'last_capture']);
-    await sub.waitFor(T.availability, 1, 5000, (m) => m.payload.toString() === 'online');
-    const late = await Recorder.connect(daemon.url, [T.discovery, T.availability]);
-    try {
-      const [d] = await late.waitFor(T.discovery);
-      const [a] = await late.waitFor(T.availability);
-      assert.equal(d!.retain, true, 'discovery is retained');
-      assert.equal(a!.retain, true, 'availability is retained');
-      assert.equal(a!.payload.toString(), 'online');
-    } finally {
-      await late.close();
-    }
-  });
+  test('on connect: retained discovery and `online`', () => expectDiscoveryAndOnline(sub, daemon.url, CAM));
 
-  test('an empty command takes a still: preview JPEG, attributes, last_capture (retained) and a captured event', async () => {
-    sub.clear();
-    const before = camera.runs;
-    await sub.publish(T.all, '');
-    const [image] = await sub.waitFor(T.image);
-    const [event] = await sub.waitFor(T.event);
-    await sub.waitFor(T.attributes);
-    await sub.waitFor(T.lastCapture);
-    assert.equal(camera.runs, before + 1);
-    const meta = await sharp(image!.payload).metadata();
-    assert.equal(meta.format, 'jpeg');
-    assert.equal(meta.width, 1280);
-    assert.equal(image!.retain, false, 'live delivery clears the flag; retained-ness is checked below');
-    const attrs = sub.json(T.attributes)[0]!;
-    for (const key of ['captured_at', 'trigger', 'id', 'width', 'height', 'bytes', 'full_width', 'full_height']) assert.ok(key in attrs, `attributes.${key}`);
-    assert.equal(attrs.trigger, 'mqtt');
-    assert.equal(attrs.width, 1280);
-    assert.equal(attrs.full_width, 1600);
-    assert.equal(attrs.bytes, image!.payload.length);
-    assert.match(String(attrs.captured_at), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)$/);
-    assert.equal(sub.last(T.lastCapture)!.payload.toString(), attrs.captured_at);
-    const ev = JSON.parse(event!.payload.toString());
-    assert.equal(ev.event_type, 'captured');
-    assert.equal(ev.trigger, 'mqtt');
-    assert.equal(ev.capture_id, attrs.id);
-    assert.equal(ev.captured_at, attrs.captured_at);
-
-    // A late subscriber gets the retained state, and the event is not retained.
-    const late = await Recorder.connect(daemon.url, [T.image, T.attributes, T.lastCapture, T.event]);
-    try {
-      await late.waitFor(T.image);
-      await late.waitFor(T.lastCapture);
-      assert.equal(late.last(T.image)!.retain, true);
-      assert.deepEqual(late.last(T.image)!.payload, image!.payload);
-      await new Promise((r) => setTimeout(r, 200));
-      assert.equal(late.on(T.event).length, 0);
-    } finally {
-      await late.close();
-    }
-  });
+  test('an empty command takes a still: preview JPEG, attributes, last_capture (retained) and a captured event', () =>
+    expectStillFromEmptyCommand(sub, daemon.url, CAM, daemon, camera));
 
   test('PRESS / ON / CAPTURE in any case, the per-camera topic, and JSON naming this camera with an id', async () => {
     for (const [topic, payload] of [

@@ -3,25 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import sharp from 'sharp';
+import { contractTopics, expectDiscoveryAndOnline, expectStillFromEmptyCommand, isText } from '../helpers/contract.ts';
 import { instantCamera, Recorder, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 import { MOSQUITTO_INSTALL, startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 import { makeJpeg, tempDir, until } from '../helpers/setup.ts';
-
-function topicsOf(cam: string) {
-  return {
-    all: 'moncam/capture/set',
-    mine: `moncam/${cam}/capture/set`,
-    availability: `moncam/${cam}/availability`,
-    image: `moncam/${cam}/image`,
-    attributes: `moncam/${cam}/image/attributes`,
-    lastCapture: `moncam/${cam}/last_capture`,
-    event: `moncam/${cam}/event`,
-    discovery: `homeassistant/device/moncam_${cam}/config`,
-  };
-}
-
-const isText = (text: string) => (m: { payload: Buffer }) => m.payload.toString() === text;
 
 function daemonEnv(broker: Mosquitto, cam: string): Record<string, string> {
   return { MONCAM_MQTT_URL: broker.url, MONCAM_BROKER_ENABLED: 'false', MONCAM_CAMERA_ID: cam, MONCAM_DATA_DIR: tempDir() };
@@ -47,7 +32,7 @@ test('the helper fails loudly, with the install command, when Mosquitto is missi
 
 describe('MQTT contract (real Mosquitto)', () => {
   const CAM = 'mosqcam';
-  const T = topicsOf(CAM);
+  const T = contractTopics(CAM);
   let daemon: Daemon;
   let stopped = false;
   let sub: Recorder;
@@ -63,68 +48,10 @@ describe('MQTT contract (real Mosquitto)', () => {
     if (!stopped) await daemon?.stop();
   });
 
-  test('on connect: retained discovery and `online`', async () => {
-    const [disc] = await sub.waitFor(T.discovery);
-    const payload = JSON.parse(disc!.payload.toString());
-    assert.equal(payload.availability_topic, T.availability);
-    assert.deepEqual(payload.device.identifiers, [`moncam_${CAM}`]);
-    assert.deepEqual(Object.keys(payload.components).sort(), ['camera', 'capture', 'capture_event', 'image', 'last_capture']);
-    await sub.waitFor(T.availability, 1, 5000, isText('online'));
+  test('on connect: retained discovery and `online`', () => expectDiscoveryAndOnline(sub, broker.url, CAM));
 
-    const late = await Recorder.connect(broker.url, [T.discovery, T.availability]);
-    try {
-      const [d] = await late.waitFor(T.discovery);
-      const [a] = await late.waitFor(T.availability);
-      assert.equal(d!.retain, true, 'discovery is retained by Mosquitto');
-      assert.deepEqual(JSON.parse(d!.payload.toString()), payload);
-      assert.equal(a!.retain, true, 'availability is retained by Mosquitto');
-      assert.equal(a!.payload.toString(), 'online');
-    } finally {
-      await late.close();
-    }
-  });
-
-  test('an empty command takes a still: preview JPEG, attributes, last_capture (retained) and a captured event', async () => {
-    sub.clear();
-    const runs = camera.runs;
-    await sub.publish(T.all, '');
-    const [image] = await sub.waitFor(T.image);
-    const [event] = await sub.waitFor(T.event);
-    await sub.waitFor(T.attributes);
-    await sub.waitFor(T.lastCapture);
-    assert.equal(camera.runs, runs + 1);
-
-    const meta = await sharp(image!.payload).metadata();
-    assert.equal(meta.format, 'jpeg');
-    assert.equal(meta.width, 1280);
-    const attrs = sub.json(T.attributes)[0]!;
-    for (const key of ['captured_at', 'trigger', 'id', 'width', 'height', 'bytes', 'full_width', 'full_height']) assert.ok(key in attrs, `attributes.${key}`);
-    assert.equal(attrs.trigger, 'mqtt');
-    assert.equal(attrs.full_width, 1600);
-    assert.equal(attrs.bytes, image!.payload.length);
-    assert.equal(sub.last(T.lastCapture)!.payload.toString(), attrs.captured_at);
-    const ev = JSON.parse(event!.payload.toString());
-    assert.equal(ev.event_type, 'captured');
-    assert.equal(ev.trigger, 'mqtt');
-    assert.equal(ev.capture_id, attrs.id);
-    assert.equal(daemon.app.store.latest()?.id, attrs.id);
-
-    const late = await Recorder.connect(broker.url, [T.image, T.attributes, T.lastCapture, T.event]);
-    try {
-      await late.waitFor(T.image);
-      await late.waitFor(T.attributes);
-      await late.waitFor(T.lastCapture);
-      assert.equal(late.last(T.image)!.retain, true);
-      assert.deepEqual(late.last(T.image)!.payload, image!.payload);
-      assert.equal(late.last(T.attributes)!.retain, true);
-      assert.equal(late.json(T.attributes).at(-1)!.id, attrs.id);
-      assert.equal(late.last(T.lastCapture)!.retain, true);
-      await new Promise((r) => setTimeout(r, 150));
-      assert.equal(late.on(T.event).length, 0, 'events are not retained');
-    } finally {
-      await late.close();
-    }
-  });
+  test('an empty command takes a still: preview JPEG, attributes, last_capture (retained) and a captured event', () =>
+    expectStillFromEmptyCommand(sub, broker.url, CAM, daemon, camera));
 
   const BAD: Array<[string, string, string]> = [
     ['bad JSON', '{"camera":', 'bad_json'],
@@ -187,7 +114,7 @@ describe('MQTT contract (real Mosquitto)', () => {
 
 describe('Mosquitto stops and restarts (retained messages lost)', () => {
   const CAM = 'restartcam';
-  const T = topicsOf(CAM);
+  const T = contractTopics(CAM);
   let daemon: Daemon;
 
   before(async () => {
