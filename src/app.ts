@@ -57,6 +57,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     timeZone: config.schedule.timezone,
     retentionDays: config.storage.retention_days,
     maxBytes: config.storage.max_bytes,
+    minFree: config.storage.min_free,
     logger: logger.child({ module: 'storage' }),
   });
   const captures = new CaptureService({ camera, store, config, logger: logger.child({ module: 'capture' }) });

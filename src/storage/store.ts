@@ -17,6 +17,8 @@ export interface CaptureStoreOptions {
   retentionDays: number;
   /** Remove the oldest captures while the total exceeds this; 0: no limit. */
   maxBytes: number;
+  /** Keep this many bytes free on the storage file system (oldest stills go first); 0: off. */
+  minFree?: number;
   logger: Logger;
   /** The clock retention measures "today" with; tests pass a fixed one. */
   now?: () => Date;
