@@ -137,7 +137,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         events.stop();
         await sessions.flush();
       }
-      await captures.idle();
+      await captures.stop();
       await mqtt?.stop();
       await broker?.stop();
       await camera.stop?.();

@@ -62,19 +62,41 @@ async function cmdRun(config: Config, io: CliIo): Promise<number> {
   }
   const app = await createApp({ config, logger });
   await app.start();
-  await new Promise<void>((resolve) => {
+  let signals = 0;
+  let forced: (code: number) => void = () => undefined;
+  const forcedExit = new Promise<number>((resolve) => (forced = resolve));
+  const stopRequested = new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'stopping');
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      resolve();
+      signals++;
+      if (signals === 1) {
+        logger.info({ signal }, 'stopping');
+        resolve();
+        return;
+      }
+      // A second Ctrl-C means "now": the user does not want to wait for the capture in flight.
+      logger.warn({ signal }, 'second signal: exiting without a clean stop');
+      app.captures.abort();
+      forced(130);
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  await app.stop();
-  return 0;
+  await stopRequested;
+  // systemd and Docker give a daemon about 10 s; a stop that hangs past that is a bug worth an exit code.
+  let watchdog: NodeJS.Timeout | undefined;
+  const hung = new Promise<number>((resolve) => {
+    watchdog = setTimeout(() => {
+      logger.error({ ms: STOP_DEADLINE_MS }, 'clean stop took too long; exiting anyway');
+      resolve(1);
+    }, STOP_DEADLINE_MS);
+  });
+  const code = await Promise.race([app.stop().then(() => 0), hung, forcedExit]);
+  clearTimeout(watchdog);
+  return code;
 }
+
+/** Upper bound for a clean stop: capture grace (4 s) + the camera's kill grace (2 s) + MQTT goodbye (2 s), with margin. */
+const STOP_DEADLINE_MS = 9000;
 
 async function cmdCapture(config: Config, io: CliIo, out: string | undefined): Promise<number> {
   const logger = createLogger(config.log.level === 'info' ? 'warn' : config.log.level);

@@ -6,6 +6,7 @@ import type { Config, Exposure } from '../config/schema.ts';
 import type { CaptureStore, StoredCapture } from '../storage/store.ts';
 import { StorageError } from '../storage/store.ts';
 import { burnTimestamp, deriveImages } from './derive.ts';
+import { CaptureHealth, type HealthSnapshot } from './health.ts';
 import { originalOf } from './original.ts';
 import { stillRequest } from './request.ts';
 import { timeTagText } from './timetag.ts';
@@ -50,7 +51,8 @@ export interface CaptureRecord {
   pipelineMs: number;
 }
 
-export type FailureCode = CameraError['code'] | 'disk_full' | 'io' | 'internal';
+/** `backoff`: refused without running the camera, during the pause after failures in a row; `stopped`: the daemon is shutting down. */
+export type FailureCode = CameraError['code'] | 'disk_full' | 'io' | 'internal' | 'backoff' | 'stopped';
 
 export interface CaptureFailure {
   trigger: Trigger;
@@ -80,6 +82,8 @@ interface Job {
   promise: Promise<CaptureRecord>;
   resolve(r: CaptureRecord): void;
   reject(e: unknown): void;
+  /** Aborts the camera run (shutdown). */
+  abort: AbortController;
 }
 
 export interface CaptureServiceDeps {
@@ -107,18 +111,32 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
   private readonly deps: CaptureServiceDeps;
   private inFlight?: Job;
   private queued?: Job;
+  private stopping = false;
+  private readonly health: CaptureHealth;
 
   constructor(deps: CaptureServiceDeps) {
     super();
     this.deps = deps;
+    const cam = deps.config.camera;
+    this.health = new CaptureHealth({ after: cam.backoff_after, firstMs: cam.backoff_s * 1000, maxMs: Math.max(cam.backoff_s, cam.backoff_max_s) * 1000 });
   }
 
   get busy(): boolean {
     return Boolean(this.inFlight);
   }
 
+  /** Failures in a row, the last error and any pause, for the page and /api/state. */
+  healthSnapshot(): HealthSnapshot {
+    return this.health.snapshot(this.now());
+  }
+
   capture(trigger: Trigger, options: CaptureOptions = {}): Promise<CaptureRecord> {
     const request: CaptureRequest = { trigger, ...(options.requestId ? { requestId: options.requestId } : {}), ...(options.source ? { source: options.source } : {}) };
+    if (this.stopping) {
+      const job = this.newJob(trigger, options, request);
+      this.refuse(job, 'stopped', 'moncam is shutting down');
+      return job.promise;
+    }
     if (this.inFlight && options.joinInFlight) return this.join(this.inFlight, request);
     if (this.queued) return this.join(this.queued, request);
     const job = this.newJob(trigger, options, request);
@@ -131,9 +149,41 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     return job.promise;
   }
 
-  /** Resolves when no capture runs or waits; the composition root calls it on stop. */
+  /** Resolves when no capture runs or waits. */
   async idle(): Promise<void> {
     while (this.inFlight || this.queued) await (this.queued ?? this.inFlight)!.promise.catch(() => undefined);
+  }
+
+  /** Stops the camera program in flight now (a second Ctrl-C): it gets SIGTERM at once. */
+  abort(): void {
+    this.inFlight?.abort.abort(new Error('moncam is exiting'));
+  }
+
+  /**
+   * Shutdown: new requests and the queued one are refused; the capture in flight gets `graceMs` to
+   * finish (and be stored whole), then its camera program is aborted (SIGTERM, then SIGKILL).
+   */
+  async stop(graceMs = 4000): Promise<void> {
+    this.stopping = true;
+    const queued = this.queued;
+    this.queued = undefined;
+    if (queued) this.refuse(queued, 'stopped', 'moncam is shutting down');
+    const job = this.inFlight;
+    if (!job) return;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      job.promise.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), graceMs))),
+    ]);
+    clearTimeout(timer);
+    if (!finished) {
+      this.deps.logger.warn({ trigger: job.trigger, graceMs }, 'shutting down: aborting the capture in flight');
+      job.abort.abort(new Error('moncam is shutting down'));
+      await job.promise.catch(() => undefined);
+    }
   }
 
   private join(job: Job, request: CaptureRequest): Promise<CaptureRecord> {
@@ -149,7 +199,15 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
       reject = rej;
     });
     promise.catch(() => undefined); // callers that do not await must not crash the process
-    return { trigger, options, requests: [request], promise, resolve, reject };
+    return { trigger, options, requests: [request], promise, resolve, reject, abort: new AbortController() };
+  }
+
+  /** Fails a job without running the camera (pause after failures, shutdown). */
+  private refuse(job: Job, code: 'backoff' | 'stopped', message: string): void {
+    const failure: CaptureFailure = { trigger: job.trigger, requests: job.requests, at: this.now(), error: { code, message } };
+    this.deps.logger.debug({ trigger: job.trigger, code }, `capture refused: ${message}`);
+    job.reject(new CaptureFailedError(failure));
+    this.emitSafely('failed', failure);
   }
 
   private startQueued(): void {
@@ -159,16 +217,39 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
   }
 
   private start(job: Job): void {
+    const pausedUntil = this.health.pausedAt(this.now());
+    if (pausedUntil) {
+      const last = this.health.lastFailure;
+      this.refuse(
+        job,
+        'backoff',
+        `captures are paused after ${this.health.consecutiveFailures} failures in a row (last: ${last?.code}: ${last?.message}); next attempt after ${pausedUntil.toISOString()}`,
+      );
+      return;
+    }
     this.inFlight = job;
     this.run(job)
       .then(
         (record) => {
+          const had = this.health.succeeded(this.now());
+          if (had > 0) this.deps.logger.info({ failures: had }, `camera works again after ${had} failed capture(s)`);
           job.resolve(record);
           this.emitSafely('captured', record);
         },
         (err: unknown) => {
-          const failure: CaptureFailure = { trigger: job.trigger, requests: job.requests, at: this.now(), error: classify(err) };
-          this.deps.logger.error({ trigger: job.trigger, code: failure.error.code, detail: failure.error.detail, err: failure.error.code === 'internal' ? err : undefined }, `capture failed: ${failure.error.message}`);
+          const error: CaptureFailure['error'] = job.abort.signal.aborted ? { code: 'stopped', message: 'capture discarded: moncam is shutting down' } : classify(err);
+          const failure: CaptureFailure = { trigger: job.trigger, requests: job.requests, at: this.now(), error };
+          const { logger } = this.deps;
+          logger.error({ trigger: job.trigger, code: failure.error.code, detail: failure.error.detail, err: failure.error.code === 'internal' ? err : undefined }, `capture failed: ${failure.error.message}`);
+          if (!this.stopping) {
+            const pauseMs = this.health.failed({ code: failure.error.code, message: failure.error.message, at: failure.at });
+            if (pauseMs !== undefined) {
+              logger.warn(
+                { failures: this.health.consecutiveFailures, code: failure.error.code, pauseMs },
+                `${this.health.consecutiveFailures} captures failed in a row: pausing captures for ${Math.round(pauseMs / 1000)} s`,
+              );
+            }
+          }
           job.reject(new CaptureFailedError(failure));
           this.emitSafely('failed', failure);
         },
@@ -196,7 +277,7 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
   private async run(job: Job): Promise<CaptureRecord> {
     const { camera, store, config, logger } = this.deps;
     const t0 = performance.now();
-    const still = await camera.capture(stillRequest(config, job.options, job.trigger === 'schedule'));
+    const still = await camera.capture(stillRequest(config, job.options, job.trigger === 'schedule'), job.abort.signal);
     const cameraMs = performance.now() - t0;
     const capturedAt = this.now();
     const t1 = performance.now();

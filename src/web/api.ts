@@ -4,6 +4,7 @@ import { CaptureFailedError } from '../capture/service.ts';
 import { addDays, isDay } from '../storage/layout.ts';
 import { requireCsrfToken, sameOrigin } from './auth.ts';
 import type { WebDeps } from './app.ts';
+import { jsonBody } from './guards.ts';
 import { captureJson } from './view.ts';
 
 export function apiRoutes(deps: WebDeps): Router {
@@ -14,6 +15,9 @@ export function apiRoutes(deps: WebDeps): Router {
     next();
   });
 
+  // The page posts nothing; a body is still read within a bound so junk is refused before a capture starts.
+  const noParams = jsonBody(1024);
+
   router.get('/state', async (req, res) => {
     const latest = store.latest();
     const meta = latest ? await store.readMeta(latest.id).catch(() => undefined) : undefined;
@@ -21,6 +25,7 @@ export function apiRoutes(deps: WebDeps): Router {
       camera: { id: config.camera.id, name: config.camera.name },
       latest: latest ? { ...captureJson(latest), trigger: meta?.trigger, width: meta?.full_width, height: meta?.full_height } : null,
       busy: captures.busy,
+      health: captures.healthSnapshot(),
       today: store.localDay(new Date()),
       retention_days: config.storage.retention_days,
       fresh_on_visit: config.web.fresh_on_visit,
@@ -49,7 +54,7 @@ export function apiRoutes(deps: WebDeps): Router {
     });
   });
 
-  router.post('/capture', sameOrigin, requireCsrfToken, async (_req, res) => {
+  router.post('/capture', sameOrigin, requireCsrfToken, ...noParams, async (_req, res) => {
     try {
       const record = await captures.capture('web');
       res.json({ ...captureJson(record.capture), trigger: record.trigger });
@@ -63,7 +68,7 @@ export function apiRoutes(deps: WebDeps): Router {
   });
 
   /** Opening the page asks for a fresh still, unless one is recent or already being taken. */
-  router.post('/visit', sameOrigin, requireCsrfToken, (_req, res) => {
+  router.post('/visit', sameOrigin, requireCsrfToken, ...noParams, (_req, res) => {
     const latest = store.latest();
     const recent = latest && Date.now() - latest.capturedAt.getTime() < config.web.fresh_window_s * 1000;
     if (!config.web.fresh_on_visit || recent) {

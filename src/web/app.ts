@@ -1,6 +1,6 @@
 // The web page: an express app built from explicit dependencies; it never listens by itself.
 import path from 'node:path';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type Express } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
@@ -10,6 +10,7 @@ import type { CaptureStore } from '../storage/store.ts';
 import { apiRoutes } from './api.ts';
 import { authRoutes, isAuthenticated, requireSession, sessionGate } from './auth.ts';
 import { EventHub } from './events.ts';
+import { errorHandler, notFound, requestLimits } from './guards.ts';
 import { imageRoutes } from './images.ts';
 
 export interface WebDeps {
@@ -51,6 +52,8 @@ export function createWebApp(deps: WebDeps): Express {
     }),
   );
 
+  app.use(requestLimits); // before any session or file work
+
   const page = (name: string) => path.join(uiDir, name);
   app.get('/healthz', (_req, res) => {
     res.set('Cache-Control', 'no-store').json({ status: 'ok' });
@@ -88,15 +91,7 @@ export function createWebApp(deps: WebDeps): Express {
   app.use('/api', apiRoutes(deps));
   app.use('/images', imageRoutes(deps));
 
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not_found' });
-  });
-  const onError: ErrorRequestHandler = (err, req, res, _next) => {
-    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 600 ? err.status : 500;
-    if (status >= 500) logger.error({ err, method: req.method, path: req.path }, 'web request failed');
-    if (res.headersSent) return res.end();
-    res.status(status).json({ error: status >= 500 ? 'internal' : 'bad_request', message: status >= 500 ? 'internal error' : String(err.message ?? 'bad request') });
-  };
-  app.use(onError);
+  app.use(notFound);
+  app.use(errorHandler(logger));
   return app;
 }

@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
 import { readPasswordHash, verifyPassword } from '../auth/password.ts';
+import { formBody, MAX_BODY_BYTES } from './guards.ts';
 
 declare module 'express-session' {
   interface SessionData {
@@ -61,12 +62,21 @@ export function sameOrigin(req: Request, res: Response, next: NextFunction): voi
   const site = req.get('sec-fetch-site');
   const origin = req.get('origin');
   const host = req.get('host');
-  const crossSite = site ? !['same-origin', 'none'].includes(site) : Boolean(origin && host && new URL(origin).host !== host);
+  // An Origin that is not a URL ("null" from sandboxed frames, or garbage) is not this site either.
+  const crossSite = site ? !['same-origin', 'none'].includes(site) : origin !== undefined && (!host || originHost(origin) !== host);
   if (crossSite) {
     res.status(403).json({ error: 'cross_site', message: 'cross-site request refused' });
     return;
   }
   next();
+}
+
+function originHost(origin: string): string | undefined {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return undefined;
+  }
 }
 
 export function requireCsrfToken(req: Request, res: Response, next: NextFunction): void {
@@ -95,7 +105,7 @@ export function authRoutes(deps: AuthDeps): Router {
     },
   });
 
-  router.post('/login', sameOrigin, limiter, express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 5 }), async (req, res, next) => {
+  router.post('/login', sameOrigin, limiter, ...formBody(MAX_BODY_BYTES, 5), async (req, res, next) => {
     try {
       const password = typeof req.body?.password === 'string' ? req.body.password : '';
       const hash = await readPasswordHash(deps.passwordFile);
@@ -119,7 +129,8 @@ export function authRoutes(deps: AuthDeps): Router {
     }
   });
 
-  router.post('/logout', sameOrigin, (req, res, next) => {
+  // The logout form posts no fields; its body is still bounded and read like any other.
+  router.post('/logout', sameOrigin, ...formBody(1024, 5), (req, res, next) => {
     req.session.destroy((err) => {
       if (err) return next(err);
       res.clearCookie('moncam.sid', { path: '/' });

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import express, { type Router } from 'express';
 import { isCaptureId } from '../storage/layout.ts';
 import type { WebDeps } from './app.ts';
+import { sendError } from './guards.ts';
 
 const KINDS = { 'full.jpg': 'original', 'thumb.jpg': 'thumb', 'preview.jpg': 'preview' } as const;
 type KindFile = keyof typeof KINDS;
@@ -37,7 +38,7 @@ export function imageRoutes(deps: Pick<WebDeps, 'store'>): Router {
   router.get('/:id/:file', async (req, res) => {
     const { id, file } = req.params;
     if (!isCaptureId(id) || !Object.hasOwn(KINDS, file)) {
-      res.status(404).json({ error: 'not_found' });
+      sendError(res, 404);
       return;
     }
     const kind = KINDS[file as KindFile];
@@ -52,7 +53,7 @@ export function imageRoutes(deps: Pick<WebDeps, 'store'>): Router {
     if (!body) {
       const capture = await deps.store.get(id);
       if (!capture) {
-        res.status(404).json({ error: 'not_found' });
+        sendError(res, 404);
         return;
       }
       if (kind === 'original') {

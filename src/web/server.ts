@@ -2,16 +2,44 @@
 import http from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
+import { MAX_HEADERS } from './guards.ts';
+
+/** How long and how large a request may be before the server drops it; chosen for a Pi on a LAN. */
+export interface HttpLimits {
+  /** A browser sends its headers in one packet; a client that dribbles them (slowloris) is cut off. */
+  headersTimeoutMs: number;
+  /** Bodies are at most a few KiB, so the whole request arrives long before this. Responses are not
+   *  covered: live-update streams stay open. */
+  requestTimeoutMs: number;
+  /** Node checks the two timeouts only this often (default 30 s would let a slow client stay ~40 s). */
+  checkIntervalMs: number;
+  /** Idle keep-alive sockets are freed after this. */
+  keepAliveTimeoutMs: number;
+  /** Total header bytes (request line included). Room for other apps' cookies, since cookies ignore
+   *  ports (Home Assistant on :8123 shares them), yet bounded; beyond it Node answers 431. */
+  maxHeaderSize: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  checkIntervalMs: 1_000,
+  keepAliveTimeoutMs: 5_000,
+  maxHeaderSize: 16 * 1024,
+};
 
 export class WebServer {
-  private readonly app: Express;
+  /** The express app it serves (read by tests that listen on it a second time with other limits). */
+  readonly app: Express;
+  readonly limits: HttpLimits;
   private readonly host: string;
   private readonly port: number;
   private readonly logger: Logger;
   private server?: http.Server;
 
-  constructor(deps: { app: Express; host: string; port: number; logger: Logger }) {
+  constructor(deps: { app: Express; host: string; port: number; logger: Logger; limits?: Partial<HttpLimits> }) {
     this.app = deps.app;
+    this.limits = { ...DEFAULT_HTTP_LIMITS, ...deps.limits };
     this.host = deps.host;
     this.port = deps.port;
     this.logger = deps.logger;
@@ -23,11 +51,16 @@ export class WebServer {
   }
 
   async start(): Promise<void> {
-    const server = http.createServer(this.app);
-    // Bounded header size and time: slow or huge requests cannot pin the daemon.
-    server.headersTimeout = 15_000;
-    server.requestTimeout = 60_000;
-    server.maxHeadersCount = 100;
+    // Bounded header size, count and time: slow or huge requests cannot pin the daemon. Set here rather
+    // than left to Node's defaults, which `--max-http-header-size` or a Node upgrade could change.
+    const l = this.limits;
+    const server = http.createServer(
+      { maxHeaderSize: l.maxHeaderSize, connectionsCheckingInterval: l.checkIntervalMs, requestTimeout: l.requestTimeoutMs, insecureHTTPParser: false },
+      this.app,
+    );
+    server.headersTimeout = l.headersTimeoutMs;
+    server.keepAliveTimeout = l.keepAliveTimeoutMs;
+    server.maxHeadersCount = MAX_HEADERS + 1; // one extra so the app can tell "too many" (431) from "exactly enough"
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
         reject(err.code === 'EADDRINUSE' ? new Error(`cannot serve the web page: port ${this.port} on ${this.host} is in use (set web.port)`) : err),

@@ -190,3 +190,73 @@ describe('capture service', () => {
     assert.equal(captured.length, 1);
   });
 });
+
+describe('capture service: failures in a row and shutdown', () => {
+  test('backoff: after camera.backoff_after failures the camera is not run until the pause ends; success resets', async () => {
+    let now = new Date('2026-11-23T12:00:00Z');
+    const config = testConfig({ MONCAM_CAMERA_BACKOFF_AFTER: '2', MONCAM_CAMERA_BACKOFF_S: '10', MONCAM_CAMERA_BACKOFF_MAX_S: '25' });
+    const camera = new GateCamera(await makeJpeg(64, 48));
+    const store = new CaptureStore({ dir: config.storage.dir, retentionDays: 0, maxBytes: 0, logger: quietLogger() });
+    await store.start();
+    const service = new CaptureService({ camera, store, config, logger: quietLogger(), now: () => now });
+    const fail = async () => {
+      const p = service.capture('schedule');
+      await until(() => camera.pending === 1);
+      camera.fail(new CameraError('no_camera', 'no cameras available'));
+      return p.catch((e: CaptureFailedError) => e.failure.error.code);
+    };
+    const refusedCode = () => service.capture('mqtt').catch((e: CaptureFailedError) => e.failure.error.code);
+
+    assert.equal(await fail(), 'no_camera');
+    assert.equal(service.healthSnapshot().paused_until, undefined, 'one failure does not pause');
+    assert.equal(await fail(), 'no_camera');
+    assert.equal(service.healthSnapshot().paused_until, '2026-11-23T12:00:10.000Z');
+    const runs = camera.runs;
+    assert.equal(await refusedCode(), 'backoff');
+    assert.equal(camera.runs, runs, 'the camera is not run during the pause');
+
+    now = new Date('2026-11-23T12:00:11Z');
+    const third = await fail();
+    assert.equal(third, 'no_camera');
+    assert.equal(service.healthSnapshot().paused_until, '2026-11-23T12:00:31.000Z', 'the pause doubles');
+    now = new Date('2026-11-23T12:00:32Z');
+    await fail();
+    assert.equal(service.healthSnapshot().paused_until, '2026-11-23T12:00:57.000Z', 'capped at backoff_max_s');
+
+    now = new Date('2026-11-23T12:01:00Z');
+    const ok = service.capture('web');
+    await until(() => camera.pending === 1);
+    camera.release();
+    await ok;
+    assert.deepEqual(service.healthSnapshot(), { ok: true, consecutive_failures: 0, last_success: '2026-11-23T12:01:00.000Z' });
+  });
+
+  test('stop: the capture in flight may finish within the grace time; the queued one and new ones are refused', async () => {
+    const { camera, service, store } = await setup();
+    const inFlight = service.capture('web');
+    const queued = service.capture('mqtt').catch((e: CaptureFailedError) => e.failure.error.code);
+    await until(() => camera.pending === 1);
+    const stopped = service.stop(5000);
+    assert.equal(await service.capture('web').catch((e: CaptureFailedError) => e.failure.error.code), 'stopped');
+    camera.release();
+    const record = await inFlight;
+    await stopped;
+    assert.equal(await queued, 'stopped');
+    assert.equal(camera.runs, 1);
+    assert.equal(store.latest()?.id, record.capture.id, 'the finished still is stored whole');
+  });
+
+  test('stop: a camera that does not finish within the grace time is aborted and nothing is stored', async () => {
+    const { camera, service, store, failed } = await setup();
+    const inFlight = service.capture('schedule').catch((e: CaptureFailedError) => e.failure.error);
+    await until(() => camera.pending === 1);
+    const t0 = Date.now();
+    await service.stop(200);
+    assert.ok(Date.now() - t0 < 1000);
+    assert.equal(camera.aborted, 1, 'the camera run got the abort signal');
+    assert.deepEqual(await inFlight, { code: 'stopped', message: 'capture discarded: moncam is shutting down' });
+    assert.equal(store.latest(), undefined);
+    assert.equal(service.healthSnapshot().consecutive_failures, 0, 'a shutdown is not a camera failure');
+    assert.equal(failed.at(-1)?.error.code, 'stopped');
+  });
+});

@@ -47,10 +47,20 @@ export class GateCamera implements Camera {
   constructor(jpeg: Buffer) {
     this.jpeg = jpeg;
   }
-  capture(req: StillRequest): Promise<Still> {
+  /** Aborted runs, as the real program camera is killed on abort. */
+  aborted = 0;
+  capture(req: StillRequest, signal?: AbortSignal): Promise<Still> {
     this.runs++;
     this.requests.push(req);
-    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject };
+      this.waiting.push(waiter);
+      signal?.addEventListener('abort', () => {
+        this.waiting = this.waiting.filter((w) => w !== waiter);
+        this.aborted++;
+        reject(new Error('capture aborted'));
+      });
+    });
   }
   get pending(): number {
     return this.waiting.length;

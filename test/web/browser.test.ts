@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { setPassword } from '../../src/auth/password.ts';
+import { CameraError, type Camera } from '../../src/camera/types.ts';
 import { instantCamera, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 import { makeJpeg, tempDir, until } from '../helpers/setup.ts';
 
@@ -151,5 +152,53 @@ describe('the page in Chromium', () => {
     const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
     assert.equal(bg, 'rgb(15, 17, 21)');
     await context.close();
+  });
+});
+
+describe('the page when the camera fails', () => {
+  test('the error shows on load and live, with the pause; a good still clears it', async () => {
+    const dataDir = tempDir();
+    await setPassword(path.join(dataDir, 'private', 'pass_user'), PASSWORD);
+    let broken = true;
+    const good = await makeJpeg(640, 480, '#4a7f3a');
+    const camera: Camera = {
+      backend: 'flaky',
+      description: 'test camera with a loose ribbon',
+      async capture() {
+        if (broken) throw new CameraError('no_camera', 'no camera found: is the ribbon cable seated?');
+        return { jpeg: good };
+      },
+    };
+    const daemon = await startDaemon(camera, { MONCAM_DATA_DIR: dataDir, MONCAM_WEB_FRESH_ON_VISIT: 'false', MONCAM_CAMERA_BACKOFF_AFTER: '2', MONCAM_CAMERA_BACKOFF_S: '1' });
+    const browser = await launch();
+    try {
+      await daemon.app.captures.capture('schedule').catch(() => undefined);
+      const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+      await page.goto(`${daemon.web}/`);
+      await page.fill('#password', PASSWORD);
+      await page.click('button[type=submit]');
+      await page.waitForURL(`${daemon.web}/`);
+      await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('no_camera'));
+      assert.match(await page.locator('#status').textContent() ?? '', /Capture failed \(no_camera\): no camera found: is the ribbon cable seated\? — 1 in a row\./);
+      assert.equal(await page.locator('#status').getAttribute('class'), 'status error');
+
+      // Live: the second failure starts a pause, and a request during it is refused with `backoff`.
+      await daemon.app.captures.capture('schedule').catch(() => undefined);
+      await daemon.app.captures.capture('schedule').catch(() => undefined);
+      await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('backoff'));
+      assert.match(await page.locator('#status').textContent() ?? '', /captures are paused after 2 failures in a row/);
+      await page.screenshot({ path: path.join(SHOTS, 'camera-error.png') });
+
+      broken = false;
+      await until(() => !daemon.app.captures.healthSnapshot().paused_until, 3000, 'the pause to end');
+      await daemon.app.captures.capture('web');
+      await page.waitForFunction(() => document.getElementById('status')!.hidden);
+      await page.reload();
+      await page.waitForSelector('#latest-time:not(:empty)');
+      assert.equal(await page.locator('#status').isHidden(), true, 'no error after a good still');
+    } finally {
+      await browser.close();
+      await daemon.stop();
+    }
   });
 });

@@ -123,6 +123,14 @@ function listen() {
   });
 }
 
+/** The camera's trouble in one line: what failed last, how often in a row, and when it is retried. */
+function healthText(h) {
+  if (!h || h.ok || !h.last_failure) return '';
+  const f = h.last_failure;
+  const retry = h.paused_until ? ` Captures are paused until ${new Date(h.paused_until).toLocaleTimeString()}.` : '';
+  return `Capture failed (${f.code}): ${f.message} — ${h.consecutive_failures} in a row.${retry}`;
+}
+
 async function main() {
   const s = await api('/api/state');
   state.csrf = s.csrf;
@@ -130,7 +138,7 @@ async function main() {
   document.title = `${s.camera.name} · moncam`;
   $('camera-name').textContent = s.camera.name;
   showLatest(s.latest);
-  setStatus('');
+  setStatus(healthText(s.health), 'error');
   listen();
   $('take').addEventListener('click', takeStill);
   $('prev-day').addEventListener('click', () => $('prev-day').dataset.day && loadDay($('prev-day').dataset.day));
