@@ -232,7 +232,7 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
       .then(
         (record) => {
           const had = this.health.succeeded(this.now());
-          if (had > 0) this.deps.logger.info({ failures: had }, `camera works again after ${had} failed capture(s)`);
+          if (had > 0) this.deps.logger.info({ failures: had }, `captures work again after ${had} failure(s) in a row`);
           job.resolve(record);
           this.emitSafely('captured', record);
         },

@@ -20,6 +20,8 @@ export interface StorageFs {
   readdir(path: string): Promise<string[]>;
   stat(path: string): Promise<{ size: number }>;
   readFile(path: string): Promise<Buffer>;
+  /** Free space of the file system holding `path` (min_free); `bavail` blocks of `bsize` bytes. */
+  statfs(path: string): Promise<{ bavail: number; bsize: number }>;
 }
 
 export const nodeFs: StorageFs = {
@@ -32,6 +34,7 @@ export const nodeFs: StorageFs = {
   readdir: (p) => fsp.readdir(p),
   stat: (p) => fsp.stat(p),
   readFile: (p) => fsp.readFile(p),
+  statfs: (p) => fsp.statfs(p),
 };
 
 /** `.<name>.tmp-<hex>`: dot-prefixed so listings skip it, random so concurrent writers never collide. */
@@ -41,6 +44,15 @@ export function tempName(finalName: string): string {
 
 export function isTempName(name: string): boolean {
   return /^\..+\.tmp-[0-9a-f]+$/.test(name);
+}
+
+/** `.<day>.del-<hex>`: a day folder renamed out of the listing before it is removed (age retention). */
+export function trashName(day: string): string {
+  return `.${day}.del-${randomBytes(6).toString('hex')}`;
+}
+
+export function isTrashName(name: string): boolean {
+  return /^\.\d{4}-\d{2}-\d{2}\.del-[0-9a-f]+$/.test(name);
 }
 
 /** Creates `path` (must not exist), writes all of `data` and fsyncs it; the caller renames it into place. */

@@ -1,7 +1,7 @@
 // The capture store: one folder per local day, the file names are the index, the original is the commit point.
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { errno, fsyncDir, isTempName, nodeFs, tempName, unlinkQuiet, writeDurable, type StorageFs } from './atomic.ts';
+import { errno, fsyncDir, isTempName, isTrashName, nodeFs, tempName, trashName, unlinkQuiet, writeDurable, type StorageFs } from './atomic.ts';
 import { StorageError, toStorageError } from './errors.ts';
 import { FILE_KINDS, LocalClock, addDays, captureId, fileName, isDay, parseCaptureId, parseFileName, type FileKind } from './layout.ts';
 
@@ -64,10 +64,15 @@ export interface PruneResult {
 }
 
 /**
- * How many of the newest day folders start() sweeps for crash leftovers. Saves go to the day of "now",
- * so leftovers are in the newest folders; older ones are only ever removed whole by retention.
+ * How many of the newest day folders start() sweeps for crash leftovers before it returns. Saves go to
+ * the day of "now", so leftovers are nearly always there. Older folders can hold some too: a save made
+ * while the clock was wrong (a Pi without RTC before NTP), or orphans of a size/min_free removal cut
+ * short. Those are swept in the background shortly after start, so start() stays cheap with years of
+ * folders; leftovers are never listed or served in the meantime, they only take space.
  */
 const SWEEP_RECENT_DAYS = 7;
+/** Delay before the background sweep of the older day folders. */
+const SWEEP_OLDER_DELAY_MS = 1000;
 
 /** Day folders around the id's local day that get() tries when the zone changed since the save. */
 const DAY_FALLBACKS = [0, -1, 1, -2, 2];
@@ -79,6 +84,7 @@ export class CaptureStore {
   private readonly timeZoneOption: string | undefined;
   private readonly retentionDays: number;
   private readonly maxBytes: number;
+  private readonly minFree: number;
   private readonly logger: Logger;
   private readonly now: () => Date;
   private readonly fs: StorageFs;
@@ -93,12 +99,18 @@ export class CaptureStore {
   private readonly inFlightDays = new Map<string, number>();
   /** Commits, pruning and size accounting run one at a time so the totals stay exact. */
   private tail: Promise<unknown> = Promise.resolve();
+  /** The older day folder the background sweep is clearing; a save into it waits (its temp files look like leftovers). */
+  private sweeping?: { day: string; done: Promise<void> };
+  /** Thumb + preview + meta bytes of the last save: the estimate of the next save's derived files (min_free). */
+  private derivedBytes?: number;
+  private statfsWarned = false;
 
   constructor(opts: CaptureStoreOptions) {
     this.dir = path.resolve(opts.dir);
     this.timeZoneOption = opts.timeZone;
     this.retentionDays = opts.retentionDays;
     this.maxBytes = opts.maxBytes;
+    this.minFree = opts.minFree ?? 0;
     this.logger = opts.logger;
     this.now = opts.now ?? (() => new Date());
     this.fs = opts.fs ?? nodeFs;
@@ -126,7 +138,10 @@ export class CaptureStore {
     return this.clock.iso(date);
   }
 
-  /** Creates the folder, removes crash leftovers in recent days and loads the latest capture. */
+  /**
+   * Creates the folder, removes crash leftovers in recent days and loads the latest capture; older day
+   * folders are swept in the background a moment later.
+   */
   async start(): Promise<void> {
     void this.clock; // an invalid zone fails here, not at the first save
     try {
@@ -134,14 +149,53 @@ export class CaptureStore {
     } catch (err) {
       throw toStorageError(err, 'create storage folder', this.dir);
     }
-    const days = await this.listDays();
+    const names = await this.readDir(this.dir);
+    const days = names.filter(isDay).sort();
     let removed = 0;
+    // Day folders that age retention renamed away but had not finished removing.
+    for (const name of names.filter(isTrashName)) {
+      try {
+        await this.fs.rm(path.join(this.dir, name), { recursive: true, force: true });
+        removed++;
+      } catch (err) {
+        this.logger.warn({ err, dir: path.join(this.dir, name) }, 'cannot remove an old day folder left by an interrupted cleanup');
+      }
+    }
     for (const day of days.slice(-SWEEP_RECENT_DAYS)) removed += await this.sweepDay(day);
+    // A day folder made just before a crash may not have had its entry synced yet.
+    await fsyncDir(this.fs, this.dir).catch((err: unknown) => this.logger.warn({ err, dir: this.dir }, 'fsync failed'));
     this.latestCapture = await this.findLatest(days);
     this.logger.info(
       { dir: this.dir, timeZone: this.timeZone, days: days.length, latest: this.latestCapture?.id, removedLeftovers: removed },
       'capture store ready',
     );
+    const older = days.slice(0, Math.max(0, days.length - SWEEP_RECENT_DAYS));
+    if (older.length > 0) setTimeout(() => void this.sweepOlder(older), SWEEP_OLDER_DELAY_MS).unref();
+  }
+
+  /** Sweeps day folders start() left out, one at a time, never one a save is writing to. */
+  private async sweepOlder(days: string[]): Promise<void> {
+    const started = Date.now();
+    let removed = 0;
+    try {
+      for (const day of days) {
+        removed += await this.exclusive(async () => {
+          if (this.inFlightDays.has(day)) return 0; // its temp files are a save's, not leftovers
+          let done!: () => void;
+          this.sweeping = { day, done: new Promise<void>((resolve) => (done = resolve)) };
+          try {
+            return await this.sweepDay(day);
+          } finally {
+            this.sweeping = undefined;
+            done();
+          }
+        });
+      }
+    } catch (err) {
+      this.logger.warn({ err }, 'sweep of older day folders failed');
+      return;
+    }
+    this.logger.info({ days: days.length, removedLeftovers: removed, ms: Date.now() - started }, 'older day folders swept');
   }
 
   /** The newest capture, from memory. */
@@ -177,13 +231,73 @@ export class CaptureStore {
     }
     this.inFlightDays.set(day, (this.inFlightDays.get(day) ?? 0) + 1);
     try {
-      return await this.write(input, id, day, at);
+      const sweep = this.sweeping;
+      if (sweep?.day === day) await sweep.done;
+      if (this.minFree <= 0) return await this.write(input, id, day, at);
+      return await this.writeKeepingFree(input, id, day, at);
     } finally {
       this.inFlightIds.delete(id);
       const n = (this.inFlightDays.get(day) ?? 1) - 1;
       if (n > 0) this.inFlightDays.set(day, n);
       else this.inFlightDays.delete(day);
     }
+  }
+
+  /**
+   * min_free: the oldest stills go before the save if it would leave less than min_free; if the disk is
+   * full anyway (estimate too low, reserved blocks, quota), they go after the failure and the save is
+   * retried once.
+   */
+  private async writeKeepingFree(input: SaveInput, id: string, day: string, at: Date): Promise<StoredCapture> {
+    const needed = input.original.length + (this.derivedBytes ?? Math.ceil(input.original.length / 8));
+    await this.exclusive(() => this.keepFree(needed, false));
+    try {
+      return await this.write(input, id, day, at);
+    } catch (err) {
+      if (!(err instanceof StorageError) || err.code !== 'disk_full') throw err;
+      const freed = await this.exclusive(() => this.keepFree(needed, true));
+      if (freed === 0) throw err;
+      this.logger.warn({ id, dir: err.path, freedBytes: freed }, 'disk was full: retrying the save after removing the oldest stills');
+      return await this.write(input, id, day, at);
+    }
+  }
+
+  /**
+   * Removes the oldest stills (never the newest) until `needed` more bytes fit with min_free to spare;
+   * after a failed save (`afterFull`) at least `needed` bytes go whatever statfs says. Best effort:
+   * problems are logged, the save reports its own. Returns the bytes freed.
+   */
+  private async keepFree(needed: number, afterFull: boolean): Promise<number> {
+    let stat: { bavail: number; bsize: number } | undefined;
+    try {
+      stat = await this.fs.statfs(this.dir);
+    } catch (err) {
+      if (!this.statfsWarned) this.logger.warn({ err, dir: this.dir }, 'cannot read free space; min_free is only applied after a save fails for a full disk');
+      this.statfsWarned = true;
+      if (!afterFull) return 0;
+    }
+    const bsize = stat?.bsize || 4096;
+    const free = stat ? stat.bavail * stat.bsize : 0;
+    const want = needed + 4 * bsize; // four files, each rounded up to a block
+    let freed = 0; // counted in blocks, as the file system frees them
+    // A statfs that still shows room after the disk said it is full (reserved blocks, a quota) is not
+    // believed: then at least the save's size is removed.
+    const trusted = !afterFull || free < want;
+    const enough = () => (trusted ? free + freed - want >= this.minFree : freed >= needed);
+    if (enough()) return 0;
+    const result: PruneResult = { removedDays: [], removedIds: [], freedBytes: 0 };
+    try {
+      await this.removeOldest(result, enough, (sizes) => {
+        for (const size of sizes.values()) freed += Math.ceil(size / bsize) * bsize;
+      });
+    } catch (err) {
+      this.logger.warn({ err }, 'cannot remove old stills to keep min_free');
+    }
+    if (result.removedDays.length > 0) await fsyncDir(this.fs, this.dir).catch(() => {});
+    const fields = { reason: afterFull ? 'disk_full' : 'min_free', minFree: this.minFree, freeBytes: free, neededBytes: want, removedIds: result.removedIds, removedDays: result.removedDays, freedBytes: result.freedBytes };
+    if (result.freedBytes > 0) this.logger.info(fields, afterFull ? 'disk full: removed the oldest stills to make room' : 'min_free: removed the oldest stills to keep space free');
+    if (!enough()) this.logger.warn(fields, `cannot keep ${this.minFree} bytes free in ${this.dir}: nothing left to remove but the newest still`);
+    return freed;
   }
 
   private async write(input: SaveInput, id: string, day: string, at: Date): Promise<StoredCapture> {
@@ -252,6 +366,7 @@ export class CaptureStore {
         // The capture is in place and visible; failing now would report a still that exists as lost.
         this.logger.error({ err, dir: dayDir }, 'fsync of capture folder failed');
       }
+      this.derivedBytes = (data.thumb?.length ?? 0) + (data.preview?.length ?? 0) + (data.meta?.length ?? 0);
       if (this.daySizes) {
         const size = FILE_KINDS.reduce((sum, kind) => sum + (data[kind]?.length ?? 0), 0);
         this.daySizes.set(day, (this.daySizes.get(day) ?? 0) + size);
@@ -357,11 +472,19 @@ export class CaptureStore {
       if (day >= cutoff) break;
       if (this.inFlightDays.has(day)) continue;
       const size = this.daySizes?.get(day) ?? sumSizes(await this.scanDay(day));
+      // Renamed out of the listing first, so a crash halfway through rm never leaves half a day listed.
+      let doomed = path.join(this.dir, trashName(day));
       try {
-        await this.fs.rm(this.dayDir(day), { recursive: true, force: true });
+        await this.fs.rename(this.dayDir(day), doomed);
+        await fsyncDir(this.fs, this.dir).catch(() => {});
+      } catch {
+        doomed = this.dayDir(day); // a file system that cannot rename folders: removed in place
+      }
+      try {
+        await this.fs.rm(doomed, { recursive: true, force: true });
       } catch (err) {
-        this.logger.warn({ err, day }, 'cannot remove old day folder');
-        continue;
+        this.logger.warn({ err, day, dir: doomed }, 'cannot remove old day folder');
+        if (doomed === this.dayDir(day)) continue; // still listed: not removed
       }
       result.removedDays.push(day);
       result.freedBytes += size;
@@ -370,31 +493,45 @@ export class CaptureStore {
   }
 
   private async pruneBySize(result: PruneResult): Promise<void> {
-    const sizes = await this.loadSizes();
+    await this.loadSizes();
     if (this.totalBytes <= this.maxBytes) return; // the common case after a save: no I/O at all
-    for (const day of [...sizes.keys()].sort()) {
-      if (this.totalBytes <= this.maxBytes) return;
+    await this.removeOldest(result, () => this.totalBytes <= this.maxBytes);
+    if (this.totalBytes > this.maxBytes) {
+      this.logger.warn({ totalBytes: this.totalBytes, maxBytes: this.maxBytes }, 'max_bytes is smaller than the newest still; keeping it');
+    }
+  }
+
+  /**
+   * Removes captures oldest first, never the newest, until `enough()`; emptied day folders go too.
+   * Keeps the size totals exact when they are loaded. Runs inside exclusive().
+   */
+  private async removeOldest(result: PruneResult, enough: () => boolean, onRemoved?: (sizes: Map<FileKind, number>) => void): Promise<void> {
+    const sizes = this.daySizes;
+    const days = sizes ? [...sizes.keys()].sort() : await this.listDays();
+    for (const day of days) {
+      if (enough()) return;
       const scan = await this.scanDay(day);
       let daySize = sumSizes(scan); // re-measured: corrects drift from files removed behind our back
-      this.totalBytes += daySize - (sizes.get(day) ?? 0);
+      if (sizes) this.totalBytes += daySize - (sizes.get(day) ?? 0);
       let removedHere = false;
       for (const id of [...scan.keys()].sort()) {
-        if (this.totalBytes <= this.maxBytes) break;
+        if (enough()) break;
         if (id === this.latestCapture?.id) continue;
         const group = scan.get(id)!;
         if (!(await this.removeCapture(day, id, group.names))) continue;
         scan.delete(id);
         removedHere = true;
         daySize -= group.size;
-        this.totalBytes -= group.size;
+        if (sizes) this.totalBytes -= group.size;
         result.freedBytes += group.size;
         if (group.names.has('original')) result.removedIds.push(id);
+        onRemoved?.(group.names);
       }
-      sizes.set(day, daySize);
+      sizes?.set(day, daySize);
       if (scan.size === 0 && !this.inFlightDays.has(day)) {
         try {
           await this.fs.rmdir(this.dayDir(day)); // fails if anything else (temp files, user files) is left
-          sizes.delete(day);
+          sizes?.delete(day);
           result.removedDays.push(day);
           continue;
         } catch {
@@ -402,9 +539,6 @@ export class CaptureStore {
         }
       }
       if (removedHere) await fsyncDir(this.fs, this.dayDir(day)).catch(() => {});
-    }
-    if (this.totalBytes > this.maxBytes) {
-      this.logger.warn({ totalBytes: this.totalBytes, maxBytes: this.maxBytes }, 'max_bytes is smaller than the newest still; keeping it');
     }
   }
 
@@ -510,7 +644,9 @@ export class CaptureStore {
     const at = parseCaptureId(id);
     if (!at) return undefined;
     const size = await this.statSize(path.join(this.dayDir(day), fileName(id, 'original')));
-    return size === undefined ? undefined : this.describe(id, day, at, size);
+    // An empty original is never one of ours (they are fsynced before the rename that commits them), but a
+    // power cut on storage that ignores flushes can produce one: it is not listed or served.
+    return size === undefined || size === 0 ? undefined : this.describe(id, day, at, size);
   }
 
   private async originalExists(day: string, id: string): Promise<boolean> {

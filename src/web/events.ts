@@ -3,6 +3,9 @@ import type { Response } from 'express';
 import type { CaptureFailure, CaptureRecord, CaptureService } from '../capture/service.ts';
 import { captureJson } from './view.ts';
 
+/** Events are ~300 bytes; this is hundreds of unread events. */
+export const MAX_UNSENT_BYTES = 64 * 1024;
+
 export class EventHub {
   private readonly captures: Pick<CaptureService, 'on' | 'off'>;
   private readonly maxClients: number;
@@ -56,6 +59,15 @@ export class EventHub {
   }
 
   private write(chunk: string): void {
-    for (const res of this.clients) res.write(chunk);
+    for (const res of this.clients) {
+      // A client that stopped reading (a suspended phone, a hostile script) would make us buffer every
+      // event forever: past a bound it is dropped; a real page's EventSource reconnects by itself.
+      if (res.writableLength > MAX_UNSENT_BYTES) {
+        this.clients.delete(res);
+        res.destroy();
+        continue;
+      }
+      res.write(chunk);
+    }
   }
 }

@@ -175,6 +175,6 @@ describe('failures in a row pause captures', () => {
     const healed = await rig.health();
     assert.equal(healed.ok, true);
     assert.equal(healed.consecutive_failures, 0);
-    assert.ok(rig.daemon.logged('camera works again after 4 failed capture(s)'));
+    assert.ok(rig.daemon.logged('captures work again after 4 failure(s) in a row'));
   });
 });
