@@ -12,6 +12,7 @@ import { brokerUrl, clientOptions } from './mqtt/connection.ts';
 import type { DiscoveryContext } from './mqtt/discovery.ts';
 import { mqttTopics } from './mqtt/topics.ts';
 import { Scheduler } from './schedule/scheduler.ts';
+import { DataDirLock } from './storage/lock.ts';
 import { CaptureStore } from './storage/store.ts';
 import { version } from './version.ts';
 import { createWebApp } from './web/app.ts';
@@ -60,6 +61,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     minFree: config.storage.min_free,
     logger: logger.child({ module: 'storage' }),
   });
+  const lock = new DataDirLock(config.data_dir, logger.child({ module: 'storage' }));
   const captures = new CaptureService({ camera, store, config, logger: logger.child({ module: 'capture' }) });
   const scheduler = config.schedule.enabled
     ? new Scheduler({ capture: captures, cron: config.schedule.cron, timezone: config.schedule.timezone, logger: logger.child({ module: 'schedule' }) })
@@ -119,6 +121,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     mqtt,
     web,
     async start() {
+      await lock.acquire();
       await store.start();
       await broker?.start();
       mqtt?.start();
@@ -141,6 +144,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await mqtt?.stop();
       await broker?.stop();
       await camera.stop?.();
+      await lock.release();
       logger.info('moncam stopped');
     },
   };

@@ -112,7 +112,7 @@ async function cmdCapture(config: Config, io: CliIo, out: string | undefined): P
     }
     return 0;
   }
-  const app = await createApp({ config: { ...config, schedule: { ...config.schedule, enabled: false } }, logger, mqtt: false });
+  const app = await createApp({ config: { ...config, schedule: { ...config.schedule, enabled: false } }, logger, mqtt: false, web: false });
   await app.start();
   try {
     const record = await app.captures.capture('cli');

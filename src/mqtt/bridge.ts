@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { CaptureFailure, CaptureRecord, CaptureService } from '../capture/service.ts';
 import type { CaptureStore, StoredCapture } from '../storage/store.ts';
 import { parseCommand } from './command.ts';
+import { commandLogs } from './loglimit.ts';
 import { deviceDiscovery, discoveryTopics, entityDiscovery, type DiscoveryContext } from './discovery.ts';
 import type { Topics } from './topics.ts';
 
@@ -37,6 +38,8 @@ interface Announced {
 }
 
 const QOS = 1 as const;
+/** Longest a retained-state publish may hold up the next one (see runStateJob). */
+const STATE_JOB_TIMEOUT_MS = 60_000;
 
 /** Attributes JSON of the image topic, from a fresh record or from stored metadata after a restart. */
 function attributesOf(capture: StoredCapture, meta: Record<string, unknown>, previewBytes: number) {
@@ -62,6 +65,11 @@ export class MqttBridge {
   private stopping = false;
   private url = '';
   private wasConnected = false;
+  /** Bumped on every connect: work started for an earlier connection never publishes on a later one. */
+  private generation = 0;
+  /** Retained-state publishing, one still at a time (see publishStateSerially). */
+  private stateBusy = false;
+  private stateNext?: { job: () => Promise<void>; done: Promise<void>; resolve: () => void; reject: (err: unknown) => void };
   private readonly onCaptured = (r: CaptureRecord) => void this.publishCapture(r);
   private readonly onFailed = (f: CaptureFailure) => void this.publishFailure(f);
 
@@ -104,20 +112,30 @@ export class MqttBridge {
     this.deps.captures.off('captured', this.onCaptured);
     this.deps.captures.off('failed', this.onFailed);
     const client = this.client;
-    this.client = undefined;
     if (!client) return;
+    // Within about 2 s in all cases (the CLI's stop deadline counts on it): a broker that is down, being
+    // connected to, or hung (accepts TCP, never answers) must not hold the stop up.
+    let clean = false;
     if (client.connected) {
       try {
-        await withTimeout(client.publishAsync(this.deps.topics.availability, 'offline', { qos: QOS, retain: true }), 2000);
+        await withTimeout(this.send(client, this.generation, this.deps.topics.availability, 'offline', { retain: true }), 1500);
+        clean = true;
       } catch (err) {
-        this.deps.logger.warn({ err }, 'could not publish offline before disconnecting');
+        this.deps.logger.warn({ err: { message: (err as Error).message } }, 'could not publish offline before disconnecting; the broker sends the will instead');
       }
     }
-    await withTimeout(client.endAsync(), 3000).catch(() => client.end(true));
+    this.client = undefined;
+    // A DISCONNECT only to a broker that just answered; otherwise drop the socket (the will says `offline`).
+    await withTimeout(client.endAsync(!clean), 500).catch(() => undefined);
+    // end() does nothing while mqtt.js is already disconnecting (a reconnect in progress) and may wait for
+    // acknowledgements that never come: make sure no socket outlives stop().
+    client.stream?.destroy();
+    this.dropInFlight(client);
   }
 
   private onClose(): void {
     if (this.stopping || !this.client) return;
+    this.dropInFlight(this.client);
     if (this.wasConnected) this.deps.logger.warn({ url: this.url }, 'MQTT disconnected; still capturing and storing, will republish on reconnect');
     this.wasConnected = false;
     const [first, max] = this.deps.reconnectMs ?? [1000, 5000];
@@ -129,24 +147,44 @@ export class MqttBridge {
     }, delay);
   }
 
+  /**
+   * Fails every QoS 1 publish (and subscribe) still awaiting its acknowledgement. mqtt.js keeps them to
+   * resend on a resumed session; moncam uses clean sessions and republishes the latest state itself on
+   * reconnect, so kept ones would only pile up, with their callbacks (and our awaits) pending forever.
+   */
+  private dropInFlight(client: MqttClient): void {
+    for (const id of Object.keys(client.outgoing)) client.removeOutgoingMessage(Number(id));
+  }
+
+  /**
+   * QoS 1 publish on connection `gen` only, and only while it is up: mqtt.js would otherwise store the
+   * message for the next connection (it does for QoS 1 by default), and nothing sent while the broker
+   * is down is wanted later except the latest state, which onConnect republishes.
+   */
+  private send(client: MqttClient, gen: number, topic: string, payload: string | Buffer, opts: { retain?: boolean } = {}): Promise<void> {
+    if (client !== this.client || gen !== this.generation || !client.connected) return Promise.reject(new Error('MQTT not connected'));
+    return client.publishAsync(topic, payload, { qos: QOS, retain: opts.retain ?? false }).then(() => undefined);
+  }
+
   private async onConnect(): Promise<void> {
     const client = this.client;
-    if (!client) return;
+    if (!client || this.stopping) return;
     const { topics, logger } = this.deps;
+    const gen = ++this.generation;
     this.attempt = 0;
     this.wasConnected = true;
     logger.info({ url: this.url }, 'MQTT connected');
     try {
       await client.subscribeAsync({ [topics.commandAll]: { qos: QOS }, [topics.command]: { qos: QOS }, [topics.haStatus]: { qos: QOS } });
-      await this.forgetPreviousIdentity(client);
-      await this.publishAll(client);
+      await this.forgetPreviousIdentity(client, gen);
+      await this.publishAll(client, gen);
     } catch (err) {
       logger.warn({ err }, 'MQTT set-up after connect failed; it is retried on the next connect');
     }
   }
 
   /** After `camera.id` (or the topics) changed: empty retained payloads on what the old identity left behind. */
-  private async forgetPreviousIdentity(client: MqttClient): Promise<void> {
+  private async forgetPreviousIdentity(client: MqttClient, gen: number): Promise<void> {
     const file = this.deps.announcedFile;
     if (!file) return;
     const { topics, cameraId, discovery } = this.deps;
@@ -167,39 +205,78 @@ export class MqttBridge {
       );
       if (stale.length) {
         this.deps.logger.info({ previous: previous.cameraId, topics: stale.length }, 'camera id or topics changed: removing the old device from Home Assistant');
-        await Promise.all(stale.map((t) => client.publishAsync(t, '', { qos: QOS, retain: true })));
+        await Promise.all(stale.map((t) => this.send(client, gen, t, '', { retain: true })));
       }
     }
     if (JSON.stringify(previous) !== JSON.stringify(current)) await fs.writeFile(file, JSON.stringify(current, null, 2) + '\n');
   }
 
   /** Discovery, `online`, and the latest state: a restarted broker may have lost retained messages. */
-  private async publishAll(client: MqttClient): Promise<void> {
-    await this.publishDiscovery(client);
-    await client.publishAsync(this.deps.topics.availability, 'online', { qos: QOS, retain: true });
-    await this.publishLatest(client);
+  private async publishAll(client: MqttClient, gen = this.generation): Promise<void> {
+    await this.publishDiscovery(client, gen);
+    await this.send(client, gen, this.deps.topics.availability, 'online', { retain: true });
+    await this.publishLatest(client, gen);
   }
 
-  private async publishDiscovery(client: MqttClient): Promise<void> {
+  private async publishDiscovery(client: MqttClient, gen: number): Promise<void> {
     const { enabled, legacy, context } = this.deps.discovery;
     if (!enabled) return;
     const messages = legacy ? entityDiscovery(context) : [deviceDiscovery(context)];
-    await Promise.all(messages.map((m) => client.publishAsync(m.topic, JSON.stringify(m.payload), { qos: QOS, retain: true })));
+    await Promise.all(messages.map((m) => this.send(client, gen, m.topic, JSON.stringify(m.payload), { retain: true })));
   }
 
-  private async publishLatest(client: MqttClient): Promise<void> {
-    const latest = this.deps.store.latest();
-    if (!latest) return;
-    const [preview, meta] = await Promise.all([fs.readFile(latest.files.preview), this.deps.store.readMeta(latest.id)]);
-    await this.publishState(client, latest, meta ?? {}, preview);
+  /** The newest stored still, read when its turn comes: whatever was taken while the broker was down. */
+  private publishLatest(client: MqttClient, gen: number): Promise<void> {
+    return this.publishStateSerially(async () => {
+      const latest = this.deps.store.latest();
+      if (!latest) return;
+      const [preview, meta] = await Promise.all([fs.readFile(latest.files.preview), this.deps.store.readMeta(latest.id)]);
+      await this.publishState(client, gen, latest, meta ?? {}, preview);
+    });
   }
 
-  private async publishState(client: MqttClient, capture: StoredCapture, meta: Record<string, unknown>, preview: Buffer): Promise<void> {
+  /**
+   * Runs retained-state publishes one at a time. While one is in flight, a newer one replaces any job
+   * waiting behind it (its caller gets the newer one's outcome), so a slow or stalled broker holds at
+   * most one still's messages in flight and one more still in memory; the retained state cannot go
+   * back to an older still because two publishes overtook each other.
+   */
+  private publishStateSerially(job: () => Promise<void>): Promise<void> {
+    if (!this.stateBusy) return this.runStateJob(job);
+    if (this.stateNext) {
+      this.stateNext.job = job;
+      return this.stateNext.done;
+    }
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    this.stateNext = { job, done, resolve, reject };
+    return done;
+  }
+
+  private async runStateJob(job: () => Promise<void>): Promise<void> {
+    this.stateBusy = true;
+    try {
+      // A safety net only: publishes settle on their PUBACK, on the close of their connection
+      // (dropInFlight) or at the keepalive timeout; a job that still hangs must not block newer stills forever.
+      await withTimeout(job(), STATE_JOB_TIMEOUT_MS);
+    } finally {
+      const next = this.stateNext;
+      this.stateNext = undefined;
+      this.stateBusy = false;
+      if (next) this.runStateJob(next.job).then(next.resolve, next.reject);
+    }
+  }
+
+  private async publishState(client: MqttClient, gen: number, capture: StoredCapture, meta: Record<string, unknown>, preview: Buffer): Promise<void> {
     const { topics } = this.deps;
     await Promise.all([
-      client.publishAsync(topics.image, preview, { qos: QOS, retain: true }),
-      client.publishAsync(topics.imageAttributes, JSON.stringify(attributesOf(capture, meta, preview.length)), { qos: QOS, retain: true }),
-      client.publishAsync(topics.lastCapture, capture.capturedAtIso, { qos: QOS, retain: true }),
+      this.send(client, gen, topics.image, preview, { retain: true }),
+      this.send(client, gen, topics.imageAttributes, JSON.stringify(attributesOf(capture, meta, preview.length)), { retain: true }),
+      this.send(client, gen, topics.lastCapture, capture.capturedAtIso, { retain: true }),
     ]);
   }
 
@@ -210,28 +287,35 @@ export class MqttBridge {
       logger.info({ id: record.capture.id }, 'MQTT offline: still stored; it is published when the broker is back');
       return;
     }
+    const gen = this.generation;
     const ids = record.requests.flatMap((r) => (r.requestId ? [r.requestId] : []));
     const source = record.requests.find((r) => r.source)?.source;
     const meta = { trigger: record.trigger, width: record.width, height: record.height, full_width: record.fullWidth, full_height: record.fullHeight };
     try {
-      await this.publishState(client, record.capture, meta, record.preview);
-      await client.publishAsync(
-        topics.event,
-        JSON.stringify({
-          event_type: 'captured',
-          ...(ids.length ? { id: ids[0], ids } : {}),
-          capture_id: record.capture.id,
-          trigger: record.trigger,
-          ...(source ? { source } : {}),
-          captured_at: record.capture.capturedAtIso,
-          width: record.width,
-          height: record.height,
-        }),
-        { qos: QOS },
-      );
+      await this.publishStateSerially(() => this.publishCaptureNow(client, gen, record, meta, ids, source));
     } catch (err) {
-      logger.warn({ err, id: record.capture.id }, 'MQTT publish of a still failed; it is republished on reconnect');
+      logger.warn({ err: { message: (err as Error).message }, id: record.capture.id }, 'MQTT publish of a still failed; the latest still is republished on reconnect');
     }
+  }
+
+  private async publishCaptureNow(client: MqttClient, gen: number, record: CaptureRecord, meta: Record<string, unknown>, ids: string[], source: string | undefined): Promise<void> {
+    const { topics } = this.deps;
+    await this.publishState(client, gen, record.capture, meta, record.preview);
+    await this.send(
+      client,
+      gen,
+      topics.event,
+      JSON.stringify({
+        event_type: 'captured',
+        ...(ids.length ? { id: ids[0], ids } : {}),
+        capture_id: record.capture.id,
+        trigger: record.trigger,
+        ...(source ? { source } : {}),
+        captured_at: record.capture.capturedAtIso,
+        width: record.width,
+        height: record.height,
+      }),
+    );
   }
 
   private async publishFailure(failure: CaptureFailure): Promise<void> {
@@ -267,7 +351,7 @@ export class MqttBridge {
       if (topic !== topics.commandAll && topic !== topics.command) return;
       if (retained) {
         // A retained command would fire on every reconnect; the contract says never honour it.
-        logger.warn({ topic, bytes: payload.length }, `ignored a retained command; clear it with: mosquitto_pub -r -n -t ${topic}`);
+        if (commandLogs(this, logger).retained.allow()) logger.warn({ topic, bytes: payload.length }, `ignored a retained command; clear it with: mosquitto_pub -r -n -t ${topic}`);
         return;
       }
       this.handleCommand(topic, payload);
@@ -281,11 +365,12 @@ export class MqttBridge {
     const cmd = parseCommand(payload);
     if (cmd.camera !== undefined && cmd.camera !== cameraId) return; // another camera's command
     if (!cmd.ok) {
-      logger.warn({ topic, error: cmd.error, bytes: payload.length }, `refused MQTT command: ${cmd.message}`);
+      // Bounded: a flood of bad commands must not flood the log (each one still gets its failed event).
+      if (commandLogs(this, logger).refused.allow()) logger.warn({ topic, error: cmd.error, bytes: payload.length }, `refused MQTT command: ${cmd.message}`);
       void this.publishEvent({ event_type: 'failed', ...(cmd.id ? { id: cmd.id } : {}), trigger: 'mqtt', error: cmd.error, message: cmd.message, at: new Date().toISOString() });
       return;
     }
-    logger.info({ topic, id: cmd.id, source: cmd.source }, 'MQTT capture command');
+    if (commandLogs(this, logger).accepted.allow()) logger.info({ topic, id: cmd.id, source: cmd.source }, 'MQTT capture command');
     this.deps.captures.capture('mqtt', { ...cmd.options, ...(cmd.id ? { requestId: cmd.id } : {}), ...(cmd.source ? { source: cmd.source } : {}) }).catch(() => {
       // Reported by the capture service's failed event.
     });

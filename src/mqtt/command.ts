@@ -11,12 +11,20 @@ export type Command =
   | { ok: true; camera?: string; id?: string; source?: string; options: Pick<CaptureOptions, 'exposure' | 'shutterUs' | 'gain'> }
   | { ok: false; error: CommandErrorCode; message: string; id?: string; camera?: string };
 
-const WORDS = new Set(['', 'PRESS', 'ON', 'CAPTURE']);
+// ASCII case only: no `u` flag, so `preſſ` (long s) or a Kelvin sign do not fold into a command word.
+const WORDS = /^(?:press|on|capture)?$/i;
 const CAMERA_ID = /^[a-z0-9_]{1,64}$/;
+const OPTIONS = ['camera', 'id', 'source', 'exposure', 'shutter_us', 'gain'] as const;
+/** Refusal messages quote at most this much of a hostile payload (they end up in events and logs). */
+const MAX_MESSAGE_CHARS = 240;
+
+// String lengths are counted in characters (code points), as zod does: 128 emoji make a valid id.
+const cameraSchema = z.string().regex(CAMERA_ID, { error: 'expected a camera id ([a-z0-9_], up to 64)' });
+const idSchema = z.union([z.string().max(128), z.number().finite()], { error: 'expected a string (up to 128 characters) or a number' });
 
 const commandSchema = z.strictObject({
-  camera: z.string().regex(CAMERA_ID, { error: 'expected a camera id ([a-z0-9_], up to 64)' }).optional(),
-  id: z.union([z.string().max(128), z.number().finite()], { error: 'expected a string (up to 128) or a number' }).optional(),
+  camera: cameraSchema.optional(),
+  id: idSchema.optional(),
   source: z.string().max(64, { error: 'expected up to 64 characters' }).optional(),
   exposure: exposureSchema.optional(),
   shutter_us: z.number().int().min(1).max(600_000_000, { error: 'expected an integer 1..600000000' }).optional(),
@@ -31,39 +39,56 @@ function echo(value: unknown): { id?: string; camera?: string } {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return {};
   const { id, camera } = value as Record<string, unknown>;
   const out: { id?: string; camera?: string } = {};
-  if (typeof id === 'string' && id.length <= 128) out.id = id;
-  if (typeof id === 'number' && Number.isFinite(id)) out.id = String(id);
-  if (typeof camera === 'string' && CAMERA_ID.test(camera)) out.camera = camera; // a malformed id names nobody: all answer
+  // The same rules as for an accepted command, so an id is echoed exactly when it would have been valid.
+  if (idSchema.safeParse(id).success) out.id = String(id);
+  if (cameraSchema.safeParse(camera).success) out.camera = camera as string; // a malformed id names nobody: all answer
   return out;
 }
 
+/** `text` cut to `max` characters (whole code points) and quoted as JSON. */
+function quote(text: string, max = 40): string {
+  const points = Array.from(text.length > max * 2 ? text.slice(0, max * 2) : text);
+  return JSON.stringify(points.length > max ? `${points.slice(0, max).join('')}…` : points.join(''));
+}
+
+function refuse(error: CommandErrorCode, message: string, echoed: { id?: string; camera?: string } = {}): Command {
+  return { ok: false, error, message: message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS - 1)}…` : message, ...echoed };
+}
+
+/**
+ * Checks in a fixed order, so every payload has exactly one answer: too_large, bad_encoding, (a word),
+ * unknown_command, bad_json, not_object, unknown_option, invalid_option.
+ */
 export function parseCommand(payload: Buffer): Command {
-  if (payload.length > MAX_COMMAND_BYTES) return { ok: false, error: 'too_large', message: `command is ${payload.length} bytes; the limit is ${MAX_COMMAND_BYTES}` };
+  if (payload.length > MAX_COMMAND_BYTES) return refuse('too_large', `command is ${payload.length} bytes; the limit is ${MAX_COMMAND_BYTES}`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(payload).trim();
   } catch {
-    return { ok: false, error: 'bad_encoding', message: 'command is not valid UTF-8' };
+    return refuse('bad_encoding', 'command is not valid UTF-8');
   }
-  if (WORDS.has(text.toUpperCase())) return { ok: true, options: {} };
+  if (WORDS.test(text)) return { ok: true, options: {} };
   if (!text.startsWith('{') && !text.startsWith('[')) {
-    return { ok: false, error: 'unknown_command', message: `unknown command ${JSON.stringify(text.slice(0, 40))}: send nothing, PRESS, ON, CAPTURE or a JSON object` };
+    return refuse('unknown_command', `unknown command ${quote(text)}: send nothing, PRESS, ON, CAPTURE or a JSON object`);
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    return { ok: false, error: 'bad_json', message: `command is not valid JSON: ${(err as Error).message}` };
+    return refuse('bad_json', `command is not valid JSON: ${(err as Error).message}`);
   }
   const echoed = echo(value);
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return { ok: false, error: 'not_object', message: 'command JSON must be an object', ...echoed };
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return refuse('not_object', 'command JSON must be an object', echoed);
+  // Unknown keys first (a misspelt option is the likelier mistake), independent of zod's issue order.
+  const unknown = Object.keys(value).filter((k) => !(OPTIONS as readonly string[]).includes(k));
+  if (unknown.length) {
+    const named = unknown.slice(0, 3).map((k) => quote(k, 32)).join(', ') + (unknown.length > 3 ? ` and ${unknown.length - 3} more` : '');
+    return refuse('unknown_option', `unknown option ${named}; allowed: ${OPTIONS.join(', ')}`, echoed);
+  }
   const parsed = commandSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    if (issue.code === 'unrecognized_keys') {
-      return { ok: false, error: 'unknown_option', message: `unknown option ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; allowed: camera, id, source, exposure, shutter_us, gain`, ...echoed };
-    }
-    return { ok: false, error: 'invalid_option', message: `${issue.path.join('.')}: ${issue.message}`, ...echoed };
+    return refuse('invalid_option', `${issue.path.map(String).join('.')}: ${issue.message}`, echoed);
   }
   const c = parsed.data;
   return {
