@@ -93,3 +93,20 @@ export async function expectStillFromEmptyCommand(sub: Recorder, url: string, ca
     await late.close();
   }
 }
+
+/** A late subscriber gets discovery, `online` and the state of still `id` retained (after a broker restart). */
+export async function expectRetainedState(url: string, T: ContractTopics, id: string): Promise<Recorder> {
+  const late = await Recorder.connect(url, [T.discovery, T.availability, T.image, T.attributes, T.lastCapture]);
+  try {
+    for (const topic of [T.discovery, T.availability, T.image, T.attributes, T.lastCapture]) {
+      const [m] = await late.waitFor(topic, 1, 5000);
+      assert.equal(m!.retain, true, `${topic} retained after the restart`);
+    }
+    assert.equal(late.last(T.availability)!.payload.toString(), 'online');
+    assert.equal(late.json(T.attributes)[0]!.id, id);
+  } catch (err) {
+    await late.close();
+    throw err;
+  }
+  return late;
+}
