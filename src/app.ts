@@ -10,7 +10,7 @@ import { EmbeddedBroker } from './mqtt/broker.ts';
 import { MqttBridge } from './mqtt/bridge.ts';
 import { brokerUrl, clientOptions } from './mqtt/connection.ts';
 import type { DiscoveryContext } from './mqtt/discovery.ts';
-import { mqttTopics } from './mqtt/topics.ts';
+import { isCommandTopic, mqttTopics } from './mqtt/topics.ts';
 import { Scheduler } from './schedule/scheduler.ts';
 import { DataDirLock } from './storage/lock.ts';
 import { CaptureStore } from './storage/store.ts';
@@ -70,7 +70,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const useMqtt = deps.mqtt !== false && Boolean(config.mqtt.url || config.broker.enabled);
   const broker =
     useMqtt && !config.mqtt.url
-      ? new EmbeddedBroker({ host: config.broker.host, port: config.broker.port, username: config.broker.username, passwordFile: config.web.password_file, logger: logger.child({ module: 'broker' }) })
+      ? new EmbeddedBroker({ host: config.broker.host, port: config.broker.port, username: config.broker.username, passwordFile: config.web.password_file, isCommandTopic: (t) => isCommandTopic(config.mqtt.base_topic, t), logger: logger.child({ module: 'broker' }) })
       : undefined;
   const topics = mqttTopics({ baseTopic: config.mqtt.base_topic, cameraId: config.camera.id, discoveryPrefix: config.mqtt.discovery_prefix });
   const discoveryContext: DiscoveryContext = { topics, cameraId: config.camera.id, cameraName: config.camera.name, backend: camera.backend, version: version() };

@@ -99,6 +99,12 @@ export class MqttBridge {
     client.on('connect', () => void this.onConnect());
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet.retain));
     client.on('error', (err) => {
+      if (client.options.protocolVersion === 5 && refusedProtocol(err)) {
+        // An MQTT 3.1.1-only broker: fall back. Retained commands published live then reach us unflagged.
+        client.options.protocolVersion = 4;
+        logger.warn({ url }, 'the MQTT broker does not speak MQTT 5: using 3.1.1; a retained command published while moncam runs cannot be told from a live one there');
+        return;
+      }
       // Logged once per outage: a broker that is down for hours must not flood the log.
       if (this.attempt <= 1) logger.warn({ err: { message: err.message, code: (err as NodeJS.ErrnoException).code }, url }, 'MQTT connection error');
     });
@@ -175,7 +181,9 @@ export class MqttBridge {
     this.wasConnected = true;
     logger.info({ url: this.url }, 'MQTT connected');
     try {
-      await client.subscribeAsync({ [topics.commandAll]: { qos: QOS }, [topics.command]: { qos: QOS }, [topics.haStatus]: { qos: QOS } });
+      // rap (MQTT 5 retain-as-published): a retained command keeps its flag even when delivered live, so it can be ignored.
+      const commandSub = { qos: QOS, rap: true };
+      await client.subscribeAsync({ [topics.commandAll]: commandSub, [topics.command]: commandSub, [topics.haStatus]: { qos: QOS } });
       await this.forgetPreviousIdentity(client, gen);
       await this.publishAll(client, gen);
     } catch (err) {
@@ -386,6 +394,12 @@ export class MqttBridge {
       this.publishAll(client).catch((err: unknown) => this.deps.logger.warn({ err }, 'republish after HA birth failed'));
     }, min + Math.random() * (max - min));
   }
+}
+
+/** CONNACK "unacceptable protocol version" (3.1.1, code 1) or "unsupported protocol version" (5, code 132). */
+function refusedProtocol(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 1 || code === 132 || /protocol version/i.test(err.message);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -11,6 +11,8 @@ export interface EmbeddedBrokerDeps {
   username: string;
   /** The web password's hash file: remote clients use the same password (set with `moncam passwd`). */
   passwordFile: string;
+  /** moncam command topics (any camera's): a retained publish there is stored but never delivered live. */
+  isCommandTopic: (topic: string) => boolean;
   logger: Logger;
 }
 
@@ -58,8 +60,23 @@ export class EmbeddedBroker {
   }
 
   async start(): Promise<void> {
-    const { logger } = this.deps;
+    const { logger, isCommandTopic } = this.deps;
+    // MQTT 3.1.1 delivers a retained publish to clients already subscribed with the retain flag cleared
+    // (MQTT-3.3.1-9), so the daemon could not tell it from a button press and would honour it (an empty
+    // retained message, `mosquitto_pub -r -n` to clear one, would take a still). Such publishes are kept
+    // as retained but not forwarded live; on its next connect the daemon sees them flagged and ignores them.
+    const retainedCommands = new WeakSet<Buffer>();
     const aedes = await Aedes.createBroker({
+      authorizePublish: (client, packet, done) => {
+        if (packet.topic.startsWith('$SYS/')) return done(new Error('$SYS/ topics are reserved'));
+        if (packet.retain && isCommandTopic(packet.topic) && Buffer.isBuffer(packet.payload)) {
+          packet.payload = Buffer.from(packet.payload); // a buffer of our own, so the mark cannot be shared
+          retainedCommands.add(packet.payload);
+          logger.warn({ client: client?.id, topic: packet.topic }, 'retained command stored but not delivered: retained commands are never honoured');
+        }
+        done(null);
+      },
+      authorizeForward: (_client, packet) => (!packet.retain && Buffer.isBuffer(packet.payload) && retainedCommands.has(packet.payload) ? undefined : packet),
       authenticate: (client: Client, username, password, done) => {
         const remote = (client.conn as net.Socket).remoteAddress;
         authenticateClient(this.deps, remote, username, password).then(

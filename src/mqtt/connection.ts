@@ -24,6 +24,9 @@ export async function clientOptions(config: Config): Promise<IClientOptions> {
   return {
     clientId: m.client_id ?? `moncam_${config.camera.id}`,
     clean: true,
+    // MQTT 5 for external brokers (Mosquitto 1.6+, the HA add-on) so retained commands stay recognisable;
+    // the bridge falls back to 3.1.1 when a broker refuses it. aedes (embedded) speaks 3.1.1 and guards itself.
+    protocolVersion: m.url ? 5 : 4,
     connectTimeout: 10_000,
     keepalive: 30,
     ...(m.url && m.username ? { username: m.username } : {}),

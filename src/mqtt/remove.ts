@@ -7,7 +7,14 @@ export interface RemoveResult {
 }
 
 export async function removeFromBroker(url: string, options: IClientOptions, ctx: DiscoveryContext): Promise<RemoveResult> {
-  const client = await mqtt.connectAsync(url, { ...options, clientId: `${options.clientId ?? 'moncam'}_remove`, reconnectPeriod: 0, connectTimeout: 5000 });
+  const opts: IClientOptions = { ...options, clientId: `${options.clientId ?? 'moncam'}_remove`, reconnectPeriod: 0, connectTimeout: 5000 };
+  let client;
+  try {
+    client = await mqtt.connectAsync(url, opts);
+  } catch (err) {
+    if (opts.protocolVersion !== 5 || !/protocol version/i.test((err as Error).message)) throw err;
+    client = await mqtt.connectAsync(url, { ...opts, protocolVersion: 4 }); // an MQTT 3.1.1-only broker
+  }
   const t = ctx.topics;
   const topics = [...discoveryTopics(ctx), t.image, t.imageAttributes, t.lastCapture, t.availability];
   try {

@@ -28,3 +28,10 @@ export function mqttTopics({ baseTopic, cameraId, discoveryPrefix }: TopicConfig
     haStatus: `${discoveryPrefix}/status`,
   };
 }
+
+/** Whether `topic` is a moncam command topic of any camera on `baseTopic` (the embedded broker guards these). */
+export function isCommandTopic(baseTopic: string, topic: string): boolean {
+  if (!topic.startsWith(baseTopic + '/') || !topic.endsWith('/capture/set')) return false;
+  const middle = topic.slice(baseTopic.length + 1, -'/capture/set'.length);
+  return middle === '' ? topic === `${baseTopic}/capture/set` : !middle.includes('/');
+}

@@ -6,7 +6,8 @@ import type { MqttClient } from 'mqtt';
 import { contractTopics, expectDiscoveryAndOnline, expectRetainedState, expectStillFromEmptyCommand, isText } from '../helpers/contract.ts';
 import { instantCamera, Recorder, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 import { MOSQUITTO_INSTALL, startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
-import { makeJpeg, tempDir, until } from '../helpers/setup.ts';
+import { makeJpeg, quietLogger, tempDir, until } from '../helpers/setup.ts';
+import { EmbeddedBroker } from '../../src/mqtt/broker.ts';
 
 function daemonEnv(broker: Mosquitto, cam: string): Record<string, string> {
   return { MONCAM_MQTT_URL: broker.url, MONCAM_BROKER_ENABLED: 'false', MONCAM_CAMERA_ID: cam, MONCAM_DATA_DIR: tempDir() };
@@ -24,6 +25,23 @@ before(async () => {
 });
 after(async () => {
   await broker?.stop();
+});
+
+test('an MQTT 3.1.1-only broker: the daemon falls back from MQTT 5 and works', async () => {
+  // aedes speaks 3.1.1 only: as an *external* broker it stands in for an old Mosquitto.
+  const old = new EmbeddedBroker({ host: '127.0.0.1', port: 0, username: 'moncam', passwordFile: '/nonexistent', isCommandTopic: () => false, logger: quietLogger() });
+  await old.start();
+  const camera = instantCamera(await makeJpeg(1600, 1200));
+  const daemon = await startDaemon(camera, { MONCAM_MQTT_URL: `mqtt://127.0.0.1:${old.port}`, MONCAM_BROKER_ENABLED: 'false', MONCAM_CAMERA_ID: 'oldbroker', MONCAM_DATA_DIR: tempDir() });
+  try {
+    await until(() => daemon.app.mqtt!.connected, 10_000, 'a 3.1.1 connection');
+    assert.equal((daemon.app.mqtt as unknown as { client: MqttClient }).client.options.protocolVersion, 4);
+    const sub = await Recorder.connect(`mqtt://127.0.0.1:${old.port}`, ['moncam/#']);
+    await expectStillFromEmptyCommand(sub, `mqtt://127.0.0.1:${old.port}`, 'oldbroker', daemon, camera).finally(() => sub.close());
+  } finally {
+    await daemon.stop();
+    await old.stop();
+  }
 });
 
 test('the helper fails loudly, with the install command, when Mosquitto is missing', async () => {
@@ -72,6 +90,20 @@ describe('MQTT contract (real Mosquitto)', () => {
       assert.equal(sub.on(T.image).length, 0, 'no still published');
     });
   }
+
+  test('MQTT 5: a retained command published while moncam is connected (and the empty one clearing it) is not honoured', async () => {
+    assert.equal((daemon.app.mqtt as unknown as { client: MqttClient }).client.options.protocolVersion, 5);
+    sub.clear();
+    const runs = camera.runs;
+    await sub.publish(T.all, 'PRESS', { retain: true });
+    await sub.publish(T.mine, '{"id":"retained-live"}', { retain: true });
+    await sub.publish(T.all, '', { retain: true }); // `mosquitto_pub -r -n`, as the log advises
+    await sub.publish(T.mine, '', { retain: true });
+    await sub.publish(T.mine, '{"id":"after"}'); // a live one, as an ordering marker
+    const [event] = await sub.waitFor(T.event);
+    assert.equal(JSON.parse(event!.payload.toString()).id, 'after', 'only the live command was answered');
+    assert.equal(camera.runs, runs + 1);
+  });
 
   test('the will: an unclean drop makes Mosquitto publish `offline`; the daemon reconnects and is `online` again', async (t) => {
     sub.clear();
