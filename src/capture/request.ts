@@ -25,6 +25,8 @@ export function stillRequest(config: Config, overrides: StillOverrides = {}, sch
     ...(shutterUs ? { shutterUs } : {}),
     ...(gain ? { gain } : {}),
     settleMs: cam.settle_ms,
-    timeoutMs: cam.timeout_ms,
+    // A long exposure (up to 600 s) must not be killed by a timeout meant for normal stills: the sensor
+    // may need a few frames of that length (exposure settling) before the still.
+    timeoutMs: Math.max(cam.timeout_ms, shutterUs ? cam.settle_ms + Math.ceil((3 * shutterUs) / 1000) + 10_000 : 0),
   };
 }

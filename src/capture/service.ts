@@ -94,6 +94,9 @@ export interface CaptureServiceDeps {
   now?: () => Date;
 }
 
+/** Requests echoed per still (MQTT `ids`, metadata); a burst beyond shares the still unnamed. */
+export const MAX_REQUESTS_PER_CAPTURE = 1000;
+
 function classify(err: unknown): CaptureFailure['error'] {
   if (err instanceof CameraError) return { code: err.code, message: err.message, ...(err.detail ? { detail: err.detail } : {}) };
   if (err instanceof StorageError) return { code: err.code, message: err.message };
@@ -187,7 +190,9 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
   }
 
   private join(job: Job, request: CaptureRequest): Promise<CaptureRecord> {
-    job.requests.push(request);
+    // Every joined request is echoed in the event and the metadata: a flood during a slow capture must
+    // not grow them without limit. Later requests still get the still, just not their id echoed.
+    if (job.requests.length < MAX_REQUESTS_PER_CAPTURE) job.requests.push(request);
     return job.promise;
   }
 

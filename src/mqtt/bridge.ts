@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { CaptureFailure, CaptureRecord, CaptureService } from '../capture/service.ts';
 import type { CaptureStore, StoredCapture } from '../storage/store.ts';
 import { parseCommand } from './command.ts';
-import { commandLogs } from './loglimit.ts';
+import { commandLogs, type CommandLogs } from './loglimit.ts';
 import { deviceDiscovery, discoveryTopics, entityDiscovery, type DiscoveryContext } from './discovery.ts';
 import type { Topics } from './topics.ts';
 
@@ -73,8 +73,12 @@ export class MqttBridge {
   private readonly onCaptured = (r: CaptureRecord) => void this.publishCapture(r);
   private readonly onFailed = (f: CaptureFailure) => void this.publishFailure(f);
 
+  /** Rate-limited logging of command handling: a flood of commands must not flood the journal. */
+  private readonly logs: CommandLogs;
+
   constructor(deps: MqttBridgeDeps) {
     this.deps = deps;
+    this.logs = commandLogs(deps.logger);
   }
 
   get connected(): boolean {
@@ -345,7 +349,7 @@ export class MqttBridge {
     try {
       await client.publishAsync(this.deps.topics.event, JSON.stringify(event), { qos: QOS });
     } catch (err) {
-      this.deps.logger.warn({ err, event: event.event_type }, 'MQTT event publish failed');
+      if (this.logs.eventFailures.allow()) this.deps.logger.warn({ err, event: event.event_type }, 'MQTT event publish failed');
     }
   }
 
@@ -359,7 +363,7 @@ export class MqttBridge {
       if (topic !== topics.commandAll && topic !== topics.command) return;
       if (retained) {
         // A retained command would fire on every reconnect; the contract says never honour it.
-        if (commandLogs(this, logger).retained.allow()) logger.warn({ topic, bytes: payload.length }, `ignored a retained command; clear it with: mosquitto_pub -r -n -t ${topic}`);
+        if (this.logs.retained.allow()) logger.warn({ topic, bytes: payload.length }, `ignored a retained command; clear it with: mosquitto_pub -r -n -t ${topic}`);
         return;
       }
       this.handleCommand(topic, payload);
@@ -374,11 +378,11 @@ export class MqttBridge {
     if (cmd.camera !== undefined && cmd.camera !== cameraId) return; // another camera's command
     if (!cmd.ok) {
       // Bounded: a flood of bad commands must not flood the log (each one still gets its failed event).
-      if (commandLogs(this, logger).refused.allow()) logger.warn({ topic, error: cmd.error, bytes: payload.length }, `refused MQTT command: ${cmd.message}`);
+      if (this.logs.refused.allow()) logger.warn({ topic, error: cmd.error, bytes: payload.length }, `refused MQTT command: ${cmd.message}`);
       void this.publishEvent({ event_type: 'failed', ...(cmd.id ? { id: cmd.id } : {}), trigger: 'mqtt', error: cmd.error, message: cmd.message, at: new Date().toISOString() });
       return;
     }
-    if (commandLogs(this, logger).accepted.allow()) logger.info({ topic, id: cmd.id, source: cmd.source }, 'MQTT capture command');
+    if (this.logs.accepted.allow()) logger.info({ topic, id: cmd.id, source: cmd.source }, 'MQTT capture command');
     this.deps.captures.capture('mqtt', { ...cmd.options, ...(cmd.id ? { requestId: cmd.id } : {}), ...(cmd.source ? { source: cmd.source } : {}) }).catch(() => {
       // Reported by the capture service's failed event.
     });

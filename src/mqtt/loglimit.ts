@@ -56,20 +56,21 @@ export interface CommandLogs {
   accepted: LogLimiter;
   /** Ignored retained commands (warn). */
   retained: LogLimiter;
+  /** Events that could not be published (warn): one per refused command when the broker is stuck. */
+  eventFailures: LogLimiter;
 }
 
 const BURST = 20;
 const WINDOW_MS = 60_000;
-const perOwner = new WeakMap<object, CommandLogs>();
 
-/** One set of limiters per MQTT bridge (kept beside it, gone with it). */
-export function commandLogs(owner: object, logger: Logger): CommandLogs {
-  let logs = perOwner.get(owner);
-  if (!logs) {
-    const limiter = (what: string, level: 'info' | 'warn') =>
-      new LogLimiter(BURST, WINDOW_MS, (n) => logger[level]({ suppressed: n }, `${n} more ${what} in the last ${WINDOW_MS / 1000} s (logged ${BURST} a minute)`));
-    logs = { refused: limiter('refused MQTT commands', 'warn'), accepted: limiter('MQTT capture commands', 'info'), retained: limiter('ignored retained MQTT commands', 'warn') };
-    perOwner.set(owner, logs);
-  }
-  return logs;
+/** The limiters one MQTT bridge logs its command handling through. */
+export function commandLogs(logger: Logger): CommandLogs {
+  const limiter = (what: string, level: 'info' | 'warn') =>
+    new LogLimiter(BURST, WINDOW_MS, (n) => logger[level]({ suppressed: n }, `${n} more ${what} in the last ${WINDOW_MS / 1000} s (logged ${BURST} a minute)`));
+  return {
+    refused: limiter('refused MQTT commands', 'warn'),
+    accepted: limiter('MQTT capture commands', 'info'),
+    retained: limiter('ignored retained MQTT commands', 'warn'),
+    eventFailures: limiter('MQTT event publish failures', 'warn'),
+  };
 }

@@ -260,3 +260,29 @@ describe('capture service: failures in a row and shutdown', () => {
     assert.equal(failed.at(-1)?.error.code, 'stopped');
   });
 });
+
+describe('capture requests', () => {
+  test('a long exposure gets a timeout that fits it; normal stills keep camera.timeout_ms', async () => {
+    const { stillRequest } = await import('../../src/capture/request.ts');
+    const config = testConfig({ MONCAM_CAMERA_TIMEOUT_MS: '30000', MONCAM_CAMERA_SETTLE_MS: '1000' });
+    assert.equal(stillRequest(config).timeoutMs, 30_000);
+    assert.equal(stillRequest(config, { shutterUs: 2_000_000 }).timeoutMs, 30_000, '3 x 2 s + 11 s fits in 30 s');
+    assert.equal(stillRequest(config, { shutterUs: 200_000_000 }).timeoutMs, 1000 + 600_000 + 10_000);
+  });
+
+  test('a flood during one capture: every caller gets the still, at most 1000 ids are echoed', async () => {
+    const { MAX_REQUESTS_PER_CAPTURE } = await import('../../src/capture/service.ts');
+    const { camera, service, captured } = await setup();
+    const first = service.capture('web');
+    await until(() => camera.pending === 1);
+    const flood = Array.from({ length: 3000 }, (_, i) => service.capture('mqtt', { requestId: `r${i}` }));
+    camera.release();
+    await first;
+    await until(() => camera.pending === 1);
+    camera.release();
+    const records = await Promise.all(flood);
+    assert.equal(new Set(records.map((r) => r.capture.id)).size, 1, 'all 3000 share the queued still');
+    assert.equal(captured.at(-1)!.requests.length, MAX_REQUESTS_PER_CAPTURE);
+    assert.equal(camera.runs, 2);
+  });
+});
