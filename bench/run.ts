@@ -1,5 +1,6 @@
 // `npm run bench`: moncam's speed and memory targets, each measured against a floor in the same run.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import readline from 'node:readline';
 import path from 'node:path';
 
@@ -57,6 +58,29 @@ interface WebResult {
   stateP50: number;
   thumbRps: number;
   rssIdle: number;
+  /** /proc/<pid>/status after 2 s idle: total, anonymous (heap, malloc) and file-backed (node's own code). */
+  idle: { rss: number; anon: number; file: number };
+}
+
+function procMemory(pid: number): { rss: number; anon: number; file: number } {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
+}
+
+interface HistoryResult {
+  stills: number;
+  files: number;
+  storeStartMs: number;
+  listDay: number;
+  listDayHttp: number;
+  startToReady: number;
+}
+
+/** 43,800 hourly stills (5 years) on disk: day listing and start-to-ready on that history. */
+function history(): HistoryResult {
+  const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'history-child.mjs')], { encoding: 'utf8', env: { ...process.env, ...NODE_ENV_MEM } });
+  return JSON.parse(out.trim().split('\n').pop()!) as HistoryResult;
 }
 
 /** The daemon serves in a child; requests come from this process, as a browser's would. */
@@ -64,6 +88,8 @@ async function webNumbers(): Promise<WebResult> {
   const child = spawn(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'web-child.mjs'), FIXTURE], { env: { ...process.env, ...NODE_ENV_MEM }, stdio: ['pipe', 'pipe', 'inherit'] });
   const first = await new Promise<string>((resolve) => readline.createInterface({ input: child.stdout! }).once('line', resolve));
   const { base, cookie, thumb, rss } = JSON.parse(first) as { base: string; cookie: string; thumb: string; rss: number };
+  await new Promise((r) => setTimeout(r, 2000));
+  const idle = procMemory(child.pid!);
   const headers = { cookie };
   const timeGets = async (url: string, n: number) => {
     const times: number[] = [];
@@ -85,7 +111,7 @@ async function webNumbers(): Promise<WebResult> {
   const thumbRps = Number(/Requests\/sec:\s+([\d.]+)/.exec(wrk.stdout)?.[1] ?? NaN);
   child.stdin!.end();
   await new Promise((r) => child.once('exit', r));
-  return { pageP50, stateP50, thumbRps, rssIdle: rss };
+  return { pageP50, stateP50, thumbRps, rssIdle: rss, idle };
 }
 
 const floor = median(djpegFloor());
@@ -93,6 +119,7 @@ const pipe = capturePipeline();
 const overhead = median(pipe.overhead);
 const latency = median(mqttLatency());
 const web = await webNumbers();
+const hist = history();
 const rows: Array<[string, string, string, string]> = [
   ['capture overhead per 8 MP still (validate+store+thumb+preview)', ms(overhead), `${(overhead / floor).toFixed(2)}x floor`, '<= 1.3x'],
   ['  floor: djpeg -scale 1/2 (same file, same run)', ms(floor), '1.00x', ''],
@@ -100,9 +127,13 @@ const rows: Array<[string, string, string, string]> = [
   ['MQTT command -> preview at a subscriber (median of 20)', ms(latency), `${(latency / overhead).toFixed(2)}x overhead`, '<= 2.5x'],
   ['authenticated page GET / p50 (+ /api/state p50)', `${ms(web.pageP50)} (+${ms(web.stateP50)})`, '', '<= 20 ms'],
   ['latest thumbnail, requests/s (wrk, 16 connections, 5 s)', web.thumbRps.toFixed(0), '', '>= 3000'],
-  ['RSS of the running daemon (web + broker + MQTT, after one still)', mb(web.rssIdle), '', ''],
+  ['RSS idle: running daemon (web + broker + MQTT), 2 s after a still', mb(web.idle.rss), '', '<= 80 MB'],
+  ['  of which anonymous (V8 heap, malloc) / file-backed (node binary, libs)', `${mb(web.idle.anon)} / ${mb(web.idle.file)}`, '', ''],
   ['RSS peak during captures', mb(pipe.peakRss), '', '<= 160 MB'],
-  ['RSS before first capture', mb(pipe.rssIdle), '', ''],
+  ['RSS of the capture process before its first still', mb(pipe.rssIdle), '', ''],
+  ['start to ready (moncam run -> "moncam started"), 5 years on disk', ms(hist.startToReady), '', '<= 1.5 s'],
+  [`list one day (store.byHour), ${hist.stills.toLocaleString('en')} stills / ${hist.files.toLocaleString('en')} files`, ms(hist.listDay), '', '<= 10 ms'],
+  ['  the same through GET /api/days/:day (HTTP, session)', ms(hist.listDayHttp), '', ''],
 ];
 const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), ['measure', 'value', 'ratio', 'target'][i]!.length));
 const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join(' | ');

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { probeCamera } from './camera/auto.ts';
 import type { Camera } from './camera/types.ts';
 import { CaptureService } from './capture/service.ts';
+import { stillRequest } from './capture/request.ts';
 import type { Config } from './config/schema.ts';
 import { EmbeddedBroker } from './mqtt/broker.ts';
 import { MqttBridge } from './mqtt/bridge.ts';
@@ -52,7 +53,9 @@ const UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'ui
 /** Chooses the camera (probing spawns short-lived programs only) and wires the services. */
 export async function createApp(deps: AppDeps): Promise<App> {
   const { config, logger } = deps;
-  const camera = deps.camera ?? (await probeCamera(config, logger.child({ module: 'camera' }))).camera;
+  // A daemon may keep rpicam-still warm (camera.warm) for its on-demand still; start() starts nothing, the
+  // first still does, and stop() ends it via camera.stop().
+  const camera = deps.camera ?? (await probeCamera(config, { logger: logger.child({ module: 'camera' }), warmProfile: stillRequest(config) })).camera;
   const store = new CaptureStore({
     dir: config.storage.dir,
     timeZone: config.schedule.timezone,

@@ -9,6 +9,7 @@ import { CaptureFailedError } from './capture/service.ts';
 import { originalOf } from './capture/original.ts';
 import { stillRequest } from './capture/request.ts';
 import { readFirstLine, readHidden, type TtyInput } from './cli/prompt.ts';
+import { serviceInstall } from './cli/service.ts';
 import { ConfigError, loadConfig, redactConfig } from './config/load.ts';
 import { configReference } from './config/reference.ts';
 import type { Config } from './config/schema.ts';
@@ -28,10 +29,19 @@ Usage:
   moncam config --reference    print every setting with its environment variable and default (Markdown)
   moncam passwd                set the web password (hidden prompt on a terminal, else one line from stdin)
   moncam mqtt remove           remove this camera from Home Assistant (empty retained discovery and state)
+  moncam service install       write a systemd unit for this installation to /etc/systemd/system/moncam.service
   moncam --help | --version
 
 Options:
-  -c, --config FILE   YAML config file (default: $MONCAM_CONFIG, else ./moncam.yaml if present)
+  -c, --config FILE   YAML config file (default: $MONCAM_CONFIG, else ./moncam.yaml if present);
+                      with service install: the file the service reads (baked into the unit)
+
+service install (renders deploy/moncam.service with this node and dist/bin.js; prints the next steps
+but never runs systemctl, so nothing starts or restarts until you say so):
+  --user NAME         account the service runs as (default moncam; must not be root)
+  --unit-dir DIR      write DIR/moncam.service instead (tests, dry runs without root)
+  --print             print the unit instead of writing it
+  --force             replace an existing moncam.service that differs
 
 Every setting can also be set by an environment variable: MONCAM_ + its key path in upper case,
 e.g. web.port -> MONCAM_WEB_PORT, data_dir -> MONCAM_DATA_DIR. See README.md.
@@ -166,6 +176,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         reference: { type: 'boolean' },
+        user: { type: 'string' },
+        'unit-dir': { type: 'string' },
+        print: { type: 'boolean' },
+        force: { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -183,13 +197,22 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   }
   const [command = 'run', ...rest] = positionals;
   const isMqttRemove = command === 'mqtt' && rest.length === 1 && rest[0] === 'remove';
-  if ((rest.length && !isMqttRemove) || !['run', 'capture', 'config', 'passwd', 'mqtt'].includes(command) || (command === 'mqtt' && !isMqttRemove)) {
+  const isServiceInstall = command === 'service' && rest.length === 1 && rest[0] === 'install';
+  if ((rest.length && !isMqttRemove && !isServiceInstall) || !['run', 'capture', 'config', 'passwd', 'mqtt', 'service'].includes(command) || (command === 'mqtt' && !isMqttRemove) || (command === 'service' && !isServiceInstall)) {
     io.stderr.write(`moncam: unknown command "${[command, ...rest].join(' ')}"\n\n${HELP}\n`);
     return 2;
   }
   if (values.out !== undefined && command !== 'capture') {
     io.stderr.write('moncam: --out goes with "moncam capture"\n');
     return 2;
+  }
+  if (!isServiceInstall && [values.user, values['unit-dir'], values.print, values.force].some((v) => v !== undefined)) {
+    io.stderr.write('moncam: --user, --unit-dir, --print and --force go with "moncam service install"\n');
+    return 2;
+  }
+  if (isServiceInstall) {
+    // Before loadConfig: the config file is for the service to read, not for this command.
+    return serviceInstall({ user: values.user, config: values.config, unitDir: values['unit-dir'], print: values.print, force: values.force }, io);
   }
 
   if (command === 'config' && values.reference) {

@@ -8,9 +8,11 @@ import { RaspistillCamera } from './raspistill.ts';
 import { RpicamCamera } from './rpicam.ts';
 import { runProgram } from './spawn.ts';
 import { SyntheticCamera } from './synthetic.ts';
-import type { Camera } from './types.ts';
+import type { Camera, StillRequest } from './types.ts';
+import { warmDecision, WarmRpicamCamera } from './warm.ts';
 
-export type CameraConfig = Pick<ParsedConfig['camera'], 'backend' | 'command' | 'device' | 'url' | 'extra_args' | 'width' | 'height'>;
+export type CameraConfig = Pick<ParsedConfig['camera'], 'backend' | 'command' | 'device' | 'url' | 'extra_args' | 'width' | 'height'> &
+  Partial<Pick<ParsedConfig['camera'], 'warm'>>;
 
 export interface SyntheticFactoryOptions {
   width?: number;
@@ -32,6 +34,13 @@ export interface ProbeDeps {
   /** Limit for one probe run (`--list-cameras`, `vcgencmd`). */
   probeTimeoutMs?: number;
   killGraceMs?: number;
+  /**
+   * The still a warm rpicam-still is kept ready for (the daemon's on-demand still); camera.warm decides.
+   * Without it (one-shot commands) the camera is never warm.
+   */
+  warmProfile?: StillRequest;
+  /** RAM for camera.warm auto. Default: os.totalmem(). */
+  totalMemBytes?: number;
 }
 
 export interface ProbeResult {
@@ -49,6 +58,8 @@ interface Ctx {
   exists: (file: string) => boolean;
   probeTimeoutMs: number;
   killGraceMs?: number;
+  warmProfile?: StillRequest;
+  totalMemBytes?: number;
 }
 
 /** Returns the absolute path of an executable file, like the shell's PATH lookup (without a shell). */
@@ -92,6 +103,8 @@ export async function probeCamera(config: CameraConfig | { camera: CameraConfig;
     exists: deps.exists ?? ((f) => fs.existsSync(f)),
     probeTimeoutMs: deps.probeTimeoutMs ?? 10_000,
     killGraceMs: deps.killGraceMs,
+    warmProfile: deps.warmProfile,
+    totalMemBytes: deps.totalMemBytes,
   };
   const timeZone = deps.timeZone ?? ('camera' in config ? config.schedule?.timezone : undefined);
   const synthetic = () =>
@@ -121,7 +134,14 @@ export async function probeCamera(config: CameraConfig | { camera: CameraConfig;
 
 function make(backend: Backend, program: string, cam: CameraConfig, ctx: Ctx): Camera {
   const common = { program, extraArgs: cam.extra_args, env: ctx.env, killGraceMs: ctx.killGraceMs, logger: ctx.logger };
-  if (backend === 'rpicam') return new RpicamCamera(common);
+  if (backend === 'rpicam') {
+    if (ctx.warmProfile) {
+      const warm = warmDecision(cam.warm ?? 'auto', backend, ctx.totalMemBytes);
+      ctx.logger.info({ warm: warm.on, reason: warm.reason }, `camera: warm mode ${warm.on ? 'on' : 'off'} (${warm.reason})`);
+      if (warm.on) return new WarmRpicamCamera({ ...common, profile: ctx.warmProfile });
+    }
+    return new RpicamCamera(common);
+  }
   if (backend === 'raspistill') return new RaspistillCamera(common);
   return new FfmpegCamera({ ...common, device: cam.device, ...(cam.url ? { url: cam.url } : {}) });
 }

@@ -18,7 +18,14 @@ export function rpicamArgs(req: StillRequest, extraArgs: readonly string[] = [])
   // settle time is `--immediate` (capture with no preview phase) plus a harmless 1 ms timeout.
   const args = ['-n', '-o', '-', '--encoding', 'jpg', '-t', String(Math.max(1, Math.round(req.settleMs)))];
   if (req.settleMs <= 0) args.push('--immediate');
-  args.push('-q', String(req.quality));
+  args.push(...rpicamImageArgs(req), ...extraArgs);
+  const rotate = rotationLeft(req);
+  return rotate ? { args, rotate } : { args };
+}
+
+/** The options that decide what the still looks like (shared with warm mode, which keys on them). */
+export function rpicamImageArgs(req: StillRequest): string[] {
+  const args = ['-q', String(req.quality)];
   if (req.width) args.push('--width', String(req.width));
   if (req.height) args.push('--height', String(req.height));
   // rpicam-still rejects anything but 0 and 180 ("illegal rotation value": a transpose is not supported),
@@ -29,9 +36,12 @@ export function rpicamArgs(req: StillRequest, extraArgs: readonly string[] = [])
   args.push('--exposure', EXPOSURE[req.exposure]);
   if (req.shutterUs) args.push('--shutter', String(Math.round(req.shutterUs)));
   if (req.gain) args.push('--gain', String(req.gain));
-  args.push(...extraArgs);
-  const rotate = req.rotation === 90 || req.rotation === 270 ? req.rotation : undefined;
-  return rotate ? { args, rotate } : { args };
+  return args;
+}
+
+/** What moncam still has to rotate itself (EXIF orientation). */
+export function rotationLeft(req: StillRequest): 90 | 270 | undefined {
+  return req.rotation === 90 || req.rotation === 270 ? req.rotation : undefined;
 }
 
 // Messages as printed by rpicam-apps / libcamera-apps (main() prints "ERROR: *** <what()> ***", exit 255).

@@ -157,7 +157,7 @@ function tailLines(tail: string, max: number, scrub?: (line: string) => string):
     .filter((l) => l.length > 0);
 }
 
-function spawnFailure(program: string, err: NodeJS.ErrnoException): CameraError {
+export function spawnFailure(program: string, err: NodeJS.ErrnoException): CameraError {
   if (err.code === 'ENOENT' || err.code === 'EACCES') {
     const why = err.code === 'ENOENT' ? 'not found' : 'not executable (permission denied)';
     return new CameraError('not_installed', `${program}: program ${why}; install it or set camera.command`, { detail: `spawn ${program} ${err.code}`, cause: err });

@@ -84,6 +84,8 @@ interface Job {
   reject(e: unknown): void;
   /** Aborts the camera run (shutdown). */
   abort: AbortController;
+  /** Requests in `requests` that carry an id or a source. */
+  named: number;
 }
 
 export interface CaptureServiceDeps {
@@ -94,7 +96,7 @@ export interface CaptureServiceDeps {
   now?: () => Date;
 }
 
-/** Requests echoed per still (MQTT `ids`, metadata); a burst beyond shares the still unnamed. */
+/** Requests with an id (or source) echoed per still (MQTT `ids`, metadata); a burst beyond shares the still unnamed. */
 export const MAX_REQUESTS_PER_CAPTURE = 1000;
 
 function classify(err: unknown): CaptureFailure['error'] {
@@ -190,9 +192,13 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
   }
 
   private join(job: Job, request: CaptureRequest): Promise<CaptureRecord> {
-    // Every joined request is echoed in the event and the metadata: a flood during a slow capture must
-    // not grow them without limit. Later requests still get the still, just not their id echoed.
-    if (job.requests.length < MAX_REQUESTS_PER_CAPTURE) job.requests.push(request);
+    // Joined requests are echoed in the event and the metadata: a flood during a slow capture must not
+    // grow them without limit. Later requests still get the still, just not their id echoed.
+    const named = Boolean(request.requestId || request.source);
+    if (named ? job.named < MAX_REQUESTS_PER_CAPTURE : job.requests.length - job.named < MAX_REQUESTS_PER_CAPTURE) {
+      job.requests.push(request);
+      if (named) job.named++;
+    }
     return job.promise;
   }
 
@@ -204,7 +210,7 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
       reject = rej;
     });
     promise.catch(() => undefined); // callers that do not await must not crash the process
-    return { trigger, options, requests: [request], promise, resolve, reject, abort: new AbortController() };
+    return { trigger, options, requests: [request], promise, resolve, reject, abort: new AbortController(), named: request.requestId || request.source ? 1 : 0 };
   }
 
   /** Fails a job without running the camera (pause after failures, shutdown). */

@@ -12,7 +12,7 @@ export interface ConfigField {
   secret: boolean;
   description: string;
   defaultValue: unknown;
-  choices?: readonly (string | number)[];
+  choices?: readonly (string | number | boolean)[];
 }
 
 type AnySchema = z.core.$ZodType;
@@ -42,7 +42,7 @@ function unwrap(schema: AnySchema) {
   return { inner: s, description, secret, defaultValue };
 }
 
-function kindOf(s: AnySchema): { kind: LeafKind; choices?: readonly (string | number)[] } {
+function kindOf(s: AnySchema): { kind: LeafKind; choices?: readonly (string | number | boolean)[] } {
   const d = def(s);
   switch (d.type) {
     case 'string':

@@ -63,9 +63,15 @@ function envValue(field: ConfigField, raw: string): unknown {
       if (['false', '0', 'no', 'off'].includes(v)) return false;
       return raw;
     }
-    case 'enum':
-      // Literal unions such as rotation hold numbers.
+    case 'enum': {
+      // Literal unions such as rotation hold numbers; camera.warm holds auto | true | false.
+      if (field.choices?.some((c) => typeof c === 'boolean')) {
+        const v = raw.trim().toLowerCase();
+        if (['true', '1', 'yes', 'on'].includes(v)) return true;
+        if (['false', '0', 'no', 'off'].includes(v)) return false;
+      }
       return field.choices?.some((c) => typeof c === 'number') && /^\d+$/.test(raw.trim()) ? Number(raw) : raw;
+    }
     case 'array': {
       const t = raw.trim();
       if (t.startsWith('[')) {

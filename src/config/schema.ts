@@ -84,6 +84,13 @@ const camera = z
     device: z.string().default('/dev/video0').describe('ffmpeg backend: V4L2 device.'),
     url: z.string().url().optional().describe('ffmpeg backend: RTSP or HTTP source instead of a device.'),
     extra_args: z.array(z.string()).default([]).describe('Extra arguments appended to the camera program\'s command line.'),
+    // Literals rather than z.boolean() so the docs and MONCAM_CAMERA_WARM see the three choices.
+    warm: z
+      .union([z.literal('auto'), z.literal(true), z.literal(false)], { error: 'expected auto, true or false' })
+      .default('auto')
+      .describe(
+        'rpicam: keep rpicam-still running (-t 0 --signal) after the first still, so the next ones take well under a second instead of several; it then holds the camera and some memory. auto: on with more than 512 MB RAM (off on Pi Zero / Zero 2 / 3A+).',
+      ),
   })
   .prefault({});
 

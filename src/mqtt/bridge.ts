@@ -304,30 +304,27 @@ export class MqttBridge {
     const source = record.requests.find((r) => r.source)?.source;
     const meta = { trigger: record.trigger, width: record.width, height: record.height, full_width: record.fullWidth, full_height: record.fullHeight };
     try {
-      await this.publishStateSerially(() => this.publishCaptureNow(client, gen, record, meta, ids, source));
+      // The retained state may be superseded by a newer still (latest wins); the event is published for
+      // every still all the same, after the state it refers to or a newer one: it answers the request ids.
+      await this.publishStateSerially(() => this.publishState(client, gen, record.capture, meta, record.preview));
+      await this.send(
+        client,
+        gen,
+        topics.event,
+        JSON.stringify({
+          event_type: 'captured',
+          ...(ids.length ? { id: ids[0], ids } : {}),
+          capture_id: record.capture.id,
+          trigger: record.trigger,
+          ...(source ? { source } : {}),
+          captured_at: record.capture.capturedAtIso,
+          width: record.width,
+          height: record.height,
+        }),
+      );
     } catch (err) {
       logger.warn({ err: { message: (err as Error).message }, id: record.capture.id }, 'MQTT publish of a still failed; the latest still is republished on reconnect');
     }
-  }
-
-  private async publishCaptureNow(client: MqttClient, gen: number, record: CaptureRecord, meta: Record<string, unknown>, ids: string[], source: string | undefined): Promise<void> {
-    const { topics } = this.deps;
-    await this.publishState(client, gen, record.capture, meta, record.preview);
-    await this.send(
-      client,
-      gen,
-      topics.event,
-      JSON.stringify({
-        event_type: 'captured',
-        ...(ids.length ? { id: ids[0], ids } : {}),
-        capture_id: record.capture.id,
-        trigger: record.trigger,
-        ...(source ? { source } : {}),
-        captured_at: record.capture.capturedAtIso,
-        width: record.width,
-        height: record.height,
-      }),
-    );
   }
 
   private async publishFailure(failure: CaptureFailure): Promise<void> {

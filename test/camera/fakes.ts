@@ -14,6 +14,10 @@ export interface FakeRun {
   argv: string[];
   pid: number;
   scenario: string;
+  /** Start time (ms since the epoch). */
+  t?: number;
+  /** With FAKE_CAMERA_LOCK: the live process that held the camera when this run started. */
+  busyWith?: number;
 }
 
 /** A temp argv log plus the environment that makes the fakes write to it. */

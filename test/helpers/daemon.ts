@@ -80,6 +80,8 @@ export class ChildDaemon {
         MONCAM_CAMERA_WIDTH: '640',
         MONCAM_CAMERA_HEIGHT: '480',
         MONCAM_CAMERA_SETTLE_MS: '0',
+        // Single-shot: these tests count camera runs and check no camera process is left; warm mode has its own.
+        MONCAM_CAMERA_WARM: 'false',
         MONCAM_SCHEDULE_ENABLED: 'false',
         MONCAM_BROKER_HOST: '127.0.0.1',
         MONCAM_BROKER_PORT: String(brokerPort),
