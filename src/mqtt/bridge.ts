@@ -70,8 +70,10 @@ export class MqttBridge {
   /** Retained-state publishing, one still at a time (see publishStateSerially). */
   private stateBusy = false;
   private stateNext?: { job: () => Promise<void>; done: Promise<void>; resolve: () => void; reject: (err: unknown) => void };
-  private readonly onCaptured = (r: CaptureRecord) => void this.publishCapture(r);
-  private readonly onFailed = (f: CaptureFailure) => void this.publishFailure(f);
+  private readonly onCaptured = (r: CaptureRecord) => this.track(this.publishCapture(r));
+  private readonly onFailed = (f: CaptureFailure) => this.track(this.publishFailure(f));
+  /** Publishes of stills and failures under way: a still finished during shutdown is published before `offline`. */
+  private readonly pending = new Set<Promise<void>>();
 
   /** Rate-limited logging of command handling: a flood of commands must not flood the journal. */
   private readonly logs: CommandLogs;
@@ -127,8 +129,9 @@ export class MqttBridge {
     // connected to, or hung (accepts TCP, never answers) must not hold the stop up.
     let clean = false;
     if (client.connected) {
+      await withTimeout(Promise.allSettled([...this.pending]), 1000).catch(() => undefined);
       try {
-        await withTimeout(this.send(client, this.generation, this.deps.topics.availability, 'offline', { retain: true }), 1500);
+        await withTimeout(this.send(client, this.generation, this.deps.topics.availability, 'offline', { retain: true }), 1000);
         clean = true;
       } catch (err) {
         this.deps.logger.warn({ err: { message: (err as Error).message } }, 'could not publish offline before disconnecting; the broker sends the will instead');
@@ -141,6 +144,11 @@ export class MqttBridge {
     // acknowledgements that never come: make sure no socket outlives stop().
     client.stream?.destroy();
     this.dropInFlight(client);
+  }
+
+  private track(p: Promise<void>): void {
+    this.pending.add(p);
+    void p.catch(() => undefined).finally(() => this.pending.delete(p));
   }
 
   private onClose(): void {

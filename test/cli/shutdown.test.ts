@@ -10,6 +10,7 @@ import { Recorder } from '../helpers/mqtt.ts';
 import { tempDir, until } from '../helpers/setup.ts';
 
 const AVAILABILITY = 'moncam/childcam/availability';
+const EVENT = 'moncam/childcam/event';
 
 interface Run {
   pid: number;
@@ -37,19 +38,22 @@ function files(dir: string): string[] {
 async function sigtermDuringCapture(env: Record<string, string>) {
   const log = path.join(tempDir('moncam-shutdown-'), 'argv.jsonl');
   const daemon = await ChildDaemon.start({ env: { FAKE_CAMERA_ARGV_LOG: log, ...env } });
-  const watcher = await Recorder.connect(daemon.mqttUrl, [AVAILABILITY]);
+  const watcher = await Recorder.connect(daemon.mqttUrl, [AVAILABILITY, EVENT]);
   await watcher.waitFor(AVAILABILITY, 1, 5000, (m) => m.payload.toString() === 'online');
   await watcher.publish('moncam/capture/set', 'PRESS');
   await until(() => runsIn(log).length === 1, 10_000, 'the camera program to start');
   const exit = await daemon.stop('SIGTERM');
   const offline = watcher.messages.some((m) => m.topic === AVAILABILITY && m.payload.toString() === 'offline');
+  // What reached the broker, in order: a still finished during shutdown is published before `offline`.
+  const sequence = watcher.messages.map((m) => (m.topic === EVENT ? String(JSON.parse(m.payload.toString()).event_type) : m.payload.toString()));
   await watcher.close();
-  return { daemon, exit, offline, camera: runsIn(log)[0]!, captures: path.join(daemon.dataDir, 'captures') };
+  return { daemon, exit, offline, sequence, camera: runsIn(log)[0]!, captures: path.join(daemon.dataDir, 'captures') };
 }
 
 describe('clean shutdown', () => {
   test('SIGTERM during a capture that can finish: the still is stored whole, offline is published, exit 0', async () => {
-    const { daemon, exit, offline, camera, captures } = await sigtermDuringCapture({ FAKE_CAMERA_DELAY_MS: '1500' });
+    const { daemon, exit, offline, sequence, camera, captures } = await sigtermDuringCapture({ FAKE_CAMERA_DELAY_MS: '1500' });
+    assert.deepEqual(sequence, ['online', 'captured', 'offline'], 'the still is published, then `offline`');
     assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null });
     assert.ok(exit.ms < 10_000, `exited after ${exit.ms} ms`);
     assert.ok(offline, '`offline` reached the broker before the daemon left');
