@@ -27,7 +27,7 @@ const record = await app.captures.capture('web');
 const base = `http://127.0.0.1:${app.web.address.port}`;
 const login = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', body: 'password=bench-password', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
 const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
-process.stdout.write(JSON.stringify({ base, cookie, thumb: `/images/${record.capture.id}/thumb.jpg`, rss: process.memoryUsage().rss }) + '\n');
+process.stdout.write(JSON.stringify({ base, cookie, thumb: `/images/${record.capture.id}/thumb.jpg`}) + '\n');
 process.stdin.resume();
 process.stdin.on('end', async () => {
   await app.stop();

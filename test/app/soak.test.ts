@@ -40,6 +40,7 @@ test(`soak: one still per second for ${MINUTES} min; RSS and fds flat; every sti
     nodeArgs: ['--max-semi-space-size=2'],
     env: {
       MALLOC_ARENA_MAX: '2',
+      MALLOC_MMAP_THRESHOLD_: '131072',
       MONCAM_SCHEDULE_ENABLED: 'true',
       MONCAM_SCHEDULE_CRON: '* * * * * *',
       MONCAM_CAMERA_WIDTH: '1640',

@@ -185,8 +185,9 @@ describe('deploy/moncam.service', () => {
     assert.deepEqual(bare, []);
     // npm start and the unit run node the same way.
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
-    assert.match(pkg.scripts.start, /MALLOC_ARENA_MAX=\$\{MALLOC_ARENA_MAX:-2\} node --max-semi-space-size=2 dist\/bin\.js run/);
+    assert.match(pkg.scripts.start, /MALLOC_ARENA_MAX=\$\{MALLOC_ARENA_MAX:-2\} MALLOC_MMAP_THRESHOLD_=\$\{MALLOC_MMAP_THRESHOLD_:-131072\} node --max-semi-space-size=2 dist\/bin\.js run/);
     assert.match(text, /^Environment=MALLOC_ARENA_MAX=2$/m);
+    assert.match(text, /^Environment=MALLOC_MMAP_THRESHOLD_=131072$/m);
   });
 
   test('paths with spaces, % and $ are quoted and escaped for ExecStart=', (t) => {

@@ -356,7 +356,7 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
   before(async () => {
     console.log(`# hostile MQTT seed: ${SEED} (MONCAM_HOSTILE_SEED=${SEED} to reproduce)`);
     // The memory settings `npm start` uses, so RSS is measured as in production.
-    daemon = await ChildDaemon.start({ nodeArgs: ['--max-semi-space-size=2'], env: { MALLOC_ARENA_MAX: '2', FAKE_CAMERA_ARGV_LOG: argvLog, FAKE_CAMERA_DELAY_MS: String(CAMERA_MS) } });
+    daemon = await ChildDaemon.start({ nodeArgs: ['--max-semi-space-size=2'], env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', FAKE_CAMERA_ARGV_LOG: argvLog, FAKE_CAMERA_DELAY_MS: String(CAMERA_MS) } });
     sub = await Recorder.connect(daemon.mqttUrl, [EVENT, AVAILABILITY]);
     pub = await mqtt.connectAsync(daemon.mqttUrl, { reconnectPeriod: 0, connectTimeout: 5000 });
     await until(() => sub.on(AVAILABILITY).some((m) => m.payload.toString() === 'online'), 10_000, 'moncam online');
