@@ -404,53 +404,47 @@ describe('broker outages (real Mosquitto, SIGKILL)', () => {
     }
   });
 
-  test('d. stop() while connected to a hung broker (SIGSTOP: nothing acknowledged) is bounded', async (t) => {
+  /** A daemon connected to the broker, which is then frozen (SIGSTOP: TCP accepted, nothing answered). */
+  async function withFrozenBroker(cam: string, body: (daemon: Daemon, stopMs: () => Promise<number>) => Promise<void>): Promise<void> {
     await ensureBroker();
-    const CAM = 'outage_d2';
-    const daemon = await startDaemon(await colourCamera(), daemonEnv(broker, CAM));
+    const daemon = await startDaemon(await colourCamera(), daemonEnv(broker, cam));
     let stopped = false;
     const pid = broker.pid!;
+    const stopMs = async () => {
+      stopped = true;
+      const t0 = Date.now();
+      await daemon.stop();
+      return Date.now() - t0;
+    };
     try {
       await until(() => daemon.app.mqtt!.connected, 5000, 'the daemon to connect');
       process.kill(pid, 'SIGSTOP');
-      await daemon.app.captures.capture('web'); // its publishes are never acknowledged
-      const t0 = Date.now();
-      stopped = true;
-      await daemon.stop();
-      const ms = Date.now() - t0;
-      t.diagnostic(`stop() with a hung broker took ${ms} ms`);
-      assert.ok(ms < 2500, `stop() with a hung broker took ${ms} ms`);
+      await body(daemon, stopMs);
     } finally {
       process.kill(pid, 'SIGCONT');
       if (!stopped) await daemon.stop();
     }
-  });
+  }
 
-  test('d. stop() while reconnecting to a hung broker (TCP accepted, no CONNACK) completes at once', async (t) => {
-    await ensureBroker();
-    const CAM = 'outage_d3';
-    const daemon = await startDaemon(await colourCamera(), daemonEnv(broker, CAM));
-    let stopped = false;
-    const pid = broker.pid!;
-    try {
-      await until(() => daemon.app.mqtt!.connected, 5000, 'the daemon to connect');
-      process.kill(pid, 'SIGSTOP');
+  test('d. stop() while connected to a hung broker (SIGSTOP: nothing acknowledged) is bounded', (t) =>
+    withFrozenBroker('outage_d2', async (daemon, stopMs) => {
+      await daemon.app.captures.capture('web'); // its publishes are never acknowledged
+      const ms = await stopMs();
+      t.diagnostic(`stop() with a hung broker took ${ms} ms`);
+      assert.ok(ms < 2500, `stop() with a hung broker took ${ms} ms`);
+    }));
+
+  test('d. stop() while reconnecting to a hung broker (TCP accepted, no CONNACK) completes at once', (t) =>
+    withFrozenBroker('outage_d3', async (daemon, stopMs) => {
       const client = clientOf(daemon);
       const firstStream = client.stream;
       firstStream.destroy(); // a cut cable: the daemon reconnects, the hung broker's kernel accepts, nothing answers
       await until(() => client.stream !== firstStream, 5000, 'a reconnect attempt to start');
       await sleep(100);
       assert.equal(daemon.app.mqtt!.connected, false, 'waiting for a CONNACK that does not come');
-      const t0 = Date.now();
-      stopped = true;
-      await daemon.stop();
-      const ms = Date.now() - t0;
+      const ms = await stopMs();
       t.diagnostic(`stop() while connecting to a hung broker took ${ms} ms`);
       assert.ok(ms < 1000, `stop() while connecting to a hung broker took ${ms} ms`);
       assert.ok(client.stream.destroyed, 'no socket outlives stop()');
-    } finally {
-      process.kill(pid, 'SIGCONT');
-      if (!stopped) await daemon.stop();
-    }
-  });
+    }));
 });
