@@ -1,5 +1,5 @@
 // Backend 'ffmpeg': a USB webcam through V4L2, or an RTSP/HTTP source; one frame as JPEG on stdout.
-import { classifyByRules, runCamera, type Classification, type ClassifyRule, type ProgramCameraOptions } from './spawn.ts';
+import { captureWithProgram, classifyByRules, type Classification, type ClassifyRule, type ProgramCameraOptions } from './spawn.ts';
 import type { Camera, Still, StillRequest } from './types.ts';
 
 export interface FfmpegSource {
@@ -75,17 +75,7 @@ export class FfmpegCamera implements Camera {
   }
 
   async capture(req: StillRequest, signal?: AbortSignal): Promise<Still> {
-    const run = await runCamera({
-      program: this.program,
-      args: ffmpegArgs(req, this.opts, this.opts.extraArgs),
-      timeoutMs: req.timeoutMs,
-      killGraceMs: this.opts.killGraceMs,
-      signal,
-      env: this.opts.env,
-      classify: classifyFfmpeg,
-      scrubLine: scrubCredentials,
-    });
-    this.opts.logger?.debug({ program: this.program, width: run.info.width, height: run.info.height, bytes: run.jpeg.length }, 'still captured');
+    const run = await captureWithProgram(this.opts, this.program, { args: ffmpegArgs(req, this.opts, this.opts.extraArgs), req, signal, classify: classifyFfmpeg, scrubLine: scrubCredentials });
     return { jpeg: run.jpeg };
   }
 }

@@ -1,6 +1,6 @@
 // Backend 'raspistill': the legacy MMAL camera stack (Raspberry Pi OS Buster and older, or legacy mode).
 import type { Exposure } from '../config/schema.ts';
-import { classifyByRules, runCamera, type Classification, type ClassifyRule, type ProgramCameraOptions } from './spawn.ts';
+import { captureWithProgram, classifyByRules, type Classification, type ClassifyRule, type ProgramCameraOptions } from './spawn.ts';
 import type { Camera, Still, StillRequest } from './types.ts';
 
 // raspistill -ex modes (RaspiCamControl.c): auto, night, verylong, sports, ...; it has no "short", sports is the fast-shutter one.
@@ -51,16 +51,7 @@ export class RaspistillCamera implements Camera {
   }
 
   async capture(req: StillRequest, signal?: AbortSignal): Promise<Still> {
-    const run = await runCamera({
-      program: this.program,
-      args: raspistillArgs(req, this.opts.extraArgs),
-      timeoutMs: req.timeoutMs,
-      killGraceMs: this.opts.killGraceMs,
-      signal,
-      env: this.opts.env,
-      classify: classifyRaspistill,
-    });
-    this.opts.logger?.debug({ program: this.program, width: run.info.width, height: run.info.height, bytes: run.jpeg.length }, 'still captured');
+    const run = await captureWithProgram(this.opts, this.program, { args: raspistillArgs(req, this.opts.extraArgs), req, signal, classify: classifyRaspistill });
     return { jpeg: run.jpeg };
   }
 }

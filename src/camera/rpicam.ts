@@ -1,6 +1,6 @@
 // Backend 'rpicam': rpicam-still (libcamera-still on Raspberry Pi OS before Bookworm), JPEG on stdout.
 import type { Exposure } from '../config/schema.ts';
-import { classifyByRules, runCamera, type Classification, type ClassifyRule, type ProgramCameraOptions } from './spawn.ts';
+import { captureWithProgram, classifyByRules, type Classification, type ClassifyRule, type ProgramCameraOptions } from './spawn.ts';
 import type { Camera, Still, StillRequest } from './types.ts';
 
 // libcamera has no night mode (rpicam-apps core/options.cpp exposure_table: normal, sport, short, long, custom).
@@ -84,16 +84,7 @@ export class RpicamCamera implements Camera {
 
   async capture(req: StillRequest, signal?: AbortSignal): Promise<Still> {
     const { args, rotate } = rpicamArgs(req, this.opts.extraArgs);
-    const run = await runCamera({
-      program: this.program,
-      args,
-      timeoutMs: req.timeoutMs,
-      killGraceMs: this.opts.killGraceMs,
-      signal,
-      env: this.opts.env,
-      classify: classifyRpicam,
-    });
-    this.opts.logger?.debug({ program: this.program, width: run.info.width, height: run.info.height, bytes: run.jpeg.length, stderr: run.stderr.slice(-3) }, 'still captured');
+    const run = await captureWithProgram(this.opts, this.program, { args, req, signal, classify: classifyRpicam });
     return rotate ? { jpeg: run.jpeg, rotate } : { jpeg: run.jpeg };
   }
 }

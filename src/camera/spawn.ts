@@ -5,7 +5,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { validateJpeg, type JpegInfo } from './jpeg.ts';
-import { CameraError, type CameraErrorCode } from './types.ts';
+import { CameraError, type CameraErrorCode, type StillRequest } from './types.ts';
 
 /** What a backend concluded from a failed run; `detail` is the stderr line that proves it. */
 export interface Classification {
@@ -246,4 +246,24 @@ export interface ProgramCameraOptions {
   env?: NodeJS.ProcessEnv;
   killGraceMs?: number;
   logger?: Logger;
+}
+
+/** One still from a program backend: what rpicam, raspistill and ffmpeg capture() share. */
+export async function captureWithProgram(
+  opts: ProgramCameraOptions,
+  program: string,
+  still: { args: readonly string[]; req: StillRequest; signal?: AbortSignal; classify: Classify; scrubLine?: (line: string) => string },
+): Promise<CameraRun> {
+  const run = await runCamera({
+    program,
+    args: still.args,
+    timeoutMs: still.req.timeoutMs,
+    killGraceMs: opts.killGraceMs,
+    signal: still.signal,
+    env: opts.env,
+    classify: still.classify,
+    ...(still.scrubLine ? { scrubLine: still.scrubLine } : {}),
+  });
+  opts.logger?.debug({ program, width: run.info.width, height: run.info.height, bytes: run.jpeg.length, stderr: run.stderr.slice(-3) }, 'still captured');
+  return run;
 }
