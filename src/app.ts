@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { probeCamera } from './camera/auto.ts';
 import type { Camera } from './camera/types.ts';
-import { CaptureService } from './capture/service.ts';
+import { CaptureService, type CaptureRecord } from './capture/service.ts';
 import { stillRequest } from './capture/request.ts';
 import type { Config } from './config/schema.ts';
 import { EmbeddedBroker } from './mqtt/broker.ts';
@@ -12,14 +12,17 @@ import { MqttBridge } from './mqtt/bridge.ts';
 import { brokerUrl, clientOptions } from './mqtt/connection.ts';
 import type { DiscoveryContext } from './mqtt/discovery.ts';
 import { isCommandTopic, mqttTopics } from './mqtt/topics.ts';
+import { AutoExposure } from './schedule/exposure.ts';
 import { Scheduler } from './schedule/scheduler.ts';
 import { DataDirLock } from './storage/lock.ts';
 import { CaptureStore } from './storage/store.ts';
+import { TimelapseService } from './timelapse/service.ts';
 import { version } from './version.ts';
 import { createWebApp } from './web/app.ts';
 import { EventHub } from './web/events.ts';
 import { WebServer } from './web/server.ts';
 import { FileSessionStore, sessionSecret } from './web/sessions.ts';
+import { timelapseLink } from './web/timelapse.ts';
 
 export interface AppDeps {
   config: Config;
@@ -32,6 +35,8 @@ export interface AppDeps {
   web?: boolean;
   /** Test hooks: faster HA-birth republish and reconnects. */
   mqttTiming?: { birthDelayMs?: [number, number]; reconnectMs?: [number, number] };
+  /** Test hooks: when finished days get their timelapse (cron), and the catch-up delay after start. */
+  timelapseTiming?: { cron?: string; catchUpDelayMs?: number };
 }
 
 export interface App {
@@ -39,6 +44,8 @@ export interface App {
   readonly camera: Camera;
   readonly store: CaptureStore;
   readonly captures: CaptureService;
+  readonly timelapses: TimelapseService;
+  readonly autoExposure?: AutoExposure;
   readonly scheduler?: Scheduler;
   readonly broker?: EmbeddedBroker;
   readonly mqtt?: MqttBridge;
@@ -65,7 +72,27 @@ export async function createApp(deps: AppDeps): Promise<App> {
     logger: logger.child({ module: 'storage' }),
   });
   const lock = new DataDirLock(config.data_dir, logger.child({ module: 'storage' }));
-  const captures = new CaptureService({ camera, store, config, logger: logger.child({ module: 'capture' }) });
+  const autoExposure = config.schedule.exposure === 'auto' ? new AutoExposure({ config, logger: logger.child({ module: 'schedule' }) }) : undefined;
+  const fixedExposure = config.schedule.exposure === 'auto' ? undefined : config.schedule.exposure;
+  const captures = new CaptureService({
+    camera,
+    store,
+    config,
+    logger: logger.child({ module: 'capture' }),
+    ...(autoExposure ? { scheduleExposure: () => autoExposure.exposure } : {}),
+  });
+  const onCaptured = (r: CaptureRecord) => autoExposure?.observe({ exposure: r.exposure, brightness: r.scene.brightness, manual: r.manual });
+  const webEnabled = deps.web !== false && config.web.enabled;
+  const privateDir = path.join(config.data_dir, 'private');
+  // The web page's secret also signs the timelapse links published over MQTT.
+  const secret = webEnabled ? await sessionSecret(path.join(privateDir, 'session_secret')) : undefined;
+  const timelapses = new TimelapseService({
+    store,
+    config,
+    logger: logger.child({ module: 'timelapse' }),
+    link: (day) => timelapseLink(secret, day),
+    ...deps.timelapseTiming,
+  });
   const scheduler = config.schedule.enabled
     ? new Scheduler({ capture: captures, cron: config.schedule.cron, timezone: config.schedule.timezone, logger: logger.child({ module: 'schedule' }) })
     : undefined;
@@ -76,7 +103,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
       ? new EmbeddedBroker({ host: config.broker.host, port: config.broker.port, username: config.broker.username, passwordFile: config.web.password_file, isCommandTopic: (t) => isCommandTopic(config.mqtt.base_topic, t), logger: logger.child({ module: 'broker' }) })
       : undefined;
   const topics = mqttTopics({ baseTopic: config.mqtt.base_topic, cameraId: config.camera.id, discoveryPrefix: config.mqtt.discovery_prefix });
-  const discoveryContext: DiscoveryContext = { topics, cameraId: config.camera.id, cameraName: config.camera.name, backend: camera.backend, version: version() };
+  const discoveryContext: DiscoveryContext = {
+    topics,
+    cameraId: config.camera.id,
+    cameraName: config.camera.name,
+    backend: camera.backend,
+    version: version(),
+    timelapse: true,
+    ...(webEnabled && config.web.public_url ? { publicUrl: config.web.public_url } : {}),
+  };
   const mqtt = useMqtt
     ? new MqttBridge({
         url: () => brokerUrl(config, broker),
@@ -86,25 +121,26 @@ export async function createApp(deps: AppDeps): Promise<App> {
         discovery: { enabled: config.mqtt.discovery, legacy: config.mqtt.legacy_discovery, context: discoveryContext },
         captures,
         store,
+        timelapses,
         logger: logger.child({ module: 'mqtt' }),
         announcedFile: path.join(config.data_dir, 'mqtt-announced.json'),
         ...deps.mqttTiming,
       })
     : undefined;
 
-  const privateDir = path.join(config.data_dir, 'private');
   const sessions = new FileSessionStore(path.join(privateDir, 'sessions.json'), logger.child({ module: 'web' }));
-  const events = new EventHub(captures, config.web.max_event_clients);
+  const events = new EventHub(captures, config.web.max_event_clients, timelapses);
   const web =
-    deps.web !== false && config.web.enabled
+    webEnabled && secret
       ? new WebServer({
           app: createWebApp({
             config,
             store,
             captures,
+            timelapses,
             events,
             sessionStore: sessions,
-            sessionSecret: await sessionSecret(path.join(privateDir, 'session_secret')),
+            sessionSecret: secret,
             logger: logger.child({ module: 'web' }),
             uiDir: UI_DIR,
           }),
@@ -119,6 +155,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     camera,
     store,
     captures,
+    timelapses,
+    autoExposure,
     scheduler,
     broker,
     mqtt,
@@ -126,6 +164,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     async start() {
       await lock.acquire();
       await store.start();
+      // The last still's scene: the next still's change score and auto exposure's starting point.
+      const latest = store.latest();
+      const meta = latest ? await store.readMeta(latest.id).catch(() => undefined) : undefined;
+      captures.restoreScene(meta);
+      autoExposure?.observe({ exposure: meta?.exposure, brightness: meta?.brightness, manual: meta?.manual === true });
+      captures.on('captured', onCaptured);
+      await timelapses.start();
       await broker?.start();
       mqtt?.start();
       if (web) {
@@ -134,7 +179,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
         await web.start();
       }
       scheduler?.start();
-      logger.info({ camera: camera.backend, data_dir: config.data_dir, latest: store.latest()?.id, mqtt: mqtt ? brokerUrl(config, broker) : 'off' }, 'moncam started');
+      logger.info(
+        { camera: camera.backend, data_dir: config.data_dir, latest: store.latest()?.id, mqtt: mqtt ? brokerUrl(config, broker) : 'off', exposure: autoExposure ? `auto (${autoExposure.mode})` : (fixedExposure ?? config.camera.exposure) },
+        'moncam started',
+      );
     },
     async stop() {
       scheduler?.stop();
@@ -144,6 +192,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
         await sessions.flush();
       }
       await captures.stop();
+      await timelapses.stop();
+      captures.off('captured', onCaptured);
       await mqtt?.stop();
       await broker?.stop();
       await camera.stop?.();

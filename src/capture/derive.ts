@@ -1,5 +1,6 @@
 // Thumbnail and MQTT preview from ONE decode of the original: libjpeg shrink-on-load does most of the scaling.
 import sharp from 'sharp';
+import { sceneStats, type SceneStats } from '../scene/scene.ts';
 import { drawTimeTag } from './timetag.ts';
 
 export interface DeriveOptions {
@@ -23,6 +24,8 @@ export interface Derived {
   /** Upright size of the original (EXIF orientation applied). */
   fullWidth: number;
   fullHeight: number;
+  /** Brightness and change signature, from the thumbnail's pixels before the time tag is drawn. */
+  scene: SceneStats;
 }
 
 type Raw = { width: number; height: number; channels: 3 };
@@ -39,10 +42,12 @@ async function tagAndEncode(pixels: Buffer, raw: Raw, label: string, quality: nu
   return { jpeg, width: raw.width, height: raw.height };
 }
 
-async function thumbnail(pixels: Buffer, raw: Raw, size: number, label: string, quality: number): Promise<DerivedImage> {
+async function thumbnail(pixels: Buffer, raw: Raw, size: number, label: string, quality: number): Promise<{ thumb: DerivedImage; scene: SceneStats }> {
   const dims = fitInside(raw.width, raw.height, size);
   const small = await sharp(pixels, { raw }).resize(dims.width, dims.height, { fit: 'fill' }).raw().toBuffer();
-  return tagAndEncode(small, { ...dims, channels: 3 }, label, quality);
+  // Measured before the tag is drawn: the tag is the same in every still and would only add noise.
+  const scene = await sceneStats(small, { ...dims, channels: 3 });
+  return { thumb: await tagAndEncode(small, { ...dims, channels: 3 }, label, quality), scene };
 }
 
 /** Throws sharp's error when the JPEG cannot be decoded (the caller classifies it as corrupt). */
@@ -62,8 +67,8 @@ export async function deriveImages(original: Buffer, opts: DeriveOptions): Promi
   // The thumbnail is cut from untagged pixels; the preview then gets its tag drawn in place.
   const thumbDone = thumbnail(data, raw, opts.thumbSize, opts.label, opts.thumbQuality);
   const previewPixels = Buffer.from(data);
-  const [preview, thumb] = await Promise.all([tagAndEncode(previewPixels, raw, opts.label, opts.previewQuality), thumbDone]);
-  return { preview, thumb, fullWidth, fullHeight };
+  const [preview, { thumb, scene }] = await Promise.all([tagAndEncode(previewPixels, raw, opts.label, opts.previewQuality), thumbDone]);
+  return { preview, thumb, fullWidth, fullHeight, scene };
 }
 
 /** Re-encodes the original with the time tag (opt-in: `storage.burn_timestamp`; the old app did this). */

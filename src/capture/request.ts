@@ -8,10 +8,13 @@ export interface StillOverrides {
   gain?: number;
 }
 
-/** `scheduled` picks `schedule.exposure` (e.g. night) when the request does not name one. */
-export function stillRequest(config: Config, overrides: StillOverrides = {}, scheduled = false): StillRequest {
+/**
+ * `scheduledExposure`: the profile a scheduled still uses when the request does not name one
+ * (`schedule.exposure`, or what `auto` chose from the last still's brightness).
+ */
+export function stillRequest(config: Config, overrides: StillOverrides = {}, scheduledExposure?: Exposure): StillRequest {
   const cam = config.camera;
-  const exposure = overrides.exposure ?? (scheduled ? config.schedule.exposure : undefined) ?? cam.exposure;
+  const exposure = overrides.exposure ?? scheduledExposure ?? cam.exposure;
   const shutterUs = overrides.shutterUs ?? cam.shutter_us;
   const gain = overrides.gain ?? cam.gain;
   return {

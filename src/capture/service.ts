@@ -6,6 +6,7 @@ import type { Config, Exposure } from '../config/schema.ts';
 import type { CaptureStore, StoredCapture } from '../storage/store.ts';
 import { StorageError } from '../storage/store.ts';
 import { burnTimestamp, deriveImages } from './derive.ts';
+import { changeScore, decodeSignature, encodeSignature } from '../scene/scene.ts';
 import { CaptureHealth, type HealthSnapshot } from './health.ts';
 import { originalOf } from './original.ts';
 import { stillRequest } from './request.ts';
@@ -46,9 +47,24 @@ export interface CaptureRecord {
   thumbHeight: number;
   /** The MQTT preview JPEG, so outputs need not read it back from disk. */
   preview: Buffer;
+  /** The exposure profile the camera was asked for; `manual`: a shutter time or gain was forced. */
+  exposure: Exposure;
+  manual: boolean;
+  scene: SceneReading;
   /** Time from the camera's start to its JPEG, and from the JPEG to stored files. */
   cameraMs: number;
   pipelineMs: number;
+}
+
+/** Scene sensors of one still (DESIGN: computed from the thumbnail, before its time tag). */
+export interface SceneReading {
+  /** Mean brightness, 0..100 %. */
+  brightness: number;
+  /** % of the picture that changed since the previous still; undefined for the first still. */
+  change?: number;
+  /** change reached `scene.change_threshold`. */
+  changed: boolean;
+  previousBrightness?: number;
 }
 
 /** `backoff`: refused without running the camera, during the pause after failures in a row; `stopped`: the daemon is shutting down. */
@@ -94,6 +110,8 @@ export interface CaptureServiceDeps {
   config: Config;
   logger: Logger;
   now?: () => Date;
+  /** `schedule.exposure: auto`: the profile scheduled stills use now (else the fixed schedule.exposure applies). */
+  scheduleExposure?: () => Exposure | undefined;
 }
 
 /** Requests with an id (or source) echoed per still (MQTT `ids`, metadata); a burst beyond shares the still unnamed. */
@@ -118,6 +136,8 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
   private queued?: Job;
   private stopping = false;
   private readonly health: CaptureHealth;
+  /** The previous still's scene, which the next one's change score is measured against. */
+  private previousScene?: { signature?: Buffer; brightness?: number };
 
   constructor(deps: CaptureServiceDeps) {
     super();
@@ -128,6 +148,17 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
 
   get busy(): boolean {
     return Boolean(this.inFlight);
+  }
+
+  /**
+   * Picks up the scene of the still stored last (its metadata), so the first still after a restart
+   * gets a change score too.
+   */
+  restoreScene(meta: Record<string, unknown> | undefined): void {
+    if (!meta) return;
+    const signature = decodeSignature(meta.scene_signature);
+    const brightness = typeof meta.brightness === 'number' ? meta.brightness : undefined;
+    if (signature || brightness !== undefined) this.previousScene = { signature, brightness };
   }
 
   /** Failures in a row, the last error and any pause, for the page and /api/state. */
@@ -288,7 +319,9 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
   private async run(job: Job): Promise<CaptureRecord> {
     const { camera, store, config, logger } = this.deps;
     const t0 = performance.now();
-    const still = await camera.capture(stillRequest(config, job.options, job.trigger === 'schedule'), job.abort.signal);
+    const request = stillRequest(config, job.options, job.trigger === 'schedule' ? this.scheduledExposure() : undefined);
+    const manual = Boolean(request.shutterUs || request.gain);
+    const still = await camera.capture(request, job.abort.signal);
     const cameraMs = performance.now() - t0;
     const capturedAt = this.now();
     const t1 = performance.now();
@@ -304,7 +337,8 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
       thumbQuality: config.storage.thumb_quality,
       label,
     });
-    const meta = derivedP.then((d) => ({
+    const scene = derivedP.then((d) => this.sceneReading(d.scene.brightness, d.scene.signature));
+    const meta = Promise.all([derivedP, scene]).then(([d, sc]) => ({
       trigger: job.trigger,
       requests: job.requests,
       camera: camera.backend,
@@ -314,14 +348,25 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
       full_height: d.fullHeight,
       thumb_width: d.thumb.width,
       thumb_height: d.thumb.height,
+      exposure: request.exposure,
+      ...(manual ? { manual: true } : {}),
+      brightness: sc.brightness,
+      ...(sc.change !== undefined ? { change: sc.change } : {}),
+      scene_signature: encodeSignature(d.scene.signature),
     }));
     const thumb = derivedP.then((d) => d.thumb.jpeg);
     const preview = derivedP.then((d) => d.preview.jpeg);
-    for (const p of [thumb, preview, meta]) p.catch(() => undefined); // a decode error surfaces through save()
+    for (const p of [thumb, preview, meta, scene]) p.catch(() => undefined); // a decode error surfaces through save()
     const capture = await store.save({ capturedAt, original, thumb, preview, meta });
     const derived = await derivedP;
+    const reading = await scene;
+    // Only a stored still becomes the reference: a failed save must not hide the change from the next one.
+    this.previousScene = { signature: derived.scene.signature, brightness: reading.brightness };
     const pipelineMs = performance.now() - t1;
-    logger.info({ id: capture.id, trigger: job.trigger, requests: job.requests.length, bytes: capture.bytes, cameraMs: Math.round(cameraMs), pipelineMs: Math.round(pipelineMs) }, 'still captured');
+    logger.info(
+      { id: capture.id, trigger: job.trigger, requests: job.requests.length, bytes: capture.bytes, exposure: request.exposure, brightness: reading.brightness, change: reading.change, cameraMs: Math.round(cameraMs), pipelineMs: Math.round(pipelineMs) },
+      reading.changed ? 'still captured: the scene changed' : 'still captured',
+    );
 
     store.prune().catch((err: unknown) => logger.error({ err }, 'retention pruning failed'));
     return {
@@ -335,8 +380,30 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
       thumbWidth: derived.thumb.width,
       thumbHeight: derived.thumb.height,
       preview: derived.preview.jpeg,
+      exposure: request.exposure,
+      manual,
+      scene: reading,
       cameraMs,
       pipelineMs,
+    };
+  }
+
+  /** `schedule.exposure`, or auto's current choice (deps.scheduleExposure). */
+  private scheduledExposure(): Exposure | undefined {
+    if (this.deps.scheduleExposure) return this.deps.scheduleExposure();
+    const fixed = this.deps.config.schedule.exposure;
+    return fixed === 'auto' ? undefined : fixed;
+  }
+
+  private sceneReading(brightness: number, signature: Buffer): SceneReading {
+    const previous = this.previousScene;
+    const change = changeScore(previous?.signature, signature);
+    const threshold = this.deps.config.scene.change_threshold;
+    return {
+      brightness,
+      ...(change !== undefined ? { change } : {}),
+      changed: threshold > 0 && change !== undefined && change >= threshold,
+      ...(previous?.brightness !== undefined ? { previousBrightness: previous.brightness } : {}),
     };
   }
 }

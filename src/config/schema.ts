@@ -53,6 +53,7 @@ const timezone = () =>
 export const EXPOSURES = ['normal', 'night', 'long', 'short', 'sport'] as const;
 export const exposureSchema = z.enum(EXPOSURES);
 export type Exposure = z.infer<typeof exposureSchema>;
+export type ScheduleExposure = Exposure | 'auto';
 
 export const BACKENDS = ['auto', 'rpicam', 'raspistill', 'ffmpeg', 'synthetic'] as const;
 
@@ -112,7 +113,30 @@ const schedule = z
       )
       .default('0 * * * *').describe('Cron pattern (5 or 6 fields; croner syntax). Default: hourly.'),
     timezone: timezone().optional().describe('Time zone for the cron pattern and day folders. Default: the system\'s.'),
-    exposure: exposureSchema.optional().describe('Exposure profile for scheduled stills (the old app used night).'),
+    exposure: z
+      .enum([...EXPOSURES, 'auto'])
+      .optional()
+      .describe(
+        'Exposure profile for scheduled stills (the old app used night). auto: camera.exposure by day and night_exposure by night, switched by the brightness of the last scheduled still (see night_below and day_above). Unset: camera.exposure.',
+      ),
+    night_exposure: exposureSchema.default('long').describe('exposure auto: the profile used by night.'),
+    night_below: z.number().min(0).max(100).default(12).describe('exposure auto: a still taken with the day profile darker than this brightness (%) switches the next scheduled stills to night_exposure.'),
+    day_above: z.number().min(0).max(100).default(45).describe('exposure auto: a still taken with night_exposure brighter than this (%) switches back to the day profile. Keep it well above night_below: a night still is brighter than a day still would be.'),
+  })
+  .prefault({});
+
+const scene = z
+  .strictObject({
+    change_threshold: z.number().min(0).max(100).default(5).describe('A still whose change score against the previous still (% of the picture that changed) reaches this fires a `changed` event. 0: never.'),
+  })
+  .prefault({});
+
+const timelapse = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe("Build each day's timelapse (animated WebP) a few minutes after local midnight, and catch up on start. On-demand builds work either way."),
+    size: int(64, 2048).default(480).describe('Long edge of the timelapse frames in pixels. Up to storage.thumb_width it is made from the thumbnails, above from the MQTT previews.'),
+    frame_ms: int(20, 10_000).default(250).describe('How long each still is shown, in milliseconds.'),
+    quality: int(1, 100).default(60).describe('WebP quality of the frames.'),
   })
   .prefault({});
 
@@ -168,6 +192,10 @@ const web = z
     session_max_days: int(1, 3650).default(30).describe('A session ends this long after login, however active.'),
     login_attempts: int(1, 1000).default(10).describe('Failed logins allowed per client per 15 minutes; then 429 with Retry-After.'),
     max_event_clients: int(1, 10_000).default(50).describe('Live-update (server-sent events) connections served at once.'),
+    public_url: z
+      .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://moncam.local:5000' })
+      .optional()
+      .describe('Where Home Assistant reaches this page, e.g. http://moncam.local:5000. Enables the timelapse image entity and the device link in Home Assistant.'),
   })
   .prefault({});
 
@@ -182,6 +210,8 @@ export const configSchema = z
   data_dir: z.string().min(1).default('./data').describe('Everything moncam writes: stills, thumbnails, private/ (password hash, session secret).'),
   camera,
   schedule,
+  scene,
+  timelapse,
   storage,
   mqtt,
   broker,
@@ -194,6 +224,10 @@ export const configSchema = z
     const prefix = c.mqtt.discovery_prefix;
     if (base === prefix || base.startsWith(prefix + '/') || prefix.startsWith(base + '/')) {
       ctx.addIssue({ code: 'custom', path: ['mqtt', 'base_topic'], message: `must not overlap mqtt.discovery_prefix ("${prefix}")`, input: base });
+    }
+    // Equal or crossed thresholds would flip between the profiles on every still.
+    if (c.schedule.exposure === 'auto' && c.schedule.day_above <= c.schedule.night_below) {
+      ctx.addIssue({ code: 'custom', path: ['schedule', 'day_above'], message: `must be above schedule.night_below (${c.schedule.night_below})`, input: c.schedule.day_above });
     }
   });
 

@@ -4,8 +4,10 @@ import fs from 'node:fs/promises';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { CaptureFailure, CaptureRecord, CaptureService } from '../capture/service.ts';
+import { addDays } from '../storage/layout.ts';
 import type { CaptureStore, StoredCapture } from '../storage/store.ts';
-import { parseCommand } from './command.ts';
+import type { TimelapseFailure, TimelapseRecord, TimelapseService } from '../timelapse/service.ts';
+import { parseCommand, parseTimelapseCommand } from './command.ts';
 import { commandLogs, type CommandLogs } from './loglimit.ts';
 import { deviceDiscovery, discoveryTopics, entityDiscovery, type DiscoveryContext } from './discovery.ts';
 import type { Topics } from './topics.ts';
@@ -18,7 +20,9 @@ export interface MqttBridgeDeps {
   cameraId: string;
   discovery: { enabled: boolean; legacy: boolean; context: DiscoveryContext };
   captures: Pick<CaptureService, 'capture' | 'on' | 'off'>;
-  store: Pick<CaptureStore, 'latest' | 'readMeta'>;
+  store: Pick<CaptureStore, 'latest' | 'readMeta' | 'localDay'>;
+  /** Day timelapses: announced on `timelapse` and as events; built on `timelapse/set`. */
+  timelapses?: Pick<TimelapseService, 'build' | 'latest' | 'on' | 'off'>;
   logger: Logger;
   /** HA birth -> republish after a random delay in [min, max] ms, so many devices do not answer at once. */
   birthDelayMs?: [number, number];
@@ -33,7 +37,7 @@ export interface MqttBridgeDeps {
 
 interface Announced {
   cameraId: string;
-  topics: Pick<Topics, 'availability' | 'image' | 'imageAttributes' | 'lastCapture'>;
+  topics: Pick<Topics, 'availability' | 'image' | 'imageAttributes' | 'lastCapture' | 'timelapse'>;
   discoveryTopics: string[];
 }
 
@@ -53,6 +57,10 @@ function attributesOf(capture: StoredCapture, meta: Record<string, unknown>, pre
     full_width: meta.full_width,
     full_height: meta.full_height,
     original_bytes: capture.bytes,
+    exposure: meta.exposure,
+    // Scene sensors; null (HA: unknown) for the first still or a still stored by an older version.
+    brightness: typeof meta.brightness === 'number' ? meta.brightness : null,
+    change: typeof meta.change === 'number' ? meta.change : null,
   };
 }
 
@@ -72,6 +80,9 @@ export class MqttBridge {
   private stateNext?: { job: () => Promise<void>; done: Promise<void>; resolve: () => void; reject: (err: unknown) => void };
   private readonly onCaptured = (r: CaptureRecord) => this.track(this.publishCapture(r));
   private readonly onFailed = (f: CaptureFailure) => this.track(this.publishFailure(f));
+  private readonly onTimelapse = (t: TimelapseRecord) => this.track(this.publishTimelapse(t));
+  private readonly onTimelapseFailed = (f: TimelapseFailure) =>
+    this.track(this.publishEvent({ event_type: 'failed', what: 'timelapse', ...(f.requestId ? { id: f.requestId } : {}), day: f.day, trigger: f.trigger, error: f.error.code, message: f.error.message, at: f.at.toISOString() }));
   /** Publishes of stills and failures under way: a still finished during shutdown is published before `offline`. */
   private readonly pending = new Set<Promise<void>>();
 
@@ -94,6 +105,8 @@ export class MqttBridge {
     this.stopping = false;
     this.deps.captures.on('captured', this.onCaptured);
     this.deps.captures.on('failed', this.onFailed);
+    this.deps.timelapses?.on('built', this.onTimelapse);
+    this.deps.timelapses?.on('failed', this.onTimelapseFailed);
     const client = mqtt.connect(url, {
       ...this.deps.clientOptions,
       will: { topic: topics.availability, payload: Buffer.from('offline'), qos: QOS, retain: true },
@@ -123,6 +136,8 @@ export class MqttBridge {
     clearTimeout(this.reconnectTimer);
     this.deps.captures.off('captured', this.onCaptured);
     this.deps.captures.off('failed', this.onFailed);
+    this.deps.timelapses?.off('built', this.onTimelapse);
+    this.deps.timelapses?.off('failed', this.onTimelapseFailed);
     const client = this.client;
     if (!client) return;
     // Within about 2 s in all cases (the CLI's stop deadline counts on it): a broker that is down, being
@@ -195,7 +210,12 @@ export class MqttBridge {
     try {
       // rap (MQTT 5 retain-as-published): a retained command keeps its flag even when delivered live, so it can be ignored.
       const commandSub = { qos: QOS, rap: true };
-      await client.subscribeAsync({ [topics.commandAll]: commandSub, [topics.command]: commandSub, [topics.haStatus]: { qos: QOS } });
+      await client.subscribeAsync({
+        [topics.commandAll]: commandSub,
+        [topics.command]: commandSub,
+        ...(this.deps.timelapses ? { [topics.timelapseCommand]: commandSub } : {}),
+        [topics.haStatus]: { qos: QOS },
+      });
       await this.forgetPreviousIdentity(client, gen);
       await this.publishAll(client, gen);
     } catch (err) {
@@ -210,7 +230,7 @@ export class MqttBridge {
     const { topics, cameraId, discovery } = this.deps;
     const current: Announced = {
       cameraId,
-      topics: { availability: topics.availability, image: topics.image, imageAttributes: topics.imageAttributes, lastCapture: topics.lastCapture },
+      topics: { availability: topics.availability, image: topics.image, imageAttributes: topics.imageAttributes, lastCapture: topics.lastCapture, timelapse: topics.timelapse },
       discoveryTopics: discovery.enabled ? discoveryTopics(discovery.context) : [],
     };
     let previous: Announced | undefined;
@@ -236,6 +256,8 @@ export class MqttBridge {
     await this.publishDiscovery(client, gen);
     await this.send(client, gen, this.deps.topics.availability, 'online', { retain: true });
     await this.publishLatest(client, gen);
+    const timelapse = this.deps.timelapses?.latest();
+    if (timelapse) await this.send(client, gen, this.deps.topics.timelapse, JSON.stringify(timelapse), { retain: true });
   }
 
   private async publishDiscovery(client: MqttClient, gen: number): Promise<void> {
@@ -310,7 +332,18 @@ export class MqttBridge {
     const gen = this.generation;
     const ids = record.requests.flatMap((r) => (r.requestId ? [r.requestId] : []));
     const source = record.requests.find((r) => r.source)?.source;
-    const meta = { trigger: record.trigger, width: record.width, height: record.height, full_width: record.fullWidth, full_height: record.fullHeight };
+    const { scene } = record;
+    const meta = {
+      trigger: record.trigger,
+      width: record.width,
+      height: record.height,
+      full_width: record.fullWidth,
+      full_height: record.fullHeight,
+      exposure: record.exposure,
+      brightness: scene.brightness,
+      change: scene.change,
+    };
+    const sceneFields = { brightness: scene.brightness, change: scene.change ?? null };
     try {
       // The retained state may be superseded by a newer still (latest wins); the event is published for
       // every still all the same, after the state it refers to or a newer one: it answers the request ids.
@@ -328,8 +361,24 @@ export class MqttBridge {
           captured_at: record.capture.capturedAtIso,
           width: record.width,
           height: record.height,
+          ...sceneFields,
         }),
       );
+      if (scene.changed) {
+        await this.send(
+          client,
+          gen,
+          topics.event,
+          JSON.stringify({
+            event_type: 'changed',
+            capture_id: record.capture.id,
+            trigger: record.trigger,
+            captured_at: record.capture.capturedAtIso,
+            ...sceneFields,
+            ...(scene.previousBrightness !== undefined ? { previous_brightness: scene.previousBrightness } : {}),
+          }),
+        );
+      }
     } catch (err) {
       logger.warn({ err: { message: (err as Error).message }, id: record.capture.id }, 'MQTT publish of a still failed; the latest still is republished on reconnect');
     }
@@ -346,6 +395,19 @@ export class MqttBridge {
       ...(failure.error.detail ? { detail: failure.error.detail } : {}),
       at: failure.at.toISOString(),
     });
+  }
+
+  /** Retained (the latest timelapse, for HA's sensor and image entity) and as a `timelapse` event. */
+  private async publishTimelapse(record: TimelapseRecord): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) return; // the latest is republished on connect
+    try {
+      await this.send(client, this.generation, this.deps.topics.timelapse, JSON.stringify(record), { retain: true });
+    } catch (err) {
+      this.deps.logger.warn({ err: { message: (err as Error).message }, day: record.day }, 'MQTT publish of a timelapse failed; it is republished on reconnect');
+      return;
+    }
+    await this.publishEvent({ event_type: 'timelapse', ...record });
   }
 
   private async publishEvent(event: Record<string, unknown>): Promise<void> {
@@ -365,13 +427,14 @@ export class MqttBridge {
         if (payload.toString().trim() === 'online') this.scheduleRepublish();
         return;
       }
-      if (topic !== topics.commandAll && topic !== topics.command) return;
+      if (topic !== topics.commandAll && topic !== topics.command && topic !== topics.timelapseCommand) return;
       if (retained) {
         // A retained command would fire on every reconnect; the contract says never honour it.
         if (this.logs.retained.allow()) logger.warn({ topic, bytes: payload.length }, `ignored a retained command; clear it with: mosquitto_pub -r -n -t ${topic}`);
         return;
       }
-      this.handleCommand(topic, payload);
+      if (topic === topics.timelapseCommand) this.handleTimelapseCommand(topic, payload);
+      else this.handleCommand(topic, payload);
     } catch (err) {
       logger.error({ err, topic }, 'MQTT message handler failed');
     }
@@ -390,6 +453,23 @@ export class MqttBridge {
     if (this.logs.accepted.allow()) logger.info({ topic, id: cmd.id, source: cmd.source }, 'MQTT capture command');
     this.deps.captures.capture('mqtt', { ...cmd.options, ...(cmd.id ? { requestId: cmd.id } : {}), ...(cmd.source ? { source: cmd.source } : {}) }).catch(() => {
       // Reported by the capture service's failed event.
+    });
+  }
+
+  private handleTimelapseCommand(topic: string, payload: Buffer): void {
+    const { store, logger, timelapses } = this.deps;
+    if (!timelapses) return;
+    const now = new Date();
+    const today = store.localDay(now);
+    const cmd = parseTimelapseCommand(payload, today, addDays(today, -1));
+    if (!cmd.ok) {
+      if (this.logs.refused.allow()) logger.warn({ topic, error: cmd.error, bytes: payload.length }, `refused MQTT timelapse command: ${cmd.message}`);
+      void this.publishEvent({ event_type: 'failed', what: 'timelapse', ...(cmd.id ? { id: cmd.id } : {}), trigger: 'mqtt', error: cmd.error, message: cmd.message, at: now.toISOString() });
+      return;
+    }
+    if (this.logs.accepted.allow()) logger.info({ topic, day: cmd.day, id: cmd.id }, 'MQTT timelapse command');
+    timelapses.build(cmd.day, 'mqtt', cmd.id).catch(() => {
+      // Reported by the timelapse service's failed event.
     });
   }
 

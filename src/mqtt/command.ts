@@ -99,3 +99,44 @@ export function parseCommand(payload: Buffer): Command {
     options: { ...(c.exposure ? { exposure: c.exposure } : {}), ...(c.shutter_us ? { shutterUs: c.shutter_us } : {}), ...(c.gain ? { gain: c.gain } : {}) },
   };
 }
+
+export type TimelapseCommand = { ok: true; day: string; id?: string } | { ok: false; error: CommandErrorCode | 'bad_day'; message: string; id?: string };
+
+const timelapseSchema = z.strictObject({
+  day: z.string().regex(/^(?:\d{4}-\d{2}-\d{2}|today|yesterday)$/, { error: 'expected YYYY-MM-DD, today or yesterday' }).optional(),
+  id: idSchema.optional(),
+});
+
+/**
+ * `moncam/<cam>/timelapse/set`: empty, PRESS, ON or `today` (today so far), `yesterday`, `YYYY-MM-DD`,
+ * or JSON `{"day": ..., "id": ...}`. `today` is the camera's local day; the day is checked by the caller.
+ */
+export function parseTimelapseCommand(payload: Buffer, today: string, yesterday: string): TimelapseCommand {
+  if (payload.length > MAX_COMMAND_BYTES) return { ok: false, error: 'too_large', message: `command is ${payload.length} bytes; the limit is ${MAX_COMMAND_BYTES}` };
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(payload).trim();
+  } catch {
+    return { ok: false, error: 'bad_encoding', message: 'command is not valid UTF-8' };
+  }
+  const named = (day: string | undefined) => (day === undefined || day === 'today' ? today : day === 'yesterday' ? yesterday : day);
+  if (/^(?:press|on|today)?$/i.test(text)) return { ok: true, day: today };
+  if (/^yesterday$/i.test(text)) return { ok: true, day: yesterday };
+  if (/^\d{4}-\d{2}-\d{2}$/.test(text)) return { ok: true, day: text };
+  if (!text.startsWith('{')) return { ok: false, error: 'unknown_command', message: `unknown command ${quote(text)}: send nothing, PRESS, today, yesterday, a day as YYYY-MM-DD or a JSON object` };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, error: 'bad_json', message: `command is not valid JSON: ${(err as Error).message}` };
+  }
+  const echoed = echo(value);
+  const parsed = timelapseSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const where = issue.path.map(String).join('.');
+    const message = issue.code === 'unrecognized_keys' ? `unknown option ${issue.keys.slice(0, 3).map((k) => quote(k, 32)).join(', ')}; allowed: day, id` : `${where ? where + ': ' : ''}${issue.message}`;
+    return { ok: false, error: issue.code === 'unrecognized_keys' ? 'unknown_option' : 'invalid_option', message: message.slice(0, MAX_MESSAGE_CHARS), ...(echoed.id ? { id: echoed.id } : {}) };
+  }
+  return { ok: true, day: named(parsed.data.day), ...(parsed.data.id !== undefined ? { id: String(parsed.data.id) } : {}) };
+}

@@ -8,8 +8,10 @@ export interface DiscoveryContext {
   /** e.g. "rpicam" — shown as the device model. */
   backend: string;
   version: string;
-  /** The web page, when it is served. */
-  configurationUrl?: string;
+  /** Where HA reaches the web page (`web.public_url`): the device link and the timelapse image entity. */
+  publicUrl?: string;
+  /** Day timelapses are built (their sensor, button and image entity are offered). */
+  timelapse?: boolean;
 }
 
 type Component = Record<string, unknown> & { platform: string };
@@ -58,8 +60,36 @@ function components(ctx: DiscoveryContext): Array<{ key: string; config: Compone
         platform: 'event',
         name: 'Capture',
         state_topic: t.event,
-        event_types: ['captured', 'failed'],
+        // changed: the scene changed since the previous still (scene.change_threshold); timelapse: a day timelapse was built.
+        event_types: ctx.timelapse ? ['captured', 'failed', 'changed', 'timelapse'] : ['captured', 'failed', 'changed'],
         icon: 'mdi:image-check',
+      },
+    },
+    // Scene sensors from the image attributes; a null there renders "None", which HA takes as unknown.
+    {
+      key: 'brightness',
+      config: {
+        platform: 'sensor',
+        name: 'Brightness',
+        state_topic: t.imageAttributes,
+        value_template: '{{ value_json.brightness }}',
+        unit_of_measurement: '%',
+        state_class: 'measurement',
+        suggested_display_precision: 0,
+        icon: 'mdi:brightness-6',
+      },
+    },
+    {
+      key: 'change',
+      config: {
+        platform: 'sensor',
+        name: 'Scene change',
+        state_topic: t.imageAttributes,
+        value_template: '{{ value_json.change }}',
+        unit_of_measurement: '%',
+        state_class: 'measurement',
+        suggested_display_precision: 0,
+        icon: 'mdi:compare',
       },
     },
     {
@@ -72,6 +102,50 @@ function components(ctx: DiscoveryContext): Array<{ key: string; config: Compone
         icon: 'mdi:clock-outline',
       },
     },
+    ...(ctx.timelapse ? timelapseComponents(ctx) : []),
+  ];
+}
+
+function timelapseComponents(ctx: DiscoveryContext): Array<{ key: string; config: Component }> {
+  const t = ctx.topics;
+  return [
+    {
+      key: 'timelapse',
+      config: {
+        platform: 'sensor',
+        name: 'Timelapse',
+        state_topic: t.timelapse,
+        value_template: '{{ value_json.created_at }}',
+        device_class: 'timestamp',
+        json_attributes_topic: t.timelapse, // day, url (path with its access key), frames, ...
+        icon: 'mdi:filmstrip',
+      },
+    },
+    {
+      key: 'make_timelapse',
+      config: {
+        platform: 'button',
+        name: 'Make timelapse',
+        command_topic: t.timelapseCommand,
+        payload_press: 'today',
+        icon: 'mdi:movie-open-play',
+      },
+    },
+    // HA fetches the animated WebP itself, so only with an address it can reach.
+    ...(ctx.publicUrl
+      ? [
+          {
+            key: 'timelapse_image',
+            config: {
+              platform: 'image',
+              name: 'Timelapse',
+              url_topic: t.timelapse,
+              url_template: `{{ ${JSON.stringify(ctx.publicUrl.replace(/\/+$/, ''))} ~ value_json.url }}`,
+              icon: 'mdi:filmstrip-box',
+            },
+          },
+        ]
+      : []),
   ];
 }
 
@@ -83,7 +157,7 @@ function shared(ctx: DiscoveryContext) {
       manufacturer: 'moncam',
       model: `Camera (${ctx.backend})`,
       sw_version: ctx.version,
-      ...(ctx.configurationUrl ? { configuration_url: ctx.configurationUrl } : {}),
+      ...(ctx.publicUrl ? { configuration_url: ctx.publicUrl } : {}),
     },
     origin: { name: 'moncam', sw_version: ctx.version, support_url: 'https://github.com/moncam/moncam' },
     availability_topic: ctx.topics.availability,
@@ -120,5 +194,6 @@ export function entityDiscovery(ctx: DiscoveryContext): Array<{ topic: string; p
 
 /** Every discovery topic this camera may have published, for removal (empty retained payloads). */
 export function discoveryTopics(ctx: DiscoveryContext): string[] {
-  return [ctx.topics.deviceDiscovery, ...components(ctx).map(({ key, config }) => ctx.topics.entityDiscovery(config.platform, key))];
+  const all = components({ ...ctx, timelapse: true, publicUrl: ctx.publicUrl ?? 'http://localhost' });
+  return [ctx.topics.deviceDiscovery, ...all.map(({ key, config }) => ctx.topics.entityDiscovery(config.platform, key))];
 }

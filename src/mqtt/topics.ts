@@ -20,6 +20,10 @@ export function mqttTopics({ baseTopic, cameraId, discoveryPrefix }: TopicConfig
     imageAttributes: `${cam}/image/attributes`,
     lastCapture: `${cam}/last_capture`,
     event: `${cam}/event`,
+    /** The latest day timelapse: retained JSON with its URL path. */
+    timelapse: `${cam}/timelapse`,
+    /** Build a timelapse now: empty/PRESS (today), `YYYY-MM-DD`, or JSON {"day", "id"}. */
+    timelapseCommand: `${cam}/timelapse/set`,
     /** HA >= 2024.11 device-based discovery: one message for all components. */
     deviceDiscovery: `${discoveryPrefix}/device/moncam_${cameraId}/config`,
     /** Per-entity discovery for older HA (`mqtt.legacy_discovery`). */
@@ -31,7 +35,12 @@ export function mqttTopics({ baseTopic, cameraId, discoveryPrefix }: TopicConfig
 
 /** Whether `topic` is a moncam command topic of any camera on `baseTopic` (the embedded broker guards these). */
 export function isCommandTopic(baseTopic: string, topic: string): boolean {
-  if (!topic.startsWith(baseTopic + '/') || !topic.endsWith('/capture/set')) return false;
-  const middle = topic.slice(baseTopic.length + 1, -'/capture/set'.length);
-  return middle === '' ? topic === `${baseTopic}/capture/set` : !middle.includes('/');
+  if (!topic.startsWith(baseTopic + '/')) return false;
+  for (const command of ['/capture/set', '/timelapse/set']) {
+    if (!topic.endsWith(command)) continue;
+    const middle = topic.slice(baseTopic.length + 1, -command.length);
+    if (middle === '') return command === '/capture/set' && topic === `${baseTopic}/capture/set`;
+    return !middle.includes('/');
+  }
+  return false;
 }

@@ -165,3 +165,6 @@ export function parseFileName(name: string): { id: string; kind: FileKind } | un
   const kind = KIND_BY_SUFFIX.get(m[2]!);
   return kind ? { id: m[1]!, kind } : undefined;
 }
+
+/** A day's timelapse (animated WebP) and what it was built from, in `<dir>/<day>/` beside the stills. */
+export const TIMELAPSE_FILE = { video: 'timelapse.webp', meta: 'timelapse.json' } as const;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { errno, fsyncDir, isTempName, isTrashName, nodeFs, tempName, trashName, unlinkQuiet, writeDurable, type StorageFs } from './atomic.ts';
 import { StorageError, toStorageError } from './errors.ts';
-import { FILE_KINDS, LocalClock, addDays, captureId, fileName, isDay, parseCaptureId, parseFileName, type FileKind } from './layout.ts';
+import { FILE_KINDS, LocalClock, TIMELAPSE_FILE, addDays, captureId, fileName, isDay, parseCaptureId, parseFileName, type FileKind } from './layout.ts';
 
 export { StorageError, type StorageErrorCode } from './errors.ts';
 export type { StorageFs } from './atomic.ts';
@@ -77,7 +77,19 @@ const SWEEP_OLDER_DELAY_MS = 1000;
 /** Day folders around the id's local day that get() tries when the zone changed since the save. */
 const DAY_FALLBACKS = [0, -1, 1, -2, 2];
 
-type DayScan = Map<string, { size: number; names: Map<FileKind, number> }>;
+/** Capture files by id; the day's timelapse files, if any, under TIMELAPSE_GROUP (sorted after every id). */
+type DayScan = Map<string, { size: number; names: Map<FileKind, number>; files?: string[] }>;
+const TIMELAPSE_GROUP = '~timelapse';
+
+/** What saveTimelapse() is given to describe a timelapse; the store adds day, file and bytes. */
+export type TimelapseMeta = Record<string, unknown>;
+
+export interface StoredTimelapse {
+  day: string;
+  file: string;
+  bytes: number;
+  meta: TimelapseMeta;
+}
 
 export class CaptureStore {
   readonly dir: string;
@@ -378,6 +390,81 @@ export class CaptureStore {
     });
   }
 
+  /**
+   * Stores a day's timelapse: `build` writes the video to the temp file it is given (and fsyncs it);
+   * then the video and its metadata are renamed into place, the video last. A crash at any point
+   * leaves the previous timelapse or none, never a partial one. The day is protected from age
+   * retention while it is built; a day retention already dropped is refused.
+   */
+  async saveTimelapse<T>(day: string, build: (tempFile: string) => Promise<T>, meta: (result: T, bytes: number) => TimelapseMeta): Promise<StoredTimelapse & { result: T }> {
+    if (!isDay(day)) throw new RangeError(`invalid day "${String(day)}": expected YYYY-MM-DD`);
+    if (this.retentionDays > 0 && day < addDays(this.clock.day(this.now()), -this.retentionDays)) {
+      throw new StorageError('io', `${day} is older than storage.retention_days (${this.retentionDays}): its stills are due for removal`, this.dayDir(day));
+    }
+    const dayDir = this.dayDir(day);
+    const video = path.join(dayDir, TIMELAPSE_FILE.video);
+    const metaFile = path.join(dayDir, TIMELAPSE_FILE.meta);
+    const tempVideo = path.join(dayDir, tempName(TIMELAPSE_FILE.video));
+    const tempMeta = path.join(dayDir, tempName(TIMELAPSE_FILE.meta));
+    this.inFlightDays.set(day, (this.inFlightDays.get(day) ?? 0) + 1);
+    try {
+      const sweep = this.sweeping;
+      if (sweep?.day === day) await sweep.done;
+      let result: T;
+      let bytes: number;
+      let metaBytes: Buffer;
+      let full: TimelapseMeta;
+      try {
+        result = await build(tempVideo);
+        bytes = (await this.fs.stat(tempVideo)).size;
+        full = { ...meta(result, bytes), day, bytes };
+        metaBytes = Buffer.from(JSON.stringify(full, null, 2) + '\n');
+        await writeDurable(this.fs, tempMeta, metaBytes);
+      } catch (err) {
+        await this.discard([tempVideo, tempMeta]);
+        throw errno(err) ? toStorageError(err, 'write timelapse to', dayDir) : err;
+      }
+      return await this.exclusive(async () => {
+        const before = this.daySizes ? await this.timelapseBytes(day) : 0;
+        try {
+          await this.fs.rename(tempVideo, video);
+          await this.fs.rename(tempMeta, metaFile);
+          await fsyncDir(this.fs, dayDir);
+        } catch (err) {
+          await this.discard([tempVideo, tempMeta]);
+          throw toStorageError(err, 'write timelapse to', dayDir);
+        }
+        if (this.daySizes) {
+          const delta = bytes + metaBytes.length - before;
+          this.daySizes.set(day, (this.daySizes.get(day) ?? 0) + delta);
+          this.totalBytes += delta;
+        }
+        this.logger.debug({ day, bytes }, 'timelapse stored');
+        return { day, file: video, bytes, meta: full, result };
+      });
+    } finally {
+      const n = (this.inFlightDays.get(day) ?? 1) - 1;
+      if (n > 0) this.inFlightDays.set(day, n);
+      else this.inFlightDays.delete(day);
+    }
+  }
+
+  /** The day's timelapse, or undefined when there is none (or the day is not a valid day). */
+  async timelapse(day: string): Promise<StoredTimelapse | undefined> {
+    if (!isDay(day)) return undefined;
+    const file = path.join(this.dayDir(day), TIMELAPSE_FILE.video);
+    const bytes = await this.statSize(file);
+    if (bytes === undefined || bytes === 0) return undefined;
+    let meta: TimelapseMeta = {};
+    try {
+      const value: unknown = JSON.parse((await this.fs.readFile(path.join(this.dayDir(day), TIMELAPSE_FILE.meta))).toString('utf8'));
+      if (value && typeof value === 'object' && !Array.isArray(value)) meta = value as TimelapseMeta;
+    } catch {
+      // A missing or unreadable description does not hide the video; the builder treats it as out of date.
+    }
+    return { day, file, bytes, meta: { ...meta, day, bytes } };
+  }
+
   /** Captures of one day folder, oldest first. Reads only that folder. Missing day: []. */
   async listDay(day: string): Promise<StoredCapture[]> {
     if (!isDay(day)) throw new RangeError(`invalid day "${String(day)}": expected YYYY-MM-DD`);
@@ -518,7 +605,7 @@ export class CaptureStore {
         if (enough()) break;
         if (id === this.latestCapture?.id) continue;
         const group = scan.get(id)!;
-        if (!(await this.removeCapture(day, id, group.names))) continue;
+        if (!(await (group.files ? this.removeFiles(group.files) : this.removeCapture(day, id, group.names)))) continue;
         scan.delete(id);
         removedHere = true;
         daySize -= group.size;
@@ -549,6 +636,17 @@ export class CaptureStore {
       const err = await unlinkQuiet(this.fs, path.join(this.dayDir(day), fileName(id, kind)));
       if (err) {
         this.logger.warn({ err, id, kind }, 'cannot remove old still');
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private async removeFiles(files: string[]): Promise<boolean> {
+    for (const file of files) {
+      const err = await unlinkQuiet(this.fs, file);
+      if (err) {
+        this.logger.warn({ err, file }, 'cannot remove old timelapse');
         return false;
       }
     }
@@ -588,7 +686,24 @@ export class CaptureStore {
       group.size += size;
       group.names.set(f.kind, size);
     });
+    // The timelapse counts towards max_bytes and goes when the day's stills have gone.
+    const timelapse = await this.timelapseFiles(day);
+    if (timelapse.length > 0) scan.set(TIMELAPSE_GROUP, { size: timelapse.reduce((n, t) => n + t.size, 0), names: new Map(), files: timelapse.map((t) => t.file) });
     return scan;
+  }
+
+  private async timelapseFiles(day: string): Promise<Array<{ file: string; size: number }>> {
+    const found = await Promise.all(
+      Object.values(TIMELAPSE_FILE).map(async (name) => {
+        const file = path.join(this.dayDir(day), name);
+        return { file, size: await this.statSize(file) };
+      }),
+    );
+    return found.flatMap((f) => (f.size === undefined ? [] : [{ file: f.file, size: f.size }]));
+  }
+
+  private async timelapseBytes(day: string): Promise<number> {
+    return (await this.timelapseFiles(day)).reduce((n, t) => n + t.size, 0);
   }
 
   /** Removes temp files and derived files whose original is missing (a save cut short). */

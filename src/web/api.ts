@@ -1,14 +1,15 @@
 // The JSON API the page uses: state, a day's history, capture, fresh-on-visit, live events.
 import express, { type Router } from 'express';
 import { CaptureFailedError } from '../capture/service.ts';
+import { TimelapseError } from '../timelapse/service.ts';
 import { addDays, isDay } from '../storage/layout.ts';
 import { requireCsrfToken, sameOrigin } from './auth.ts';
 import type { WebDeps } from './app.ts';
 import { jsonBody } from './guards.ts';
-import { captureJson } from './view.ts';
+import { captureJson, timelapseJson } from './view.ts';
 
 export function apiRoutes(deps: WebDeps): Router {
-  const { config, store, captures, events, logger } = deps;
+  const { config, store, captures, timelapses, events, logger } = deps;
   const router = express.Router();
   router.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
@@ -43,15 +44,40 @@ export function apiRoutes(deps: WebDeps): Router {
       res.status(400).json({ error: 'bad_day', message: 'expected a day as YYYY-MM-DD' });
       return;
     }
-    const hours = await store.byHour(day);
-    const days = await store.listDays();
+    const [hours, days, timelapse] = await Promise.all([store.byHour(day), store.listDays(), store.timelapse(day)]);
     res.json({
       day,
+      timelapse: timelapse ? timelapseJson(timelapse.meta, day) : null,
       hours: hours.map((list, hour) => ({ hour, captures: list.map(captureJson) })),
       prev: days.filter((d) => d < day).at(-1) ?? null,
       next: days.find((d) => d > day) ?? null,
       oldest_allowed: config.storage.retention_days ? addDays(store.localDay(new Date()), -config.storage.retention_days) : null,
     });
+  });
+
+  /** Builds (or rebuilds) a day's timelapse now; `{"day": "YYYY-MM-DD"}`, default today. */
+  router.post('/timelapse', sameOrigin, requireCsrfToken, ...jsonBody(1024), async (req, res) => {
+    const body: unknown = req.body;
+    const day = body && typeof body === 'object' && 'day' in body ? (body as { day: unknown }).day : store.localDay(new Date());
+    if (!isDay(day)) {
+      res.status(400).json({ error: 'bad_day', message: 'expected a day as YYYY-MM-DD' });
+      return;
+    }
+    if (!timelapses) {
+      res.status(503).json({ error: 'unavailable', message: 'timelapses are not available' });
+      return;
+    }
+    try {
+      const record = await timelapses.build(day, 'web');
+      res.json(timelapseJson({ ...record }, day));
+    } catch (err) {
+      if (err instanceof TimelapseError) {
+        const code = err.failure.error.code;
+        res.status(code === 'no_stills' || code === 'too_old' || code === 'no_frames' || code === 'bad_day' ? 409 : 503).json({ error: code, message: err.failure.error.message });
+        return;
+      }
+      throw err;
+    }
   });
 
   router.post('/capture', sameOrigin, requireCsrfToken, ...noParams, async (_req, res) => {

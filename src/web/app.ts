@@ -7,16 +7,20 @@ import type { Logger } from 'pino';
 import type { CaptureService } from '../capture/service.ts';
 import type { Config } from '../config/schema.ts';
 import type { CaptureStore } from '../storage/store.ts';
+import type { TimelapseService } from '../timelapse/service.ts';
 import { apiRoutes } from './api.ts';
 import { authRoutes, isAuthenticated, requireSession, sessionGate } from './auth.ts';
 import { EventHub } from './events.ts';
 import { errorHandler, notFound, requestLimits } from './guards.ts';
 import { imageRoutes } from './images.ts';
+import { timelapseRoutes } from './timelapse.ts';
 
 export interface WebDeps {
   config: Config;
   store: CaptureStore;
   captures: CaptureService;
+  /** Day timelapses (build on demand); without it the page only shows those on disk. */
+  timelapses?: Pick<TimelapseService, 'build'>;
   events: EventHub;
   sessionStore: session.Store;
   sessionSecret: string;
@@ -82,6 +86,9 @@ export function createWebApp(deps: WebDeps): Express {
     res.set('Cache-Control', 'no-store').sendFile(page('login.html'));
   });
   app.use(authRoutes({ passwordFile: config.web.password_file, loginAttempts: config.web.login_attempts, sessionMaxMs: config.web.session_max_days * 86_400_000, logger }));
+
+  // A session, or the day's link key (Home Assistant fetches timelapses without a session).
+  app.use(timelapseRoutes({ store: deps.store, sessionSecret: deps.sessionSecret }));
 
   // Everything below needs a session.
   app.use(requireSession);

@@ -15,3 +15,19 @@ export function captureJson(c: StoredCapture) {
     urls: { full: imageUrl(c.id, 'full'), thumb: imageUrl(c.id, 'thumb'), preview: imageUrl(c.id, 'preview') },
   };
 }
+
+/** A timelapse for the page: its session URL, versioned by its newest still so a rebuild is fetched anew. */
+export function timelapseJson(meta: Record<string, unknown>, day: string) {
+  const version = typeof meta.last_id === 'string' ? `?v=${encodeURIComponent(meta.last_id)}` : '';
+  return {
+    day,
+    url: `/timelapse/${day}.webp${version}`,
+    frames: meta.frames,
+    frame_ms: meta.frame_ms,
+    width: meta.width,
+    height: meta.height,
+    bytes: meta.bytes,
+    created_at: meta.created_at,
+    last_captured_at: meta.last_captured_at,
+  };
+}

@@ -32,7 +32,8 @@ function context(cameraId = 'garden', baseTopic = 'moncam', discoveryPrefix = 'h
     cameraName: `moncam ${cameraId}`,
     backend: 'rpicam',
     version: '0.1.0',
-    configurationUrl: `http://${cameraId}.local:5000/`,
+    publicUrl: `http://${cameraId}.local:5000/`,
+    timelapse: true,
   };
 }
 
@@ -98,6 +99,11 @@ const EXPECTED: Record<string, { platform: Platform; entityId: string }> = {
   capture: { platform: 'button', entityId: 'button.moncam_garden_capture' },
   capture_event: { platform: 'event', entityId: 'event.moncam_garden_capture_event' },
   last_capture: { platform: 'sensor', entityId: 'sensor.moncam_garden_last_capture' },
+  brightness: { platform: 'sensor', entityId: 'sensor.moncam_garden_brightness' },
+  change: { platform: 'sensor', entityId: 'sensor.moncam_garden_change' },
+  timelapse: { platform: 'sensor', entityId: 'sensor.moncam_garden_timelapse' },
+  make_timelapse: { platform: 'button', entityId: 'button.moncam_garden_make_timelapse' },
+  timelapse_image: { platform: 'image', entityId: 'image.moncam_garden_timelapse_image' },
 };
 
 function component(id: string): Json {
@@ -131,7 +137,7 @@ describe('device-based discovery (HA >= 2024.11)', () => {
     assert.equal(typeof dev.model, 'string');
     assert.equal(dev.sw_version, '0.1.0');
     assert.ok(isHttpUrl(dev.configuration_url), `configuration_url ${String(dev.configuration_url)}`);
-    const without = asObject(wire(deviceDiscovery({ ...ctx, configurationUrl: undefined }).payload).device, 'device');
+    const without = asObject(wire(deviceDiscovery({ ...ctx, publicUrl: undefined }).payload).device, 'device');
     assert.equal('configuration_url' in without, false, 'no configuration_url when the web page is not served');
   });
 
@@ -211,10 +217,38 @@ describe('device-based discovery (HA >= 2024.11)', () => {
     assert.notEqual(c.retain, true, 'retained commands are never honoured');
   });
 
-  test('event: state_topic moncam/<cam>/event, event_types [captured, failed]', () => {
+  test('event: state_topic moncam/<cam>/event, event_types [captured, failed, changed, timelapse]', () => {
     const c = component('capture_event');
     assert.equal(c.state_topic, 'moncam/garden/event');
-    assert.deepEqual(c.event_types, ['captured', 'failed']);
+    assert.deepEqual(c.event_types, ['captured', 'failed', 'changed', 'timelapse']);
+  });
+
+  test('scene sensors: brightness and change in % from the image attributes', () => {
+    for (const [id, field] of [['brightness', 'brightness'], ['change', 'change']] as const) {
+      const c = component(id);
+      assert.equal(c.state_topic, 'moncam/garden/image/attributes');
+      assert.equal(c.value_template, `{{ value_json.${field} }}`);
+      assert.equal(c.unit_of_measurement, '%');
+      assert.equal(c.state_class, 'measurement');
+    }
+  });
+
+  test('timelapse: a timestamp sensor with the URL in its attributes, a button, and an image entity on public_url', () => {
+    const sensor = component('timelapse');
+    assert.equal(sensor.state_topic, 'moncam/garden/timelapse');
+    assert.equal(sensor.json_attributes_topic, 'moncam/garden/timelapse');
+    assert.equal(sensor.device_class, 'timestamp');
+    const button = component('make_timelapse');
+    assert.equal(button.command_topic, 'moncam/garden/timelapse/set');
+    assert.equal(button.payload_press, 'today');
+    const image = component('timelapse_image');
+    assert.equal(image.url_topic, 'moncam/garden/timelapse');
+    assert.equal(image.url_template, '{{ "http://garden.local:5000" ~ value_json.url }}');
+    assert.equal('image_topic' in image, false, 'image_topic and url_topic are exclusive');
+    assert.equal('content_type' in image, false, 'content_type is not allowed with url_topic');
+    const without = wire(deviceDiscovery({ ...ctx, publicUrl: undefined }).payload).components as Json;
+    assert.equal('timelapse_image' in without, false, 'no image entity HA could not fetch');
+    assert.ok('timelapse' in without);
   });
 
   test('sensor: last capture as a timestamp', () => {

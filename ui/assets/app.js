@@ -46,6 +46,32 @@ async function api(path, options = {}) {
   return body;
 }
 
+/** The day's timelapse (an animated WebP the browser plays by itself), or the button to make one. */
+function showTimelapse(t) {
+  $('timelapse').hidden = !t;
+  $('make-timelapse').textContent = t ? 'Update timelapse' : 'Make timelapse';
+  if (!t) return;
+  if ($('timelapse-img').getAttribute('src') !== t.url) $('timelapse-img').src = t.url;
+  $('timelapse-img').width = t.width || 480;
+  $('timelapse-img').height = t.height || 360;
+  $('timelapse-caption').textContent = `Timelapse · ${t.frames} stills · ${(t.frames * t.frame_ms / 1000).toFixed(1)} s · made ${timeTag(t.created_at || '')}`;
+}
+
+async function makeTimelapse() {
+  const day = state.day;
+  $('make-timelapse').disabled = true;
+  $('timelapse-status').textContent = 'Making the timelapse…';
+  try {
+    const t = await api('/api/timelapse', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ day }) });
+    if (state.day === day) showTimelapse(t);
+    $('timelapse-status').textContent = '';
+  } catch (err) {
+    $('timelapse-status').textContent = `No timelapse: ${err.message}`;
+  } finally {
+    $('make-timelapse').disabled = false;
+  }
+}
+
 async function loadDay(day) {
   state.day = day;
   $('day').value = day;
@@ -53,6 +79,10 @@ async function loadDay(day) {
   list.setAttribute('aria-busy', 'true');
   try {
     const data = await api(`/api/days/${day}`);
+    if (state.day !== day) return; // the user moved on while this loaded
+    showTimelapse(data.timelapse);
+    $('make-timelapse').hidden = !data.hours.some((h) => h.captures.length);
+    $('timelapse-status').textContent = '';
     $('day').min = data.oldest_allowed || '';
     $('prev-day').disabled = !data.prev;
     $('next-day').disabled = !data.next && day >= state.today;
@@ -117,6 +147,10 @@ function listen() {
     setStatus('');
     if (state.day === c.day) loadDay(c.day);
   });
+  events.addEventListener('timelapse', (e) => {
+    const t = JSON.parse(e.data);
+    if (state.day === t.day) showTimelapse(t);
+  });
   events.addEventListener('failed', (e) => {
     const f = JSON.parse(e.data);
     setStatus(`Capture failed (${f.error}): ${f.message}`, 'error');
@@ -141,6 +175,7 @@ async function main() {
   setStatus(healthText(s.health), 'error');
   listen();
   $('take').addEventListener('click', takeStill);
+  $('make-timelapse').addEventListener('click', makeTimelapse);
   $('prev-day').addEventListener('click', () => $('prev-day').dataset.day && loadDay($('prev-day').dataset.day));
   $('next-day').addEventListener('click', () => loadDay($('next-day').dataset.day || state.today));
   $('day').max = s.today;

@@ -1,0 +1,56 @@
+// Day timelapses: served to a session, or to anyone holding that day's link key (Home Assistant fetches
+// them itself and has no session).
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import express, { type Router } from 'express';
+import { isDay } from '../storage/layout.ts';
+import type { CaptureStore } from '../storage/store.ts';
+import { isAuthenticated } from './auth.ts';
+import { sendError } from './guards.ts';
+
+/** 128 bits of HMAC: unguessable, short enough for a URL; bound to one day, so a leaked link shows one day. */
+export function timelapseKey(secret: string, day: string): string {
+  return createHmac('sha256', secret).update(`moncam timelapse link\0${day}`).digest('base64url').slice(0, 22);
+}
+
+/** The page path of a day's timelapse; with a secret it carries the key that opens it without a session. */
+export function timelapseLink(secret: string | undefined, day: string): string {
+  const path = `/timelapse/${day}.webp`;
+  return secret ? `${path}?key=${timelapseKey(secret, day)}` : path;
+}
+
+function keyMatches(secret: string, day: string, given: unknown): boolean {
+  if (typeof given !== 'string') return false;
+  const want = Buffer.from(timelapseKey(secret, day));
+  const got = Buffer.from(given);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+export function timelapseRoutes(deps: { store: Pick<CaptureStore, 'timelapse'>; sessionSecret: string }): Router {
+  const router = express.Router();
+  router.get('/timelapse/:file', async (req, res) => {
+    const m = /^(\d{4}-\d{2}-\d{2})\.webp$/.exec(req.params.file);
+    const day = m?.[1];
+    if (!isAuthenticated(req) && !(day && keyMatches(deps.sessionSecret, day, req.query.key))) {
+      res.status(401).json({ error: 'unauthenticated', message: 'log in first, or use the link with its key' });
+      return;
+    }
+    if (!day || !isDay(day)) {
+      sendError(res, 404);
+      return;
+    }
+    const found = await deps.store.timelapse(day);
+    if (!found) {
+      sendError(res, 404);
+      return;
+    }
+    // Today's timelapse is rebuilt as the day goes on: revalidate every time, cheaply by ETag.
+    const etag = `"tl-${day}-${String(found.meta.last_id ?? '')}-${found.bytes}"`;
+    res.set({ ETag: etag, 'Cache-Control': 'private, no-cache' });
+    if (req.get('if-none-match')?.split(/\s*,\s*/).includes(etag)) {
+      res.status(304).end();
+      return;
+    }
+    res.type('image/webp').sendFile(found.file, { etag: false, lastModified: false, cacheControl: false });
+  });
+  return router;
+}
