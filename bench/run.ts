@@ -161,6 +161,27 @@ function history(): HistoryResult {
   return JSON.parse(out.trim().split('\n').pop()!) as HistoryResult;
 }
 
+interface TimelapseCase {
+  frames: number;
+  ms: number;
+  peakRss: number;
+  bytes: number;
+}
+
+interface TimelapseBench {
+  jpegBytes: number;
+  /** 24 and 288 stills, each in a fresh process. */
+  moncam: [TimelapseCase, TimelapseCase];
+  /** sharp's `join: { animated: true }` on the same stills, for comparison. */
+  join: [TimelapseCase, TimelapseCase];
+}
+
+/** Animated WebP timelapses of 480-px stills: peak RSS must not grow with the frame count. */
+function timelapse(): TimelapseBench {
+  const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'timelapse-child.mjs')], { encoding: 'utf8', env: { ...process.env, ...NODE_ENV_MEM } });
+  return JSON.parse(out.trim().split('\n').pop()!) as TimelapseBench;
+}
+
 /** The daemon serves in a child; requests come from this process, as a browser's would. */
 async function webNumbers(): Promise<WebResult> {
   const child = spawn(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'web-child.mjs'), FIXTURE], { env: { ...process.env, ...NODE_ENV_MEM }, stdio: ['pipe', 'pipe', 'inherit'] });
@@ -198,6 +219,9 @@ const web = await webNumbers();
 const hist = history();
 const cam = cameraLatency();
 const idle = await idleDaemon();
+const tl = timelapse();
+const [tl24, tl288] = tl.moncam;
+const [join24, join288] = tl.join;
 const rows: Array<[string, string, string, string]> = [
   ['capture overhead per 8 MP still (validate+store+thumb+preview)', ms(overhead), `${(overhead / floor).toFixed(2)}x floor`, '<= 1.3x'],
   ['  floor: djpeg -scale 1/2 (same file, same run)', ms(floor), '1.00x', ''],
@@ -215,6 +239,9 @@ const rows: Array<[string, string, string, string]> = [
   ['  the same through GET /api/days/:day (HTTP, session)', ms(hist.listDayHttp), '', ''],
   [`still on demand, single-shot (-t 1000 settle), ${cam.program}`, ms(cam.single), '1.00x', ''],
   [`still on demand, warm camera (first still: ${ms(cam.firstWarm)})`, ms(cam.warm), `${(cam.warm / cam.single).toFixed(2)}x single`, 'well under 1 s'],
+  [`timelapse of ${tl24.frames} / ${tl288.frames} stills (480 px JPEG -> animated WebP), peak RSS`, `${mb(tl24.peakRss)} / ${mb(tl288.peakRss)}`, `${(tl288.peakRss / tl24.peakRss).toFixed(2)}x`, 'flat (~1x)'],
+  ['  sharp join: { animated: true } on the same stills (for reference)', `${mb(join24.peakRss)} / ${mb(join288.peakRss)}`, `${(join288.peakRss / join24.peakRss).toFixed(2)}x`, ''],
+  [`  time per frame, output per frame (${(tl.jpegBytes / 1e3).toFixed(0)} KB JPEG in)`, `${ms(tl288.ms / tl288.frames)}, ${(tl288.bytes / tl288.frames / 1e3).toFixed(1)} KB`, `${(tl288.ms / join288.ms).toFixed(2)}x join`, ''],
 ];
 const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), ['measure', 'value', 'ratio', 'target'][i]!.length));
 const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join(' | ');

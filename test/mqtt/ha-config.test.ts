@@ -16,7 +16,8 @@ const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const DIR = path.join(ROOT, 'ha-config');
 
 const topics = mqttTopics({ baseTopic: 'moncam', cameraId: 'garden', discoveryPrefix: 'homeassistant' });
-const ctx: DiscoveryContext = { topics, cameraId: 'garden', cameraName: 'moncam garden', backend: 'rpicam', version: '0.1.0' };
+// As the daemon runs with timelapses on and web.public_url set (the manual YAML's image entity needs it).
+const ctx: DiscoveryContext = { topics, cameraId: 'garden', cameraName: 'moncam garden', backend: 'rpicam', version: '0.1.0', timelapse: true, publicUrl: 'http://garden.local:5000' };
 const device = deviceDiscovery(ctx);
 const top = JSON.parse(JSON.stringify(device.payload)) as Json;
 const discovered = Object.values(top.components as Record<string, Json>) as Array<Json & { platform: Platform }>;
@@ -24,14 +25,15 @@ const discovered = Object.values(top.components as Record<string, Json>) as Arra
 const ENTITY_IDS = new Set(discovered.map((c) => String(c.default_entity_id)));
 const KNOWN_TOPICS = new Set([...Object.values(topics).filter((v): v is string => typeof v === 'string'), ...discoveryTopics(ctx)]);
 
-function byPlatform(platform: Platform): Json {
-  const c = discovered.find((x) => x.platform === platform);
-  assert.ok(c, `discovery has no ${platform}`);
+/** The platform's main component (the first one discovery lists), or the one with this key. */
+function byPlatform(platform: Platform, key?: string): Json {
+  const c = discovered.find((x) => x.platform === platform && (key === undefined || x.unique_id === `moncam_garden_${key}`));
+  assert.ok(c, `discovery has no ${platform}${key ? ` ${key}` : ''}`);
   return c;
 }
 
-function entityId(platform: Platform): string {
-  return String(byPlatform(platform).default_entity_id);
+function entityId(platform: Platform, key?: string): string {
+  return String(byPlatform(platform, key).default_entity_id);
 }
 
 function asObject(value: unknown, what: string): Json {
@@ -156,15 +158,20 @@ describe('ha-config/mqtt-manual.yaml: the same entities as discovery', () => {
     for (const p of Object.keys(mqtt)) assert.ok((PLATFORMS as readonly string[]).includes(p), p);
   });
 
-  for (const platform of PLATFORMS) {
-    test(`${platform}: keys HA's ${platform} schema accepts, same unique_id, entity id and topics as discovery`, () => {
-      const items = asArray(mqtt[platform], `mqtt.${platform}`);
-      assert.equal(items.length, 1);
-      const item = asObject(items[0], `mqtt.${platform}[0]`);
+  test('one entry per component discovery creates, nothing else', () => {
+    const manual = PLATFORMS.flatMap((p) => (mqtt[p] === undefined ? [] : asArray(mqtt[p], `mqtt.${p}`).map((i) => `${p}:${String(asObject(i, p).unique_id)}`)));
+    assert.deepEqual(manual.sort(), discovered.map((c) => `${c.platform}:${String(c.unique_id)}`).sort());
+  });
+
+  for (const disc of discovered) {
+    const platform = disc.platform;
+    test(`${platform} ${String(disc.unique_id)}: keys HA's ${platform} schema accepts, same unique_id, entity id and topics as discovery`, () => {
+      const items = asArray(mqtt[platform], `mqtt.${platform}`).map((i, n) => asObject(i, `mqtt.${platform}[${n}]`));
+      const item = items.find((i) => i.unique_id === disc.unique_id);
+      assert.ok(item, `no mqtt.${platform} entry with unique_id ${String(disc.unique_id)}`);
       // Manual YAML is validated strictly by HA: an unknown key is a configuration error.
       assert.deepEqual(unknownKeys(item, PLATFORM_KEYS[platform]), [], `mqtt.${platform}: keys HA rejects`);
       assert.deepEqual(missingRequired(item, REQUIRED_KEYS[platform]), []);
-      const disc = byPlatform(platform);
       assert.equal(item.unique_id, disc.unique_id);
       assert.equal(item.default_entity_id, disc.default_entity_id);
       const shared = Object.fromEntries(Object.entries(top).filter(([k]) => SHARED_OPTIONS.has(k)));
@@ -183,7 +190,7 @@ describe('ha-config/mqtt-manual.yaml: the same entities as discovery', () => {
   }
 
   test('button payload_press is a command the daemon accepts for camera garden', () => {
-    const item = asObject(asArray(mqtt.button, 'mqtt.button')[0], 'button');
+    const item = asObject(asArray(mqtt.button, 'mqtt.button').find((i) => asObject(i, 'button').unique_id === 'moncam_garden_capture'), 'button');
     const cmd = parseCommand(Buffer.from(String(item.payload_press)));
     assert.ok(cmd.ok, JSON.stringify(cmd));
     assert.equal(cmd.camera, 'garden');
@@ -191,7 +198,7 @@ describe('ha-config/mqtt-manual.yaml: the same entities as discovery', () => {
 
   test('covers every contract topic', () => {
     const used = new Set(strings(data).filter((s) => /^moncam\//.test(s)));
-    for (const t of [topics.image, topics.imageAttributes, topics.lastCapture, topics.event, topics.availability, topics.commandAll]) assert.ok(used.has(t), `${t} is not configured`);
+    for (const t of [topics.image, topics.imageAttributes, topics.lastCapture, topics.event, topics.availability, topics.commandAll, topics.timelapse, topics.timelapseCommand]) assert.ok(used.has(t), `${t} is not configured`);
   });
 });
 
@@ -222,6 +229,16 @@ describe('ha-config/automations.yaml', () => {
     const snapshot = actions.find((m) => m.action === 'camera.snapshot');
     if (snapshot) assert.equal(asObject(snapshot.target, 'target').entity_id, entityId('camera'));
     else assert.match(String(extra.image), new RegExp(`/api/(image|camera)_proxy/(${entityId('image')}|${entityId('camera')})$`));
+  });
+
+  test('notify when the scene changed: the event entity fires changed, with the still', () => {
+    const eventId = entityId('event');
+    const a = automations.find((x) => mappings(x.triggers).some((t) => t.entity_id === eventId) && strings(x.conditions).some((s) => s.includes("event_type == 'changed'")));
+    assert.ok(a, `no automation triggers on ${eventId} with event_type changed`);
+    const notify = mappings(a.actions).find((m) => typeof m.action === 'string' && m.action.startsWith('notify.'));
+    assert.ok(notify, 'no notify action');
+    assert.match(String(asObject(asObject(notify.data, 'data').data, 'data.data').image), new RegExp(`/api/image_proxy/${entityId('image')}$`));
+    assert.match(String(asObject(notify.data, 'data').message), /attributes\.change\b/);
   });
 
   test('take a still when a door opens: mqtt.publish to moncam/capture/set, JSON with camera and id, not retained', () => {
@@ -255,8 +272,17 @@ describe('ha-config/dashboard-card.yaml', () => {
     const button = entityId('button');
     assert.ok(cards.some((c) => c.type === 'button' && c.entity === button), `no button card for ${button}`);
     const presses = cards.filter((c) => c.action === 'perform-action' && c.perform_action === 'button.press');
-    assert.ok(presses.length > 0, 'no action presses the button');
-    for (const p of presses) assert.equal(asObject(p.target, 'target').entity_id, button);
+    assert.ok(presses.some((p) => asObject(p.target, 'target').entity_id === button), 'no action presses the button');
+    // Every press targets a button of the same card's own entity, never some other entity.
+    const buttons = new Set(discovered.filter((c) => c.platform === 'button').map((c) => String(c.default_entity_id)));
+    for (const p of presses) assert.ok(buttons.has(String(asObject(p.target, 'target').entity_id)), JSON.stringify(p.target));
+  });
+
+  test('a card that shows the timelapse, and the scene sensors', () => {
+    const image = entityId('image', 'timelapse_image');
+    assert.ok(cards.some((c) => c.type === 'picture-entity' && c.entity === image), `no picture-entity card on ${image}`);
+    for (const key of ['brightness', 'change']) assert.ok(cards.some((c) => c.entity === entityId('sensor', key)), `no card for the ${key} sensor`);
+    assert.ok(cards.some((c) => c.entity === entityId('button', 'make_timelapse')), 'no Make timelapse button');
   });
 });
 
