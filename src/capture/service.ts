@@ -364,8 +364,19 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     this.previousScene = { signature: derived.scene.signature, brightness: reading.brightness };
     const pipelineMs = performance.now() - t1;
     logger.info(
-      { id: capture.id, trigger: job.trigger, requests: job.requests.length, bytes: capture.bytes, exposure: request.exposure, brightness: reading.brightness, change: reading.change, cameraMs: Math.round(cameraMs), pipelineMs: Math.round(pipelineMs) },
-      reading.changed ? 'still captured: the scene changed' : 'still captured',
+      {
+        id: capture.id,
+        trigger: job.trigger,
+        requests: job.requests.length,
+        bytes: capture.bytes,
+        exposure: request.exposure,
+        brightness: reading.brightness,
+        change: reading.change,
+        ...(reading.changed ? { changed: true } : {}),
+        cameraMs: Math.round(cameraMs),
+        pipelineMs: Math.round(pipelineMs),
+      },
+      'still captured',
     );
 
     store.prune().catch((err: unknown) => logger.error({ err }, 'retention pruning failed'));

@@ -61,15 +61,17 @@ describe('a fleet of five cameras on one Mosquitto', () => {
       availability.push(d.availability_topic);
       assert.equal(d.availability_topic, `moncam/${cam}/availability`);
       const components = Object.values(d.components as Record<string, Record<string, any>>);
-      assert.equal(components.length, 5);
+      assert.equal(components.length, 9); // no web.public_url here: no timelapse image entity
       for (const c of components) {
         uniqueIds.push(c.unique_id);
         entityIds.push(c.default_entity_id);
         // Every state topic a component reads is this camera's own.
-        for (const key of ['image_topic', 'topic', 'state_topic', 'json_attributes_topic']) {
+        for (const key of ['image_topic', 'topic', 'state_topic', 'json_attributes_topic', 'url_topic']) {
           if (key in c) assert.ok(String(c[key]).startsWith(`moncam/${cam}/`), `${cam}: ${key} = ${c[key]}`);
         }
-        if (c.platform === 'button') assert.equal(JSON.parse(c.payload_press).camera, cam, 'the button names its own camera');
+        // The capture button names its camera on the shared topic; the timelapse button has its camera's own topic.
+        if (c.platform === 'button' && c.command_topic === 'moncam/capture/set') assert.equal(JSON.parse(c.payload_press).camera, cam, 'the button names its own camera');
+        else if (c.platform === 'button') assert.equal(c.command_topic, `moncam/${cam}/timelapse/set`);
       }
     }
     const distinct = (xs: string[], what: string, n: number) => {
@@ -77,8 +79,8 @@ describe('a fleet of five cameras on one Mosquitto', () => {
       assert.equal(new Set(xs).size, n, `${what} collide: ${xs.join(', ')}`);
     };
     distinct(identifiers, 'device identifiers', 5);
-    distinct(uniqueIds, 'unique_ids', 25);
-    distinct(entityIds, 'default_entity_ids', 25);
+    distinct(uniqueIds, 'unique_ids', 45);
+    distinct(entityIds, 'default_entity_ids', 45);
     distinct(availability, 'availability topics', 5);
   });
 
