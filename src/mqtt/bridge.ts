@@ -402,7 +402,9 @@ export class MqttBridge {
     const client = this.client;
     if (!client?.connected) return; // the latest is republished on connect
     try {
-      await this.send(client, this.generation, this.deps.topics.timelapse, JSON.stringify(record), { retain: true });
+      // The retained record is the newest day's, as republished on connect: an older day rebuilt on request only gets its event.
+      const latest = this.deps.timelapses?.latest();
+      if (!latest || record.day >= latest.day) await this.send(client, this.generation, this.deps.topics.timelapse, JSON.stringify(record), { retain: true });
     } catch (err) {
       this.deps.logger.warn({ err: { message: (err as Error).message }, day: record.day }, 'MQTT publish of a timelapse failed; it is republished on reconnect');
       return;

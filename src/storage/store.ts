@@ -78,7 +78,7 @@ const SWEEP_OLDER_DELAY_MS = 1000;
 const DAY_FALLBACKS = [0, -1, 1, -2, 2];
 
 /** Capture files by id; the day's timelapse files, if any, under TIMELAPSE_GROUP (sorted after every id). */
-type DayScan = Map<string, { size: number; names: Map<FileKind, number>; files?: string[] }>;
+type DayScan = Map<string, { size: number; names: Map<FileKind, number>; files?: Array<{ file: string; size: number }> }>;
 const TIMELAPSE_GROUP = '~timelapse';
 
 /** What saveTimelapse() is given to describe a timelapse; the store adds day, file and bytes. */
@@ -300,7 +300,7 @@ export class CaptureStore {
     const result: PruneResult = { removedDays: [], removedIds: [], freedBytes: 0 };
     try {
       await this.removeOldest(result, enough, (sizes) => {
-        for (const size of sizes.values()) freed += Math.ceil(size / bsize) * bsize;
+        for (const size of sizes) freed += Math.ceil(size / bsize) * bsize;
       });
     } catch (err) {
       this.logger.warn({ err }, 'cannot remove old stills to keep min_free');
@@ -592,7 +592,7 @@ export class CaptureStore {
    * Removes captures oldest first, never the newest, until `enough()`; emptied day folders go too.
    * Keeps the size totals exact when they are loaded. Runs inside exclusive().
    */
-  private async removeOldest(result: PruneResult, enough: () => boolean, onRemoved?: (sizes: Map<FileKind, number>) => void): Promise<void> {
+  private async removeOldest(result: PruneResult, enough: () => boolean, onRemoved?: (fileSizes: Iterable<number>) => void): Promise<void> {
     const sizes = this.daySizes;
     const days = sizes ? [...sizes.keys()].sort() : await this.listDays();
     for (const day of days) {
@@ -612,7 +612,7 @@ export class CaptureStore {
         if (sizes) this.totalBytes -= group.size;
         result.freedBytes += group.size;
         if (group.names.has('original')) result.removedIds.push(id);
-        onRemoved?.(group.names);
+        onRemoved?.(group.files ? group.files.map((f) => f.size) : group.names.values());
       }
       sizes?.set(day, daySize);
       if (scan.size === 0 && !this.inFlightDays.has(day)) {
@@ -642,8 +642,8 @@ export class CaptureStore {
     return true;
   }
 
-  private async removeFiles(files: string[]): Promise<boolean> {
-    for (const file of files) {
+  private async removeFiles(files: Array<{ file: string }>): Promise<boolean> {
+    for (const { file } of files) {
       const err = await unlinkQuiet(this.fs, file);
       if (err) {
         this.logger.warn({ err, file }, 'cannot remove old timelapse');
@@ -688,7 +688,7 @@ export class CaptureStore {
     });
     // The timelapse counts towards max_bytes and goes when the day's stills have gone.
     const timelapse = await this.timelapseFiles(day);
-    if (timelapse.length > 0) scan.set(TIMELAPSE_GROUP, { size: timelapse.reduce((n, t) => n + t.size, 0), names: new Map(), files: timelapse.map((t) => t.file) });
+    if (timelapse.length > 0) scan.set(TIMELAPSE_GROUP, { size: timelapse.reduce((n, t) => n + t.size, 0), names: new Map(), files: timelapse });
     return scan;
   }
 

@@ -1,4 +1,6 @@
 // A tiny HTTP client with a cookie jar, for testing the web app as a browser would (without rendering).
+import http from 'node:http';
+
 export class WebClient {
   readonly base: string;
   private cookies = new Map<string, string>();
@@ -45,4 +47,29 @@ export class WebClient {
   api(path: string, body = ''): Promise<Response> {
     return this.post(path, body, { 'x-csrf-token': this.csrf, 'content-type': 'application/json' });
   }
+}
+
+/** Opens an SSE stream and collects events until closed. */
+export function openEvents(base: string, cookie: string): Promise<{ status: number; events: Array<{ event: string; data: string }>; close: () => void }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(`${base}/api/events`, { headers: { cookie, accept: 'text/event-stream' } }, (res) => {
+      const events: Array<{ event: string; data: string }> = [];
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data) events.push({ event, data });
+        }
+      });
+      res.on('error', () => undefined);
+      resolve({ status: res.statusCode ?? 0, events, close: () => req.destroy() });
+    });
+    req.on('error', reject);
+  });
 }

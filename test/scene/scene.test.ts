@@ -10,6 +10,7 @@ import {
   SIGNATURE_WIDTH,
   type SceneStats,
 } from '../../src/scene/scene.ts';
+import { prng } from '../helpers/setup.ts';
 
 // Stills go the realistic way: an SVG garden rendered at the camera's 1640×1232, lit, given sensor noise,
 // JPEG-encoded, then decoded and shrunk to the 480 px thumbnail that moncam computes the scene stats from.
@@ -18,16 +19,6 @@ const HEIGHT = 1232;
 /** "Changed" in these tests means a score above this (a typical user threshold). */
 const CHANGED = 5;
 
-/** mulberry32: small, seeded, good enough for noise. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A garden: sky, house, tree, fence, path, flower beds; `extra` adds objects, `shift` moves the camera. */
 function garden(extra = '', shift = 0): string {

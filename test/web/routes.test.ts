@@ -1,14 +1,13 @@
 // The web app over real HTTP: deny by default, auth, sessions, CSRF, images, history, live events.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setPassword } from '../../src/auth/password.ts';
 import { moncam } from '../helpers/cli.ts';
 import { instantCamera, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 import { makeJpeg, tempDir, until } from '../helpers/setup.ts';
-import { WebClient } from '../helpers/web.ts';
+import { WebClient, openEvents } from '../helpers/web.ts';
 
 const PASSWORD = 'garden-secret-1';
 const JPEG_SOI = Buffer.from([0xff, 0xd8, 0xff]);
@@ -20,30 +19,6 @@ async function daemonWithPassword(env: Record<string, string> = {}, dataDir = te
   return { daemon, camera, dataDir };
 }
 
-/** Opens an SSE stream and collects events until closed. */
-function openEvents(base: string, cookie: string): Promise<{ status: number; events: Array<{ event: string; data: string }>; close: () => void }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${base}/api/events`, { headers: { cookie, accept: 'text/event-stream' } }, (res) => {
-      const events: Array<{ event: string; data: string }> = [];
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let i;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data });
-        }
-      });
-      res.on('error', () => undefined);
-      resolve({ status: res.statusCode ?? 0, events, close: () => req.destroy() });
-    });
-    req.on('error', reject);
-  });
-}
 
 describe('web: deny by default', () => {
   let daemon: Daemon;
