@@ -392,8 +392,9 @@ export class CaptureStore {
 
   /**
    * Stores a day's timelapse: `build` writes the video to the temp file it is given (and fsyncs it);
-   * then the video and its metadata are renamed into place, the video last. A crash at any point
-   * leaves the previous timelapse or none, never a partial one. The day is protected from age
+   * then the video and its metadata are renamed into place, the video first: a crash between the two
+   * leaves the new video with the previous description, which reads as out of date (rebuilt), never an
+   * old video described as current. A crash at any point leaves a whole video, never a partial one. The day is protected from age
    * retention while it is built; a day retention already dropped is refused.
    */
   async saveTimelapse<T>(day: string, build: (tempFile: string) => Promise<T>, meta: (result: T, bytes: number) => TimelapseMeta): Promise<StoredTimelapse & { result: T }> {
@@ -432,6 +433,12 @@ export class CaptureStore {
           await fsyncDir(this.fs, dayDir);
         } catch (err) {
           await this.discard([tempVideo, tempMeta]);
+          // The video may be in place already (a later step failed): the totals follow what is on disk.
+          if (this.daySizes) {
+            const delta = (await this.timelapseBytes(day).catch(() => before)) - before;
+            this.daySizes.set(day, (this.daySizes.get(day) ?? 0) + delta);
+            this.totalBytes += delta;
+          }
           throw toStorageError(err, 'write timelapse to', dayDir);
         }
         if (this.daySizes) {
