@@ -394,8 +394,8 @@ export class CaptureStore {
    * Stores a day's timelapse: `build` writes the video to the temp file it is given (and fsyncs it);
    * then the video and its metadata are renamed into place, the video first: a crash between the two
    * leaves the new video with the previous description, which reads as out of date (rebuilt), never an
-   * old video described as current. A crash at any point leaves a whole video, never a partial one. The day is protected from age
-   * retention while it is built; a day retention already dropped is refused.
+   * old video described as current. A crash at any point leaves a whole video, never a partial one.
+   * The day is protected from age retention while it is built; a day retention already dropped is refused.
    */
   async saveTimelapse<T>(day: string, build: (tempFile: string) => Promise<T>, meta: (result: T, bytes: number) => TimelapseMeta): Promise<StoredTimelapse & { result: T }> {
     if (!isDay(day)) throw new RangeError(`invalid day "${String(day)}": expected YYYY-MM-DD`);

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { addDays, isDay } from '../storage/layout.ts';
 import { StorageError, type CaptureStore, type StoredTimelapse } from '../storage/store.ts';
-import { encodeTimelapse, type TimelapseResult } from './webp.ts';
+import { encodeTimelapse, NoFramesError, type TimelapseResult } from './webp.ts';
 
 export type TimelapseTrigger = 'schedule' | 'startup' | 'mqtt' | 'web' | 'cli';
 
@@ -163,6 +163,10 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
     if (!isDay(day)) throw new TimelapseError({ day, trigger, at: this.now(), error: { code: 'bad_day', message: `expected a day as YYYY-MM-DD, got "${String(day).slice(0, 40)}"` } });
     const stills = await store.listDay(day);
     if (stills.length === 0) throw new TimelapseError({ day, trigger, at: this.now(), error: { code: 'no_stills', message: `no stills on ${day}` } });
+    const days = config.storage.retention_days;
+    if (days > 0 && day < addDays(store.localDay(this.now()), -days)) {
+      throw new TimelapseError({ day, trigger, at: this.now(), error: { code: 'too_old', message: `${day} is older than storage.retention_days (${days}): its stills are due for removal` } });
+    }
     const { size, frame_ms: frameMs, quality } = config.timelapse;
     // Thumbnails are enough up to their size and far cheaper to decode than the previews.
     const kind = size <= config.storage.thumb_width ? 'thumb' : 'preview';
@@ -232,10 +236,10 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
     if (err instanceof TimelapseError) return err.failure.error;
     if (this.abort.signal.aborted) return { code: 'stopped', message: 'timelapse discarded: moncam is shutting down' };
     const message = err instanceof Error ? err.message : String(err);
-    if (/retention_days/.test(message)) return { code: 'too_old', message };
-    if (err instanceof StorageError) return { code: err.code, message: err.message };
-    if (err instanceof RangeError) return { code: 'bad_day', message: err.message };
-    if (/no usable frames|no frames/i.test(message)) return { code: 'no_frames', message };
+    if (err instanceof NoFramesError) return { code: 'no_frames', message };
+    // The store refuses a day that retention dropped meanwhile (the check above raced with the clock).
+    if (err instanceof StorageError && /retention_days/.test(message)) return { code: 'too_old', message };
+    if (err instanceof StorageError) return { code: err.code, message };
     return { code: 'internal', message };
   }
 

@@ -13,6 +13,11 @@ import type { FileHandle } from 'node:fs/promises';
 import fsp from 'node:fs/promises';
 import sharp from 'sharp';
 
+/** Not one of the frames could be read and decoded. */
+export class NoFramesError extends Error {
+  override name = 'NoFramesError';
+}
+
 export interface TimelapseEncodeOptions {
   /** Longest edge of the frames in pixels (frames are never enlarged beyond their source size... but all frames get the canvas size of the first decodable frame). */
   size: number;
@@ -107,7 +112,7 @@ async function writeAnimation(out: FileHandle, files: Iterable<string> | AsyncIt
     frames++;
   }
   opts.signal?.throwIfAborted();
-  if (!canvas) throw new Error(`timelapse has no usable frames (${skipped} could not be read or decoded)`);
+  if (!canvas) throw new NoFramesError(`timelapse has no usable frames (${skipped} could not be read or decoded)`);
   const riffSize = Buffer.alloc(4);
   riffSize.writeUInt32LE(bytes - 8);
   await out.write(riffSize, 0, 4, 4);
