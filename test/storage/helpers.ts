@@ -4,6 +4,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import sharp from 'sharp';
 import { nodeFs, type StorageFs } from '../../src/storage/atomic.ts';
 import { CaptureStore, type CaptureStoreOptions, type SaveInput } from '../../src/storage/store.ts';
 
@@ -71,4 +72,20 @@ export async function treeBytes(dir: string): Promise<number> {
   let sum = 0;
   for (const f of await listTree(dir)) sum += (await fsp.stat(path.join(dir, f))).size;
   return sum;
+}
+
+/** Distinct solid colours, so that frames and stills can be told apart by a pixel. */
+export type Rgb = [number, number, number];
+export const PALETTE: Rgb[] = [
+  [220, 30, 30],
+  [30, 200, 30],
+  [30, 30, 220],
+  [230, 230, 40],
+  [220, 40, 220],
+  [40, 220, 220],
+];
+
+/** A JPEG of one colour. */
+export function solidJpeg(width: number, height: number, [r, g, b]: Rgb): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: { r, g, b } } }).jpeg({ quality: 90 }).toBuffer();
 }

@@ -10,25 +10,13 @@ import { nodeFs, type StorageFs } from '../../src/storage/atomic.ts';
 import { TIMELAPSE_FILE } from '../../src/storage/layout.ts';
 import { StorageError, type CaptureStore, type StoredCapture } from '../../src/storage/store.ts';
 import { encodeTimelapse } from '../../src/timelapse/webp.ts';
-import { listTree, makeStore, tempDir, treeBytes } from './helpers.ts';
+import { PALETTE, listTree, makeStore, solidJpeg, tempDir, treeBytes, type Rgb } from './helpers.ts';
 
-type Rgb = [number, number, number];
-const PALETTE: Rgb[] = [
-  [220, 30, 30],
-  [30, 200, 30],
-  [30, 30, 220],
-  [230, 230, 40],
-  [220, 40, 220],
-  [40, 220, 220],
-];
 
-function jpeg(width: number, height: number, [r, g, b]: Rgb): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: { r, g, b } } }).jpeg({ quality: 90 }).toBuffer();
-}
 
 /** One still of a solid colour: 640x480 original, 480x360 thumbnail, 1280x960 preview. */
 async function still(store: CaptureStore, iso: string, colour: Rgb): Promise<StoredCapture> {
-  const [original, thumb, preview] = await Promise.all([jpeg(640, 480, colour), jpeg(480, 360, colour), jpeg(1280, 960, colour)]);
+  const [original, thumb, preview] = await Promise.all([solidJpeg(640, 480, colour), solidJpeg(480, 360, colour), solidJpeg(1280, 960, colour)]);
   return store.save({ capturedAt: new Date(iso), original, thumb, preview, meta: { test: true } });
 }
 
@@ -364,14 +352,14 @@ describe('CaptureStore timelapse and retention', () => {
 
     // statfs in 1-byte blocks, so what the store counts as freed is exact. The next save (its first: the
     // estimate is the original + 1/8) must free exactly day A: its two stills and its timelapse.
-    const original = await jpeg(640, 480, [10, 10, 10]);
+    const original = await solidJpeg(640, 480, [10, 10, 10]);
     const minFree = 50_000_000;
     const want = original.length + Math.ceil(original.length / 8) + 4;
     const free = minFree + want - dayA;
     const fs: StorageFs = { ...nodeFs, statfs: async () => ({ bavail: free, bsize: 1 }) };
     const store = makeStore(dir, { timeZone: 'UTC', minFree, fs });
     await store.start();
-    await store.save({ capturedAt: new Date('2026-11-22T08:00:00.000Z'), original, thumb: jpeg(480, 360, [10, 10, 10]), preview: jpeg(1280, 960, [10, 10, 10]), meta: {} });
+    await store.save({ capturedAt: new Date('2026-11-22T08:00:00.000Z'), original, thumb: solidJpeg(480, 360, [10, 10, 10]), preview: solidJpeg(1280, 960, [10, 10, 10]), meta: {} });
 
     assert.deepEqual(await store.listDays(), ['2026-11-21', '2026-11-22'], 'day A went whole');
     assert.deepEqual((await store.listDay('2026-11-21')).map((c) => c.id), b.map((c) => c.id), 'no still of the next day went');

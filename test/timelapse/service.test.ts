@@ -10,17 +10,8 @@ import { TIMELAPSE_FILE } from '../../src/storage/layout.ts';
 import { CaptureStore, type StoredCapture } from '../../src/storage/store.ts';
 import { TimelapseError, TimelapseService, type TimelapseFailure, type TimelapseRecord, type TimelapseServiceDeps } from '../../src/timelapse/service.ts';
 import { quietLogger, tempDir, testConfig, until } from '../helpers/setup.ts';
-import { listTree } from '../storage/helpers.ts';
+import { PALETTE, listTree, solidJpeg, type Rgb } from '../storage/helpers.ts';
 
-type Rgb = [number, number, number];
-const PALETTE: Rgb[] = [
-  [220, 30, 30],
-  [30, 200, 30],
-  [30, 30, 220],
-  [230, 230, 40],
-  [220, 40, 220],
-  [40, 220, 220],
-];
 
 // 12:00 in Berlin (UTC+1 in November): "today" is 2026-11-23.
 const NOW = new Date('2026-11-23T11:00:00.000Z');
@@ -30,13 +21,10 @@ const Y2 = '2026-11-21'; // the day before
 const Y3 = '2026-11-20'; // outside the finished days the catch-up looks at
 const link = (day: string) => `/timelapse/${day}.webp?key=k-${day}`;
 
-function jpeg(width: number, height: number, [r, g, b]: Rgb): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: { r, g, b } } }).jpeg({ quality: 90 }).toBuffer();
-}
 
 /** A still whose thumbnail (480x360) and preview (1280x960) are solid colours; `preview` defaults to `thumb`'s. */
 async function still(store: CaptureStore, at: Date, thumb: Rgb, preview: Rgb = thumb): Promise<StoredCapture> {
-  const [original, t, p] = await Promise.all([jpeg(640, 480, thumb), jpeg(480, 360, thumb), jpeg(1280, 960, preview)]);
+  const [original, t, p] = await Promise.all([solidJpeg(640, 480, thumb), solidJpeg(480, 360, thumb), solidJpeg(1280, 960, preview)]);
   return store.save({ capturedAt: at, original, thumb: t, preview: p, meta: {} });
 }
 
