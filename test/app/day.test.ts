@@ -12,6 +12,7 @@ import { Recorder } from '../helpers/mqtt.ts';
 import { tempDir, until } from '../helpers/setup.ts';
 
 const CAM = 'childcam';
+const SHOTS = path.join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
 const T = {
   event: `moncam/${CAM}/event`,
   attributes: `moncam/${CAM}/image/attributes`,
@@ -168,6 +169,8 @@ describe('a day with a fast schedule and the fake camera', () => {
     }
     assert.ok(shots.size >= 2, 'the timelapse is animated on the page');
     assert.match((await page.textContent('#timelapse-caption'))!, /Timelapse · \d+ stills/);
+    fs.mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: path.join(SHOTS, 'timelapse.png'), fullPage: true });
     await page.close();
   });
 });
