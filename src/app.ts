@@ -73,7 +73,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   const lock = new DataDirLock(config.data_dir, logger.child({ module: 'storage' }));
   const autoExposure = config.schedule.exposure === 'auto' ? new AutoExposure({ config, logger: logger.child({ module: 'schedule' }) }) : undefined;
-  const fixedExposure = config.schedule.exposure === 'auto' ? undefined : config.schedule.exposure;
   const captures = new CaptureService({
     camera,
     store,
@@ -180,7 +179,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       }
       scheduler?.start();
       logger.info(
-        { camera: camera.backend, data_dir: config.data_dir, latest: store.latest()?.id, mqtt: mqtt ? brokerUrl(config, broker) : 'off', exposure: autoExposure ? `auto (${autoExposure.mode})` : (fixedExposure ?? config.camera.exposure) },
+        { camera: camera.backend, data_dir: config.data_dir, latest: store.latest()?.id, mqtt: mqtt ? brokerUrl(config, broker) : 'off', exposure: autoExposure ? `auto (${autoExposure.mode})` : (config.schedule.exposure ?? config.camera.exposure) },
         'moncam started',
       );
     },

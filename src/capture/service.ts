@@ -1,6 +1,7 @@
 // The one capture path every trigger calls: camera -> validate -> store -> derive -> events.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import { emitSafely } from '../events.ts';
 import { CameraError, type Camera } from '../camera/types.ts';
 import type { Config, Exposure } from '../config/schema.ts';
 import type { CaptureStore, StoredCapture } from '../storage/store.ts';
@@ -301,15 +302,8 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
       });
   }
 
-  /** A listener's bug must not break the capture path. */
   private emitSafely<K extends keyof CaptureEvents>(event: K, ...args: CaptureEvents[K]): void {
-    for (const listener of this.listeners(event)) {
-      try {
-        (listener as (...a: CaptureEvents[K]) => void)(...args);
-      } catch (err) {
-        this.deps.logger.error({ err, event }, 'capture event listener failed');
-      }
-    }
+    emitSafely(this, this.deps.logger, 'capture', event, args);
   }
 
   private now(): Date {

@@ -53,7 +53,6 @@ const timezone = () =>
 export const EXPOSURES = ['normal', 'night', 'long', 'short', 'sport'] as const;
 export const exposureSchema = z.enum(EXPOSURES);
 export type Exposure = z.infer<typeof exposureSchema>;
-export type ScheduleExposure = Exposure | 'auto';
 
 export const BACKENDS = ['auto', 'rpicam', 'raspistill', 'ffmpeg', 'synthetic'] as const;
 

@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
+import { emitSafely } from '../events.ts';
 import type { Config } from '../config/schema.ts';
 import { addDays, isDay } from '../storage/layout.ts';
 import { StorageError, type CaptureStore, type StoredTimelapse } from '../storage/store.ts';
@@ -244,13 +245,7 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
   }
 
   private emitSafely<K extends keyof TimelapseEvents>(event: K, ...args: TimelapseEvents[K]): void {
-    for (const listener of this.listeners(event)) {
-      try {
-        (listener as (...a: TimelapseEvents[K]) => void)(...args);
-      } catch (err) {
-        this.deps.logger.error({ err, event }, 'timelapse event listener failed');
-      }
-    }
+    emitSafely(this, this.deps.logger, 'timelapse', event, args);
   }
 
   private now(): Date {
