@@ -2,6 +2,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { LoginLimiter } from './auth/limiter.ts';
+import { PasswordVerifier } from './auth/verifier.ts';
 import { probeCamera } from './camera/auto.ts';
 import type { Camera } from './camera/types.ts';
 import { CaptureService, type CaptureRecord } from './capture/service.ts';
@@ -54,6 +56,9 @@ export interface App {
   stop(): Promise<void>;
 }
 
+/** The window of web.login_attempts. */
+const LOGIN_WINDOW_MS = 15 * 60_000;
+
 /** ui/ beside src/ and dist/ alike. */
 const UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'ui');
 
@@ -96,10 +101,24 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ? new Scheduler({ capture: captures, cron: config.schedule.cron, timezone: config.schedule.timezone, logger: logger.child({ module: 'schedule' }) })
     : undefined;
 
+  // One failure budget per client address and one argon2 check at a time, for the web login and the broker alike.
+  const limiter = new LoginLimiter({ attempts: config.web.login_attempts, windowMs: LOGIN_WINDOW_MS });
+  const verifier = new PasswordVerifier({ logger: logger.child({ module: 'auth' }) });
   const useMqtt = deps.mqtt !== false && Boolean(config.mqtt.url || config.broker.enabled);
   const broker =
     useMqtt && !config.mqtt.url
-      ? new EmbeddedBroker({ host: config.broker.host, port: config.broker.port, username: config.broker.username, passwordFile: config.web.password_file, isCommandTopic: (t) => isCommandTopic(config.mqtt.base_topic, t), logger: logger.child({ module: 'broker' }) })
+      ? new EmbeddedBroker({
+          host: config.broker.host,
+          port: config.broker.port,
+          username: config.broker.username,
+          passwordFiles: [config.broker.password_file, config.web.password_file],
+          limiter,
+          verifier,
+          maxPacketSize: config.broker.max_packet_size,
+          maxConnections: config.broker.max_connections,
+          isCommandTopic: (t) => isCommandTopic(config.mqtt.base_topic, t),
+          logger: logger.child({ module: 'broker' }),
+        })
       : undefined;
   const topics = mqttTopics({ baseTopic: config.mqtt.base_topic, cameraId: config.camera.id, discoveryPrefix: config.mqtt.discovery_prefix });
   const discoveryContext: DiscoveryContext = {
@@ -123,12 +142,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
         timelapses,
         logger: logger.child({ module: 'mqtt' }),
         announcedFile: path.join(config.data_dir, 'mqtt-announced.json'),
+        ...(broker ? { maxPacketSize: config.broker.max_packet_size } : {}),
         ...deps.mqttTiming,
       })
     : undefined;
 
   const sessions = new FileSessionStore(path.join(privateDir, 'sessions.json'), logger.child({ module: 'web' }));
-  const events = new EventHub(captures, config.web.max_event_clients, timelapses);
+  const events = new EventHub(captures, { maxClients: config.web.max_event_clients, timelapses });
   const web =
     webEnabled && secret
       ? new WebServer({
@@ -138,6 +158,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
             captures,
             timelapses,
             events,
+            limiter,
+            verifier,
             sessionStore: sessions,
             sessionSecret: secret,
             logger: logger.child({ module: 'web' }),

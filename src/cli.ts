@@ -27,7 +27,8 @@ Usage:
   moncam capture [--out FILE]  take one still now; store it (default) or write the original to FILE (- for stdout)
   moncam config                print the effective configuration (secrets redacted)
   moncam config --reference    print every setting with its environment variable and default (Markdown)
-  moncam passwd                set the web password (hidden prompt on a terminal, else one line from stdin)
+  moncam passwd [--mqtt]       set the web password (hidden prompt on a terminal, else one line from stdin);
+                               --mqtt: a separate password for MQTT clients (Home Assistant), user moncam
   moncam mqtt remove           remove this camera from Home Assistant (empty retained discovery and state)
   moncam service install       write a systemd unit for this installation to /etc/systemd/system/moncam.service
   moncam --help | --version
@@ -148,7 +149,7 @@ async function cmdMqttRemove(config: Config, io: CliIo): Promise<number> {
   }
 }
 
-async function cmdPasswd(config: Config, io: CliIo): Promise<number> {
+async function cmdPasswd(config: Config, io: CliIo, mqtt: boolean): Promise<number> {
   let password: string;
   if (io.stdin.isTTY) {
     password = await readHidden('New password: ', io.stdin, io.stderr);
@@ -159,8 +160,13 @@ async function cmdPasswd(config: Config, io: CliIo): Promise<number> {
   }
   const problem = validatePassword(password);
   if (problem) throw new UsageError(`${problem}; nothing changed`);
-  await setPassword(config.web.password_file, password);
-  io.stderr.write(`password set (argon2id hash in ${config.web.password_file})\n`);
+  const file = mqtt ? config.broker.password_file : config.web.password_file;
+  await setPassword(file, password);
+  io.stderr.write(
+    mqtt
+      ? `MQTT password set (argon2id hash in ${file}): MQTT clients log in as user ${config.broker.username} with it; the web password is unchanged\n`
+      : `password set (argon2id hash in ${file})\n`,
+  );
   return 0;
 }
 
@@ -180,6 +186,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         'unit-dir': { type: 'string' },
         print: { type: 'boolean' },
         force: { type: 'boolean' },
+        mqtt: { type: 'boolean' },
       },
     });
   } catch (err) {
@@ -200,6 +207,10 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
   const isServiceInstall = command === 'service' && rest.length === 1 && rest[0] === 'install';
   if ((rest.length && !isMqttRemove && !isServiceInstall) || !['run', 'capture', 'config', 'passwd', 'mqtt', 'service'].includes(command) || (command === 'mqtt' && !isMqttRemove) || (command === 'service' && !isServiceInstall)) {
     io.stderr.write(`moncam: unknown command "${[command, ...rest].join(' ')}"\n\n${HELP}\n`);
+    return 2;
+  }
+  if (values.mqtt !== undefined && command !== 'passwd') {
+    io.stderr.write('moncam: --mqtt goes with "moncam passwd"\n');
     return 2;
   }
   if (values.out !== undefined && command !== 'capture') {
@@ -226,7 +237,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         io.stdout.write(`# effective configuration${file ? ` (file: ${file})` : ' (no config file)'}\n` + YAML.stringify(redactConfig(config)));
         return 0;
       case 'passwd':
-        return await cmdPasswd(config, io);
+        return await cmdPasswd(config, io, values.mqtt === true);
       case 'mqtt':
         return await cmdMqttRemove(config, io);
       case 'capture':

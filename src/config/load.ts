@@ -129,6 +129,7 @@ export function resolveConfig(parsed: ParsedConfig, cwd: string): Config {
     camera: { ...parsed.camera, name: parsed.camera.name ?? `moncam ${parsed.camera.id}` },
     storage: { ...parsed.storage, dir: inData(parsed.storage.dir, 'captures') },
     web: { ...parsed.web, password_file: inData(parsed.web.password_file, 'private/pass_user') },
+    broker: { ...parsed.broker, password_file: inData(parsed.broker.password_file, 'private/pass_mqtt') },
   };
 }
 

@@ -1,4 +1,5 @@
 // The one source of moncam's configuration: type, defaults, validation, env names and docs.
+import net from 'node:net';
 import os from 'node:os';
 import { Cron } from 'croner';
 import { z } from 'zod';
@@ -35,6 +36,33 @@ const bytes = () =>
       return z.NEVER;
     }
     return Math.round(Number(m[1]) * unit);
+  });
+
+/** An address or subnet of a reverse proxy: 192.168.1.2, 10.0.0.0/8, fd00::1, or `loopback`. */
+function isProxyAddress(entry: string): boolean {
+  if (entry === 'loopback') return true;
+  const [addr, bits, extra] = entry.split('/');
+  const family = net.isIP(addr ?? '');
+  if (!family || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Which proxies may set X-Forwarded-For/-Proto: false (none), true (a proxy on this machine only), or the
+ * proxy's addresses. Never "every private address": any LAN client could then pick its own client address.
+ */
+const trustProxy = () =>
+  z.union([z.boolean(), z.string(), z.array(z.string())], { error: 'expected false, true (loopback) or the proxy\'s addresses' }).transform((v, ctx): false | string[] => {
+    if (v === false || v === 'false' || v === '') return false;
+    if (v === true || v === 'true') return ['loopback'];
+    const list = (Array.isArray(v) ? v : v.split(/[\s,]+/)).map((e) => e.trim()).filter(Boolean);
+    const bad = list.filter((e) => !isProxyAddress(e));
+    if (bad.length || !list.length) {
+      ctx.addIssue({ code: 'custom', message: `expected IP addresses or subnets of the proxy (e.g. 192.168.1.2 or 10.0.0.0/8), or true for a proxy on this machine; not ${bad.join(', ') || 'an empty list'}`, input: v });
+      return z.NEVER;
+    }
+    return list;
   });
 
 const timezone = () =>
@@ -175,6 +203,12 @@ const broker = z
     host: z.string().default('0.0.0.0').describe('Embedded broker: listen address.'),
     port: port().default(1883).describe('Embedded broker: port.'),
     username: z.string().min(1).default('moncam').describe('Embedded broker: user name remote clients (Home Assistant) log in with.'),
+    password_file: z.string().optional().describe('Embedded broker: argon2id hash of the MQTT password, set with `moncam passwd --mqtt`. While it does not exist, the web password is the MQTT password. Default: <data_dir>/private/pass_mqtt.'),
+    max_packet_size: bytes()
+      .default(2 * 1024 * 1024)
+      .refine((n) => n >= 4096 && n <= 256 * 1024 * 1024, { error: 'expected 4KiB..256MiB' })
+      .describe('Embedded broker: largest MQTT packet accepted (checked while reading, before it is buffered); a client that sends a larger one is disconnected. Must hold the MQTT preview image (mqtt.preview_size): moncam skips publishing a preview that does not fit.'),
+    max_connections: int(1, 10_000).default(64).describe('Embedded broker: connections from other machines at once (loopback is not counted).'),
   })
   .prefault({});
 
@@ -184,12 +218,14 @@ const web = z
     host: z.string().default('0.0.0.0').describe('Web page: listen address.'),
     port: port().default(5000).describe('Web page: port.'),
     password_file: z.string().optional().describe('argon2id hash of the password. Default: <data_dir>/private/pass_user.'),
-    trust_proxy: z.boolean().default(false).describe('Trust X-Forwarded-* from a reverse proxy (TLS termination).'),
+    trust_proxy: trustProxy()
+      .default(false)
+      .describe('Reverse proxy in front of the page (TLS termination): true for a proxy on this machine, or its IP address(es) / subnet(s), e.g. 192.168.1.2. Only these may set X-Forwarded-For (the client address the login limit counts) and X-Forwarded-Proto.'),
     fresh_on_visit: z.boolean().default(true).describe('Opening the page asks for a fresh still, as the old app did.'),
     fresh_window_s: int(0, 86_400).default(60).describe('Visits within this many seconds of the last still share it instead of taking another.'),
     session_idle_hours: int(1, 24 * 365).default(24 * 7).describe('A session ends after this long without a visit.'),
     session_max_days: int(1, 3650).default(30).describe('A session ends this long after login, however active.'),
-    login_attempts: int(1, 1000).default(10).describe('Failed logins allowed per client per 15 minutes; then 429 with Retry-After.'),
+    login_attempts: int(1, 1000).default(10).describe('Wrong passwords allowed per client address per 15 minutes, web login and MQTT together; then the web answers 429 with Retry-After and the broker "not authorized", without checking the password, until the 15 minutes are over.'),
     max_event_clients: int(1, 10_000).default(50).describe('Live-update (server-sent events) connections served at once.'),
     public_url: z
       .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as http://moncam.local:5000' })
@@ -238,5 +274,6 @@ export type Config = ParsedConfig & {
   data_dir: string;
   storage: ParsedConfig['storage'] & { dir: string };
   web: ParsedConfig['web'] & { password_file: string };
+  broker: ParsedConfig['broker'] & { password_file: string };
   camera: ParsedConfig['camera'] & { name: string };
 };

@@ -33,6 +33,8 @@ export interface MqttBridgeDeps {
    * the old device is removed from HA instead of lingering unavailable.
    */
   announcedFile?: string;
+  /** The embedded broker's packet limit: a preview that does not fit is not published (the broker would drop us). */
+  maxPacketSize?: number;
 }
 
 interface Announced {
@@ -314,9 +316,12 @@ export class MqttBridge {
   }
 
   private async publishState(client: MqttClient, gen: number, capture: StoredCapture, meta: Record<string, unknown>, preview: Buffer): Promise<void> {
-    const { topics } = this.deps;
+    const { topics, maxPacketSize, logger } = this.deps;
+    // Topic, header and properties take well under 1 KiB.
+    const fits = maxPacketSize === undefined || preview.length + 1024 <= maxPacketSize;
+    if (!fits) logger.error({ id: capture.id, bytes: preview.length, max_packet_size: maxPacketSize }, 'MQTT preview larger than broker.max_packet_size: not published; lower mqtt.preview_size or preview_quality, or raise broker.max_packet_size');
     await Promise.all([
-      this.send(client, gen, topics.image, preview, { retain: true }),
+      fits ? this.send(client, gen, topics.image, preview, { retain: true }) : Promise.resolve(),
       this.send(client, gen, topics.imageAttributes, JSON.stringify(attributesOf(capture, meta, preview.length)), { retain: true }),
       this.send(client, gen, topics.lastCapture, capture.capturedAtIso, { retain: true }),
     ]);

@@ -1,23 +1,44 @@
-// The embedded MQTT broker (aedes), used when no external broker is configured, so moncam works with zero setup.
+// The embedded MQTT broker (aedes), used when no external broker is configured, so moncam works with zero
+// setup. Bounded like Mosquitto, since its port is open to the whole LAN: packet size checked while
+// parsing, a CONNECT deadline, a connection cap, few connections per address before login, and password
+// checks through the limiter and queue the web login uses.
 import net from 'node:net';
+import { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
-import { readPasswordHash, verifyPassword } from '../auth/password.ts';
+import type { LoginLimiter } from '../auth/limiter.ts';
+import { readPasswordHash } from '../auth/password.ts';
+import { VerifierBusyError, type PasswordVerifier } from '../auth/verifier.ts';
+import { limitedLog, type LogLimiter } from '../log.ts';
+import { PacketGuard, PacketGuardError } from './packet-guard.ts';
 
 export interface EmbeddedBrokerDeps {
   host: string;
   port: number;
   /** The user name remote clients (Home Assistant) log in with. */
   username: string;
-  /** The web password's hash file: remote clients use the same password (set with `moncam passwd`). */
-  passwordFile: string;
+  /** Hash files tried in order: the MQTT password (`moncam passwd --mqtt`), else the web password. */
+  passwordFiles: string[];
+  limiter: LoginLimiter;
+  verifier: PasswordVerifier;
+  /** Largest MQTT packet accepted, in bytes (broker.max_packet_size). */
+  maxPacketSize: number;
+  /** Connections at once from other machines (broker.max_connections); loopback is never refused. */
+  maxConnections: number;
   /** moncam command topics (any camera's): a retained publish there is stored but never delivered live. */
   isCommandTopic: (topic: string) => boolean;
   logger: Logger;
+  /** Time from TCP connect to CONNECT (tests shorten it). */
+  connectTimeoutMs?: number;
 }
 
+const SERVER_UNAVAILABLE = 3;
 const BAD_CREDENTIALS = 4;
 const NOT_AUTHORIZED = 5;
+/** A client that has not sent CONNECT by then is dropped (aedes' default is 30 s). */
+export const CONNECT_TIMEOUT_MS = 5000;
+/** Connections per address that have not logged in yet: HA opens one at a time. */
+export const MAX_PENDING_PER_ADDRESS = 4;
 
 export function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
@@ -31,23 +52,51 @@ function authError(code: number, message: string): AuthenticateError {
 
 /**
  * Anonymous clients only from loopback (the daemon itself, local tools); everyone else needs
- * `broker.username` and the moncam password. The hash file is read per attempt, so `moncam passwd`
- * takes effect at once.
+ * `broker.username` and the password, within the shared failure budget. The hash is read per attempt,
+ * so `moncam passwd` takes effect at once.
  */
-export async function authenticateClient(deps: Pick<EmbeddedBrokerDeps, 'username' | 'passwordFile'>, remoteAddress: string | undefined, username: string | undefined, password: Buffer | undefined): Promise<AuthenticateError | null> {
+export async function authenticateClient(
+deps: Pick<EmbeddedBrokerDeps, 'username' | 'passwordFiles' | 'limiter' | 'verifier'>,
+address: string | undefined,
+username: string | undefined,
+password: Buffer | undefined,
+): Promise<AuthenticateError | null> {
   if (username === undefined && password === undefined) {
-    return isLoopback(remoteAddress) ? null : authError(NOT_AUTHORIZED, 'anonymous clients are only allowed from this machine');
+    return isLoopback(address) ? null : authError(NOT_AUTHORIZED, 'anonymous clients are only allowed from this machine');
   }
+  const attempt = deps.limiter.reserve(address);
+  if (!attempt.allowed) return authError(NOT_AUTHORIZED, `too many failed logins from this address; retry in ${attempt.retryAfterS} s`);
   if (username !== deps.username || !password) return authError(BAD_CREDENTIALS, 'bad user name or password');
-  const hash = await readPasswordHash(deps.passwordFile);
-  if (!hash || !(await verifyPassword(hash, password.toString('utf8')))) return authError(BAD_CREDENTIALS, 'bad user name or password');
+  let hash: string | undefined;
+  for (const file of deps.passwordFiles) if ((hash = await readPasswordHash(file))) break;
+  if (!hash) return authError(BAD_CREDENTIALS, 'bad user name or password');
+  try {
+    if (!(await deps.verifier.verify(hash, password.toString('utf8')))) return authError(BAD_CREDENTIALS, 'bad user name or password');
+  } catch (err) {
+    if (err instanceof VerifierBusyError) return authError(SERVER_UNAVAILABLE, 'too many logins at once; try again');
+    throw err;
+  }
+  attempt.succeeded();
   return null;
+}
+
+/** What the broker knows of one accepted connection. */
+interface Peer {
+  address: string | undefined;
+  guard: PacketGuard;
+  /** Still counted in `pending` (not logged in yet). */
+  pending: boolean;
 }
 
 export class EmbeddedBroker {
   private readonly deps: EmbeddedBrokerDeps;
   private aedes?: Aedes;
   private server?: net.Server;
+  private readonly peers = new WeakMap<object, Peer>();
+  private readonly pending = new Map<string, number>();
+  private remoteConnections = 0;
+  private refusedLog?: LogLimiter;
+  private droppedLog?: LogLimiter;
 
   constructor(deps: EmbeddedBrokerDeps) {
     this.deps = deps;
@@ -61,43 +110,57 @@ export class EmbeddedBroker {
 
   async start(): Promise<void> {
     const { logger, isCommandTopic } = this.deps;
+    this.refusedLog = limitedLog(logger, 'warn', 'refused MQTT clients');
+    this.droppedLog = limitedLog(logger, 'warn', 'dropped MQTT connections');
     // MQTT 3.1.1 delivers a retained publish to clients already subscribed with the retain flag cleared
     // (MQTT-3.3.1-9), so the daemon could not tell it from a button press and would honour it (an empty
     // retained message, `mosquitto_pub -r -n` to clear one, would take a still). Such publishes are kept
     // as retained but not forwarded live; on its next connect the daemon sees them flagged and ignores them.
     const retainedCommands = new WeakSet<Buffer>();
     const aedes = await Aedes.createBroker({
+      connectTimeout: this.deps.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
       authorizePublish: (client, packet, done) => {
         if (packet.topic.startsWith('$SYS/')) return done(new Error('$SYS/ topics are reserved'));
         if (packet.retain && isCommandTopic(packet.topic) && Buffer.isBuffer(packet.payload)) {
           packet.payload = Buffer.from(packet.payload); // a buffer of our own, so the mark cannot be shared
           retainedCommands.add(packet.payload);
-          logger.warn({ client: client?.id, topic: packet.topic }, 'retained command stored but not delivered: retained commands are never honoured');
+          // An empty retained payload clears a retained command (what the README tells users to do).
+          if (packet.payload.length === 0) logger.debug({ client: client?.id, topic: packet.topic }, 'retained command cleared');
+          else logger.warn({ client: client?.id, topic: packet.topic }, 'retained command stored but not delivered: retained commands are never honoured');
         }
         done(null);
       },
       authorizeForward: (_client, packet) => (!packet.retain && Buffer.isBuffer(packet.payload) && retainedCommands.has(packet.payload) ? undefined : packet),
       authenticate: (client: Client, username, password, done) => {
-        const remote = (client.conn as net.Socket).remoteAddress;
-        authenticateClient(this.deps, remote, username, password).then(
+        const peer = this.peers.get(client.conn);
+        authenticateClient(this.deps, peer?.address, username, password).then(
           (err) => {
-            if (err) logger.warn({ client: client.id, remote, reason: err.message }, 'MQTT client refused');
+            if (err) {
+              if (this.refusedLog!.allow()) logger.warn({ client: client.id, remote: peer?.address, reason: err.message }, 'MQTT client refused');
+            } else if (peer) {
+              this.loggedIn(peer);
+            }
             done(err, !err);
           },
           (err: unknown) => {
             logger.error({ err, client: client.id }, 'MQTT authentication failed');
-            done(authError(NOT_AUTHORIZED, 'authentication failed'), false);
+            done(authError(SERVER_UNAVAILABLE, 'authentication failed'), false);
           },
         );
       },
     });
     aedes.on('clientError', (client, err) => logger.debug({ client: client?.id, err: err.message }, 'MQTT client error'));
-    const server = net.createServer((socket) => aedes.handle(socket));
+    aedes.on('connectionError', (client, err) => {
+      if (err instanceof PacketGuardError) {
+        if (this.droppedLog!.allow()) logger.warn({ remote: this.peers.get(client.conn)?.address, reason: err.code, declared: err.declared, limit: this.deps.maxPacketSize }, 'MQTT connection dropped');
+      } else logger.debug({ err: err.message }, 'MQTT connection error');
+    });
+    const server = net.createServer((socket) => this.accept(aedes, socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         reject(
           err.code === 'EADDRINUSE'
-            ? new Error(`cannot start the embedded MQTT broker: port ${this.deps.port} on ${this.deps.host} is in use (another broker? set mqtt.url to use it, or broker.port)`)
+            ? Object.assign(new Error(`cannot start the embedded MQTT broker: port ${this.deps.port} on ${this.deps.host} is in use (another broker? set mqtt.url to use it, or broker.port)`), { code: 'port_in_use' })
             : err,
         );
       });
@@ -106,7 +169,7 @@ export class EmbeddedBroker {
     server.on('error', (err) => logger.error({ err }, 'embedded MQTT broker error'));
     this.aedes = aedes;
     this.server = server;
-    logger.info({ host: this.deps.host, port: this.port, username: this.deps.username }, 'embedded MQTT broker listening');
+    logger.info({ host: this.deps.host, port: this.port, username: this.deps.username, max_packet_size: this.deps.maxPacketSize }, 'embedded MQTT broker listening');
   }
 
   async stop(): Promise<void> {
@@ -117,5 +180,53 @@ export class EmbeddedBroker {
     // aedes first: it drops client connections, which server.close() would otherwise wait for.
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.refusedLog?.flush();
+    this.droppedLog?.flush();
+  }
+
+  /**
+   * Every accepted socket comes through here: the caps, then aedes reads it through the packet guard.
+   * Loopback (the daemon's own client, local tools) is never refused for the caps.
+   */
+  private accept(aedes: Aedes, socket: net.Socket): void {
+    const address = socket.remoteAddress;
+    const remote = !isLoopback(address);
+    const key = address ?? 'unknown';
+    if (remote && (this.remoteConnections >= this.deps.maxConnections || (this.pending.get(key) ?? 0) >= MAX_PENDING_PER_ADDRESS)) {
+      const reason = this.remoteConnections >= this.deps.maxConnections ? 'max_connections' : 'too_many_pending';
+      if (this.droppedLog!.allow()) this.deps.logger.warn({ remote: address, reason, limit: reason === 'max_connections' ? this.deps.maxConnections : MAX_PENDING_PER_ADDRESS }, 'MQTT connection dropped');
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    const guard = new PacketGuard(this.deps.maxPacketSize);
+    const conn = Duplex.from({ readable: guard, writable: socket });
+    const peer: Peer = { address, guard, pending: remote };
+    this.peers.set(conn, peer);
+    if (remote) {
+      this.remoteConnections++;
+      this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
+    }
+    socket.pipe(guard);
+    // The guard's refusal ends the connection; aedes reports it as a connection error (logged above).
+    guard.once('error', () => socket.destroy());
+    socket.once('close', () => {
+      if (remote) this.remoteConnections--;
+      this.loggedIn(peer);
+      conn.destroy();
+    });
+    socket.on('error', () => undefined); // resets are normal; aedes sees the close
+    aedes.handle(conn);
+  }
+
+  /** Leaves the per-address count of connections that have not logged in (login, or close). */
+  private loggedIn(peer: Peer): void {
+    if (!peer.pending) return;
+    peer.pending = false;
+    peer.guard.authenticated();
+    const key = peer.address ?? 'unknown';
+    const n = (this.pending.get(key) ?? 1) - 1;
+    if (n > 0) this.pending.set(key, n);
+    else this.pending.delete(key);
   }
 }

@@ -185,9 +185,17 @@ function imageChunks(webp: Buffer): Buffer[] {
 }
 
 /** Appends `buffers`; a short write (disk full) must not pass for a complete frame. */
+/**
+ * writev may write less than asked (a nearly full disk): the rest is written again, so that a full disk
+ * ends in the ENOSPC error the store reports as disk_full, not in a short file.
+ */
 async function writeAll(out: FileHandle, buffers: Buffer[]): Promise<number> {
   const expected = buffers.reduce((n, b) => n + b.length, 0);
-  const { bytesWritten } = await out.writev(buffers);
-  if (bytesWritten !== expected) throw new Error(`short write: ${bytesWritten} of ${expected} bytes (disk full?)`);
+  let rest = Buffer.concat(buffers);
+  while (rest.length > 0) {
+    const { bytesWritten } = await out.write(rest, 0, rest.length);
+    if (bytesWritten === 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
+    rest = rest.subarray(bytesWritten);
+  }
   return expected;
 }

@@ -8,7 +8,7 @@ import type { WebDeps } from './app.ts';
 import { jsonBody } from './guards.ts';
 import { captureJson, timelapseJson } from './view.ts';
 
-export function apiRoutes(deps: WebDeps): Router {
+export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) => Promise<boolean> }): Router {
   const { config, store, captures, timelapses, events, logger } = deps;
   const router = express.Router();
   router.use((_req, res, next) => {
@@ -106,8 +106,9 @@ export function apiRoutes(deps: WebDeps): Router {
     res.status(202).json({ fresh: true });
   });
 
-  router.get('/events', (_req, res) => {
-    events.add(res);
+  router.get('/events', (req, res) => {
+    const sessionId = req.sessionID;
+    events.add(res, { sessionId, alive: () => deps.sessionAlive(sessionId) });
   });
   return router;
 }

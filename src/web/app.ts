@@ -4,12 +4,14 @@ import express, { type Express } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
+import type { LoginLimiter } from '../auth/limiter.ts';
+import type { PasswordVerifier } from '../auth/verifier.ts';
 import type { CaptureService } from '../capture/service.ts';
 import type { Config } from '../config/schema.ts';
 import type { CaptureStore } from '../storage/store.ts';
 import type { TimelapseService } from '../timelapse/service.ts';
 import { apiRoutes } from './api.ts';
-import { authRoutes, isAuthenticated, requireSession, sessionGate } from './auth.ts';
+import { authRoutes, isAuthenticated, requireSession, sessionExpired, sessionGate, type SessionRules } from './auth.ts';
 import { EventHub } from './events.ts';
 import { errorHandler, notFound, requestLimits } from './guards.ts';
 import { imageRoutes } from './images.ts';
@@ -22,6 +24,9 @@ export interface WebDeps {
   /** Day timelapses (build on demand); without it the page only shows those on disk. */
   timelapses?: Pick<TimelapseService, 'build'>;
   events: EventHub;
+  /** Failed-login budget and argon2 queue, shared with the embedded broker. */
+  limiter: LoginLimiter;
+  verifier: PasswordVerifier;
   sessionStore: session.Store;
   sessionSecret: string;
   logger: Logger;
@@ -33,7 +38,8 @@ export function createWebApp(deps: WebDeps): Express {
   const { config, logger, uiDir } = deps;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', config.web.trust_proxy ? 'loopback, linklocal, uniquelocal' : false);
+  // Only the configured proxies may say who the client is (the login limit counts per client address).
+  app.set('trust proxy', config.web.trust_proxy);
   app.set('etag', false); // images carry their own strong validators; JSON is not cached
 
   app.use(
@@ -75,17 +81,18 @@ export function createWebApp(deps: WebDeps): Express {
       // Not rolling: re-issuing the cookie and re-saving the session on every image request is the
       // main cost of serving thumbnails. The gate below enforces idle expiry with a coarse lastSeen.
       rolling: false,
-      proxy: config.web.trust_proxy,
+      // Secure cookies when req.secure: served over TLS, or X-Forwarded-Proto from a trusted proxy.
       cookie: { httpOnly: true, sameSite: 'strict', secure: 'auto', path: '/', maxAge: config.web.session_max_days * 86_400_000 },
     }),
   );
-  app.use(sessionGate({ sessionMaxMs: config.web.session_max_days * 86_400_000, idleMs: config.web.session_idle_hours * 3_600_000 }));
+  const rules: SessionRules = { sessionMaxMs: config.web.session_max_days * 86_400_000, idleMs: config.web.session_idle_hours * 3_600_000 };
+  app.use(sessionGate(rules));
 
   app.get('/login', (req, res) => {
     if (isAuthenticated(req)) return res.redirect(303, '/');
     res.set('Cache-Control', 'no-store').sendFile(page('login.html'));
   });
-  app.use(authRoutes({ passwordFile: config.web.password_file, loginAttempts: config.web.login_attempts, sessionMaxMs: config.web.session_max_days * 86_400_000, logger }));
+  app.use(authRoutes({ passwordFile: config.web.password_file, limiter: deps.limiter, verifier: deps.verifier, logger, onLogout: (sid) => deps.events.endSession(sid) }));
 
   // A session, or the day's link key (Home Assistant fetches timelapses without a session).
   app.use(timelapseRoutes({ store: deps.store, sessionSecret: deps.sessionSecret }));
@@ -95,7 +102,10 @@ export function createWebApp(deps: WebDeps): Express {
   app.get('/', (_req, res) => {
     res.set('Cache-Control', 'no-store').sendFile(page('index.html'));
   });
-  app.use('/api', apiRoutes(deps));
+  // A live-update stream lives as long as its session: checked against the store on every keep-alive.
+  const sessionAlive = (sid: string) =>
+    new Promise<boolean>((resolve) => deps.sessionStore.get(sid, (err, s) => resolve(!err && Boolean(s?.user) && !sessionExpired(s!, Date.now(), rules))));
+  app.use('/api', apiRoutes({ ...deps, sessionAlive }));
   app.use('/images', imageRoutes(deps));
 
   app.use(notFound);

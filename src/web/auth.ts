@@ -2,9 +2,11 @@
 // so `moncam passwd` takes effect without a restart.
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { rateLimit } from 'express-rate-limit';
 import type { Logger } from 'pino';
-import { readPasswordHash, verifyPassword } from '../auth/password.ts';
+import type { LoginLimiter, Reservation } from '../auth/limiter.ts';
+import { readPasswordHash } from '../auth/password.ts';
+import { VerifierBusyError, type PasswordVerifier } from '../auth/verifier.ts';
+import { limitedLog } from '../log.ts';
 import { formBody, MAX_BODY_BYTES } from './guards.ts';
 
 declare module 'express-session' {
@@ -19,22 +21,37 @@ declare module 'express-session' {
 
 export interface AuthDeps {
   passwordFile: string;
-  loginAttempts: number;
-  sessionMaxMs: number;
+  /** Failed-login budget per client address, shared with the embedded broker. */
+  limiter: LoginLimiter;
+  /** argon2 checks one at a time, shared with the embedded broker. */
+  verifier: PasswordVerifier;
   logger: Logger;
+  /** A session of this id ended (logout): its live-update streams are closed. */
+  onLogout?: (sessionId: string) => void;
 }
 
 export function isAuthenticated(req: Request): boolean {
   return req.session?.user === 'moncam';
 }
 
+export interface SessionRules {
+  sessionMaxMs: number;
+  idleMs: number;
+}
+
+/** A logged-in session past its absolute or idle lifetime. */
+export function sessionExpired(s: { loginAt?: number; lastSeen?: number }, now: number, rules: SessionRules): boolean {
+  if (!s.loginAt) return false;
+  return now - s.loginAt > rules.sessionMaxMs || now - (s.lastSeen ?? s.loginAt) > rules.idleMs;
+}
+
 /** Idle and absolute expiry of a logged-in session. */
-export function sessionGate(deps: { sessionMaxMs: number; idleMs: number }) {
+export function sessionGate(rules: SessionRules) {
   return (req: Request, _res: Response, next: NextFunction) => {
     const s = req.session;
     if (!s?.loginAt) return next();
     const now = Date.now();
-    if (now - s.loginAt > deps.sessionMaxMs || now - (s.lastSeen ?? s.loginAt) > deps.idleMs) {
+    if (sessionExpired(s, now, rules)) {
       s.destroy(() => next());
       return;
     }
@@ -90,30 +107,32 @@ export function requireCsrfToken(req: Request, res: Response, next: NextFunction
 
 export function authRoutes(deps: AuthDeps): Router {
   const router = express.Router();
-  const limiter = rateLimit({
-    windowMs: 15 * 60_000,
-    limit: deps.loginAttempts,
-    skipSuccessfulRequests: true,
-    // Both outcomes redirect (303); only a verified password counts as success.
-    requestWasSuccessful: (_req, res) => res.locals.loginOk === true,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    handler: (req, res, _next, options) => {
-      deps.logger.warn({ ip: req.ip }, 'login rate limit reached');
-      res.setHeader('Retry-After', String(Math.ceil(options.windowMs / 1000)));
-      res.status(429).type('text/plain').send('Too many login attempts. Try again later.');
-    },
-  });
+  const failedLog = limitedLog(deps.logger, 'warn', 'failed logins');
+  const lockedLog = limitedLog(deps.logger, 'warn', 'refused logins (rate limit)');
 
-  router.post('/login', sameOrigin, limiter, ...formBody(MAX_BODY_BYTES, 5), async (req, res, next) => {
+  /** Counts the attempt before the body is read: junk bodies count, a right password gives it back. */
+  const limit = (req: Request, res: Response, next: NextFunction) => {
+    const attempt = deps.limiter.reserve(req.ip);
+    if (!attempt.allowed) {
+      if (lockedLog.allow()) deps.logger.warn({ ip: req.ip, retry_after_s: attempt.retryAfterS }, 'login rate limit reached');
+      res.setHeader('Retry-After', String(attempt.retryAfterS));
+      res.status(429).type('text/plain').send('Too many login attempts. Try again later.');
+      return;
+    }
+    res.locals.attempt = attempt;
+    next();
+  };
+
+  router.post('/login', sameOrigin, limit, ...formBody(MAX_BODY_BYTES, 5), async (req, res, next) => {
     try {
       const password = typeof req.body?.password === 'string' ? req.body.password : '';
       const hash = await readPasswordHash(deps.passwordFile);
-      if (!password || !hash || !(await verifyPassword(hash, password))) {
-        deps.logger.warn({ ip: req.ip }, 'login failed');
+      if (!password || !hash || !(await deps.verifier.verify(hash, password))) {
+        if (failedLog.allow()) deps.logger.warn({ ip: req.ip }, 'login failed');
         res.redirect(303, '/login?error=1');
         return;
       }
+      (res.locals.attempt as Reservation).succeeded();
       // A fresh session id on login (no fixation).
       req.session.regenerate((err) => {
         if (err) return next(err);
@@ -121,18 +140,24 @@ export function authRoutes(deps: AuthDeps): Router {
         req.session.loginAt = Date.now();
         req.session.lastSeen = Date.now();
         req.session.csrf = randomUUID();
-        res.locals.loginOk = true;
         req.session.save((e) => (e ? next(e) : res.redirect(303, '/')));
       });
     } catch (err) {
+      if (err instanceof VerifierBusyError) {
+        res.setHeader('Retry-After', '5');
+        res.status(503).type('text/plain').send('Too many logins at once. Try again in a few seconds.');
+        return;
+      }
       next(err);
     }
   });
 
   // The logout form posts no fields; its body is still bounded and read like any other.
   router.post('/logout', sameOrigin, ...formBody(1024, 5), (req, res, next) => {
+    const sid = req.sessionID;
     req.session.destroy((err) => {
       if (err) return next(err);
+      if (sid) deps.onLogout?.(sid);
       res.clearCookie('moncam.sid', { path: '/' });
       res.redirect(303, '/login');
     });

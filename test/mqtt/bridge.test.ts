@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import { setPassword } from '../../src/auth/password.ts';
+import { LoginLimiter } from '../../src/auth/limiter.ts';
+import { PasswordVerifier } from '../../src/auth/verifier.ts';
 import { authenticateClient, isLoopback } from '../../src/mqtt/broker.ts';
 import { freePort, makeJpeg, memoryLogger, tempDir, until } from '../helpers/setup.ts';
 import { contractTopics, expectDiscoveryAndOnline, expectStillFromEmptyCommand } from '../helpers/contract.ts';
@@ -247,7 +249,7 @@ describe('embedded broker authentication', () => {
   test('anonymous only from loopback; remote clients need the user name and the moncam password', async () => {
     const dir = tempDir();
     const passwordFile = `${dir}/private/pass_user`;
-    const deps = { username: 'moncam', passwordFile };
+    const deps = { username: 'moncam', passwordFiles: [passwordFile], limiter: new LoginLimiter({ attempts: 100, windowMs: 60_000 }), verifier: new PasswordVerifier() };
     assert.equal(await authenticateClient(deps, '127.0.0.1', undefined, undefined), null);
     assert.equal((await authenticateClient(deps, '192.168.1.20', undefined, undefined))?.returnCode, 5);
     assert.equal((await authenticateClient(deps, '192.168.1.20', 'moncam', Buffer.from('whatever1')))?.returnCode, 4, 'no password set yet');

@@ -7,6 +7,8 @@ import { contractTopics, expectDiscoveryAndOnline, expectRetainedState, expectSt
 import { instantCamera, Recorder, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 import { MOSQUITTO_INSTALL, startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 import { makeJpeg, quietLogger, tempDir, until } from '../helpers/setup.ts';
+import { LoginLimiter } from '../../src/auth/limiter.ts';
+import { PasswordVerifier } from '../../src/auth/verifier.ts';
 import { EmbeddedBroker } from '../../src/mqtt/broker.ts';
 
 function daemonEnv(broker: Mosquitto, cam: string): Record<string, string> {
@@ -29,7 +31,18 @@ after(async () => {
 
 test('an MQTT 3.1.1-only broker: the daemon falls back from MQTT 5 and works', async () => {
   // aedes speaks 3.1.1 only: as an *external* broker it stands in for an old Mosquitto.
-  const old = new EmbeddedBroker({ host: '127.0.0.1', port: 0, username: 'moncam', passwordFile: '/nonexistent', isCommandTopic: () => false, logger: quietLogger() });
+  const old = new EmbeddedBroker({
+    host: '127.0.0.1',
+    port: 0,
+    username: 'moncam',
+    passwordFiles: ['/nonexistent'],
+    limiter: new LoginLimiter({ attempts: 10, windowMs: 60_000 }),
+    verifier: new PasswordVerifier(),
+    maxPacketSize: 2 * 1024 * 1024,
+    maxConnections: 64,
+    isCommandTopic: () => false,
+    logger: quietLogger(),
+  });
   await old.start();
   const camera = instantCamera(await makeJpeg(1600, 1200));
   const daemon = await startDaemon(camera, { MONCAM_MQTT_URL: `mqtt://127.0.0.1:${old.port}`, MONCAM_BROKER_ENABLED: 'false', MONCAM_CAMERA_ID: 'oldbroker', MONCAM_DATA_DIR: tempDir() });

@@ -9,7 +9,7 @@ import { EventHub, MAX_UNSENT_BYTES } from '../../src/web/events.ts';
 import { until } from '../helpers/setup.ts';
 
 test('a stream that is never read is dropped once its unsent data passes the bound; readers keep theirs', async () => {
-  const hub = new EventHub(new EventEmitter() as never, 10);
+  const hub = new EventHub(new EventEmitter() as never, { maxClients: 10 });
   const app = express();
   app.get('/events', (_req, res) => void hub.add(res));
   const server = http.createServer(app).listen(0, '127.0.0.1');
