@@ -47,6 +47,8 @@ export interface ProfileOptions {
   /** Extra environment / node flags (to compare with a wrapper's settings); none for `moncam run`. */
   env?: Record<string, string>;
   nodeArgs?: string[];
+  /** Start dist/bin.js itself (its shebang), as an installed `moncam` is, instead of `node dist/bin.js`. */
+  viaShebang?: boolean;
   /** Called with the daemon's pid while it runs (e.g. to sample a cgroup). */
   onSample?: () => void;
 }
@@ -62,9 +64,27 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function vm(pid: number, key: 'VmRSS' | 'VmHWM'): number {
+function vmOf(pid: number, key: 'VmRSS' | 'VmHWM'): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
+}
+
+/** pid and its descendants that run node (moncam re-run by itself); the camera program is not counted. */
+function nodeTree(pid: number): number[] {
+  const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  const mine = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'node' ? [pid] : [];
+  return [...mine, ...children.flatMap((c) => {
+    try {
+      return nodeTree(c);
+    } catch {
+      return []; // exited meanwhile
+    }
+  })];
+}
+
+/** RSS (or peak RSS) summed over moncam's node processes: what `moncam run` costs, however it started. */
+export function vm(pid: number, key: 'VmRSS' | 'VmHWM'): number {
+  return nodeTree(pid).reduce((sum, p) => sum + vmOf(p, key), 0);
 }
 
 /**
@@ -167,7 +187,8 @@ export async function profileDaemon(opts: ProfileOptions = {}): Promise<ProfileR
     MONCAM_BROKER_PORT: String(brokerPort),
     ...opts.env,
   };
-  const argv = [...(opts.prefix ?? []), process.execPath, ...(opts.nodeArgs ?? []), path.join(ROOT, 'dist', 'bin.js'), 'run'];
+  const bin = path.join(ROOT, 'dist', 'bin.js');
+  const argv = [...(opts.prefix ?? []), ...(opts.viaShebang ? [bin] : [process.execPath, ...(opts.nodeArgs ?? []), bin]), 'run'];
   const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr!.on('data', (c) => (log = (log + c).slice(-20_000)));

@@ -1,0 +1,24 @@
+// Runs moncam again as a child with the allocator settings, when started without them (`node dist/bin.js`
+// with no shebang and no unit file). The parent only forwards signals and mirrors the exit status.
+import { spawn } from 'node:child_process';
+
+const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2'] as const;
+
+export function reexec(env: NodeJS.ProcessEnv): void {
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], { env, stdio: 'inherit' });
+  // Ctrl-C reaches the whole process group anyway; a signal sent to this pid alone (systemd, kill) is passed on.
+  for (const sig of FORWARDED) process.on(sig, () => child.kill(sig));
+  child.on('error', (err) => {
+    process.stderr.write(`moncam: cannot start ${process.execPath}: ${err.message}\n`);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      // Die of the same signal, so a caller sees what the daemon saw.
+      for (const sig of FORWARDED) process.removeAllListeners(sig);
+      process.kill(process.pid, signal);
+      return;
+    }
+    process.exit(code ?? 1);
+  });
+}
