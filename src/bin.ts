@@ -1,7 +1,7 @@
 #!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2
 // The `moncam` executable: the only place that exits the process. The shebang sets the allocator up for
 // `moncam` (global install, ./dist/bin.js); `node dist/bin.js` without it re-runs itself once (runtime.ts).
-import { applyEarlySettings, applySharpSettings, reexecEnv } from './runtime.ts';
+import { applyEarlySettings, reexecEnv } from './runtime.ts';
 
 const env = reexecEnv(process.env);
 if (env) {
@@ -10,7 +10,6 @@ if (env) {
 } else {
   // Before cli.ts (and everything it imports) is loaded: see runtime.ts.
   applyEarlySettings(process.env);
-  await applySharpSettings();
   const { main } = await import('./cli.ts');
   main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }).then(
     (code) => process.exit(code),

@@ -17,13 +17,6 @@ export function applyEarlySettings(env: NodeJS.ProcessEnv): void {
   v8.setFlagsFromString('--max-semi-space-size=2');
 }
 
-/** sharp: no operation cache (each still is new; the cache only holds memory) and one libvips thread. */
-export async function applySharpSettings(): Promise<void> {
-  const { default: sharp } = await import('sharp');
-  sharp.cache(false);
-  sharp.concurrency(SHARP_CONCURRENCY);
-}
-
 /**
  * glibc reads these once, when malloc starts, so they cannot be set from inside: two arenas instead of eight
  * per core, and large buffers (decoded stills) always from mmap so that freeing them returns the memory.
