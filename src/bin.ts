@@ -10,6 +10,7 @@ if (env) {
 } else {
   // Before cli.ts (and everything it imports) is loaded: see runtime.ts.
   applyEarlySettings(process.env);
+  if (process.env.MONCAM_REEXEC_PARENT) (await import('./reexec.ts')).watchParent(process.env);
   const { main } = await import('./cli.ts');
   main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }).then(
     (code) => process.exit(code),
