@@ -1,5 +1,5 @@
 // A camera for machines without one: renders a test scene with the time on it, so everything downstream is real.
-import sharp from 'sharp';
+import { loadSharp } from '../sharp.ts';
 import { drawTimeTag, timeTagText } from '../capture/timetag.ts';
 import type { Camera, Still, StillRequest } from './types.ts';
 
@@ -41,6 +41,7 @@ export class SyntheticCamera implements Camera {
   }
 
   async capture(req: StillRequest): Promise<Still> {
+    const sharp = await loadSharp();
     const date = (this.opts.now ?? (() => new Date()))();
     const width = req.width ?? this.opts.width ?? DEFAULT_WIDTH;
     const height = req.height ?? this.opts.height ?? DEFAULT_HEIGHT;

@@ -1,5 +1,5 @@
 // Thumbnail and MQTT preview from ONE decode of the original: libjpeg shrink-on-load does most of the scaling.
-import sharp from 'sharp';
+import { loadSharp } from '../sharp.ts';
 import { sceneStats, type SceneStats } from '../scene/scene.ts';
 import { drawTimeTag } from './timetag.ts';
 
@@ -37,12 +37,14 @@ function fitInside(width: number, height: number, size: number): { width: number
 }
 
 async function tagAndEncode(pixels: Buffer, raw: Raw, label: string, quality: number): Promise<DerivedImage> {
+  const sharp = await loadSharp();
   drawTimeTag(pixels, raw.width, raw.height, raw.channels, label);
   const jpeg = await sharp(pixels, { raw }).jpeg({ quality }).toBuffer();
   return { jpeg, width: raw.width, height: raw.height };
 }
 
 async function thumbnail(pixels: Buffer, raw: Raw, size: number, label: string, quality: number): Promise<{ thumb: DerivedImage; scene: SceneStats }> {
+  const sharp = await loadSharp();
   const dims = fitInside(raw.width, raw.height, size);
   const small = await sharp(pixels, { raw }).resize(dims.width, dims.height, { fit: 'fill' }).raw().toBuffer();
   // Measured before the tag is drawn: the tag is the same in every still and would only add noise.
@@ -52,6 +54,7 @@ async function thumbnail(pixels: Buffer, raw: Raw, size: number, label: string, 
 
 /** Throws sharp's error when the JPEG cannot be decoded (the caller classifies it as corrupt). */
 export async function deriveImages(original: Buffer, opts: DeriveOptions): Promise<Derived> {
+  const sharp = await loadSharp();
   const source = sharp(original, { failOn: 'truncated' });
   const meta = await source.metadata();
   const orientation = meta.orientation ?? 1;
@@ -73,6 +76,7 @@ export async function deriveImages(original: Buffer, opts: DeriveOptions): Promi
 
 /** Re-encodes the original with the time tag (opt-in: `storage.burn_timestamp`; the old app did this). */
 export async function burnTimestamp(original: Buffer, label: string, quality: number): Promise<Buffer> {
+  const sharp = await loadSharp();
   const { data, info } = await sharp(original).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return (await tagAndEncode(data, { width: info.width, height: info.height, channels: 3 }, label, quality)).jpeg;
 }

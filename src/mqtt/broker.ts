@@ -221,9 +221,10 @@ export class EmbeddedBroker {
 
   /** Leaves the per-address count of connections that have not logged in (login, or close). */
   private loggedIn(peer: Peer): void {
+    // Loopback clients (moncam's own) are never pending, but their guard must be lifted too.
+    peer.guard.authenticated();
     if (!peer.pending) return;
     peer.pending = false;
-    peer.guard.authenticated();
     const key = peer.address ?? 'unknown';
     const n = (this.pending.get(key) ?? 1) - 1;
     if (n > 0) this.pending.set(key, n);

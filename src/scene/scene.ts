@@ -1,6 +1,6 @@
 // Scene sensors from the raw thumbnail pixels: brightness, and a 32×24 grey signature that is stored with
 // each still so the next still can be compared with it (change score).
-import sharp from 'sharp';
+import { loadSharp } from '../sharp.ts';
 
 export const SIGNATURE_WIDTH = 32;
 export const SIGNATURE_HEIGHT = 24;
@@ -28,6 +28,7 @@ function round1(value: number): number {
 
 /** From raw 8-bit pixels (channels 1, 3 or 4). */
 export async function sceneStats(pixels: Buffer, raw: { width: number; height: number; channels: 1 | 3 | 4 }): Promise<SceneStats> {
+  const sharp = await loadSharp();
   // sharp averages each cell's area (box shrink, then a 'linear' reduce: no ringing at edges, unlike the
   // default lanczos3); the luma of the 768 cells is then cheap in JS. Rec. 601 luma is linear in R'G'B', so
   // the mean of the cells' luma is the image's mean luma: brightness needs no second pass over the full

@@ -11,7 +11,7 @@
 // the synthetic camera renders, comes out up to ~20x larger than join's.
 import type { FileHandle } from 'node:fs/promises';
 import fsp from 'node:fs/promises';
-import sharp from 'sharp';
+import { loadSharp } from '../sharp.ts';
 
 /** Not one of the frames could be read and decoded. */
 export class NoFramesError extends Error {
@@ -124,6 +124,7 @@ async function writeAnimation(out: FileHandle, files: Iterable<string> | AsyncIt
  * are fitted into the canvas, centred on black. Undefined when the file cannot be read or decoded.
  */
 async function encodeFrame(file: string, canvas: Canvas | undefined, opts: TimelapseEncodeOptions): Promise<{ data: Buffer; width: number; height: number } | undefined> {
+  const sharp = await loadSharp();
   // failOn 'truncated' as for captures: a cut-off JPEG would show a grey band; minor warnings are common in
   // camera files. autoOrient: a still stored with an EXIF rotation plays upright, as thumbnails show it.
   const image = sharp(file, { failOn: 'truncated', autoOrient: true });

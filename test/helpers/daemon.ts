@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { setPassword } from '../../src/auth/password.ts';
+import { MALLOC_ENV } from '../../src/runtime.ts';
 import { BIN, TSX } from './cli.ts';
 import { FIXTURES, freePort, tempDir, until } from './setup.ts';
 
@@ -73,6 +74,9 @@ export class ChildDaemon {
       env: {
         PATH: process.env.PATH,
         HOME: dataDir,
+        // What the shebang and the unit set: moncam then runs as this one process (tests signal and measure
+        // its pid); without them it re-runs itself once (src/runtime.ts, tested in test/runtime.test.ts).
+        ...MALLOC_ENV,
         MONCAM_DATA_DIR: dataDir,
         MONCAM_CAMERA_ID: 'childcam',
         MONCAM_CAMERA_BACKEND: 'rpicam',

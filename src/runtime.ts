@@ -1,0 +1,31 @@
+// Memory settings moncam applies to itself, so `moncam run` from a shell, `npm start` and the systemd unit
+// behave alike (measured by `npm run bench`, see docs/memory.md). Runs before anything else is imported.
+import v8 from 'node:v8';
+
+/** libvips worker threads: one per still is enough on a Pi, and each extra thread costs a malloc arena. */
+export const SHARP_CONCURRENCY = 1;
+/** libuv's pool (file reads, argon2, sharp's async entry points): the default 4 threads are not needed. */
+export const UV_THREADPOOL_SIZE = '2';
+
+/**
+ * Node and libuv settings that must be in place before first use: the libuv pool reads UV_THREADPOOL_SIZE
+ * when its first job is queued, and V8 resizes the young generation to the semi-space flag as it grows.
+ */
+export function applyEarlySettings(env: NodeJS.ProcessEnv): void {
+  env.UV_THREADPOOL_SIZE ??= UV_THREADPOOL_SIZE;
+  // A 2 MB semi-space (default 16 MB) keeps the young generation small; scavenges stay cheap at this size.
+  v8.setFlagsFromString('--max-semi-space-size=2');
+}
+
+/**
+ * glibc reads these once, when malloc starts, so they cannot be set from inside: two arenas instead of eight
+ * per core, and large buffers (decoded stills) always from mmap so that freeing them returns the memory.
+ * Measured on 20 stills of 12 MP: peak RSS 165 MB with them, 235-290 MB without (docs/memory.md).
+ */
+export const MALLOC_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' } as const;
+
+/** The environment to re-run moncam with, or undefined when the allocator settings are already in place. */
+export function reexecEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv | undefined {
+  if (Object.keys(MALLOC_ENV).every((k) => env[k] !== undefined)) return undefined;
+  return { ...MALLOC_ENV, ...env };
+}
