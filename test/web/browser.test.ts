@@ -84,6 +84,29 @@ describe('the page in Chromium', () => {
     await page.close();
   });
 
+  test('the full-resolution still opens in Chromium\'s own image viewer, styled (no CSP violation): centred, shrunk to fit', async () => {
+    // Wider than the still's 4:3, so the fitted still (900 px high) leaves room either side.
+    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    await login(page, daemon.web);
+    const violations: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) violations.push(m.text());
+    });
+    const latest = daemon.app.store.latest()!;
+    await page.goto(`${daemon.web}/images/${latest.id}/full.jpg`);
+    const view = await page.$eval('img', (img) => {
+      const r = img.getBoundingClientRect();
+      return { left: r.left, width: r.width, bodyBg: getComputedStyle(document.body).backgroundColor, cursor: getComputedStyle(img).cursor };
+    });
+    assert.deepEqual(violations, []);
+    assert.ok(view.width <= 1200, `shrunk to the window height: ${JSON.stringify(view)}`);
+    assert.ok(view.left > 0, `centred: ${JSON.stringify(view)}`);
+    assert.notEqual(view.bodyBg, 'rgba(0, 0, 0, 0)', 'the viewer\'s own background');
+    assert.equal(view.cursor, 'zoom-in', 'click to zoom');
+    await page.screenshot({ path: path.join(SHOTS, 'full-image.png') });
+    await page.close();
+  });
+
   test('history: 24 hour slots today; previous day shows yesterday\'s still; the date picker works', async () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await login(page, daemon.web);
