@@ -1,24 +1,28 @@
 // `moncam run`: the daemon in the foreground until SIGTERM / SIGINT.
 import { createApp } from '../app.ts';
-import { ensurePassword } from '../auth/password.ts';
+import { generateIfUnset, readPasswordHash, storeGenerated } from '../auth/password.ts';
+import { startBanner } from './banner.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../log.ts';
 import type { CliIo } from './io.ts';
 
-function passwordBanner(password: string, file: string): string {
-  const line = '='.repeat(64);
-  return `\n${line}\n  moncam: no web password was set, so one was generated:\n\n      ${password}\n\n  It is shown only this once; only its hash is stored in\n  ${file}\n  Change it any time with: moncam passwd\n${line}\n\n`;
-}
-
 export async function cmdRun(config: Config, io: CliIo): Promise<number> {
   const logger = createLogger(config.log.level);
-  const generated = await ensurePassword(config.web.password_file);
-  if (generated) {
-    io.stdout.write(passwordBanner(generated, config.web.password_file));
-    logger.warn({ file: config.web.password_file }, 'generated a web password (printed once on stdout)');
-  }
+  const generated = await generateIfUnset(config.web.password_file);
   const app = await createApp({ config, logger });
   await app.start();
+  // Only now: a start that failed (a port in use) stored no password, so the next start shows one.
+  const stored = generated ? await storeGenerated(config.web.password_file, generated) : false;
+  if (stored) logger.warn({ file: config.web.password_file }, 'generated a web password (printed once on stdout)');
+  io.stdout.write(
+    startBanner({
+      config,
+      webPort: app.web?.address.port,
+      brokerPort: app.broker?.port,
+      mqttPasswordSet: Boolean(await readPasswordHash(config.broker.password_file)),
+      generated: stored ? generated!.password : undefined,
+    }),
+  );
   let signals = 0;
   let forced: (code: number) => void = () => undefined;
   const forcedExit = new Promise<number>((resolve) => (forced = resolve));
