@@ -149,7 +149,7 @@ function report(err: unknown, io: CliIo): number {
   }
   if (err instanceof CaptureFailedError) {
     const e = err.failure.error;
-    io.stderr.write(`moncam: capture failed (${e.code}): ${e.message}${e.detail ? `\n  ${e.detail}` : ''}\n`);
+    io.stderr.write(`moncam: (${e.code}) capture failed: ${e.message}${e.detail ? `\n  ${e.detail}` : ''}\n`);
     return 1;
   }
   const e = err as Error & { code?: string; detail?: string };

@@ -6,6 +6,8 @@ import { originalOf } from '../capture/original.ts';
 import { stillRequest } from '../capture/request.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../log.ts';
+import { controlSocketPath, requestCapture, type CaptureAnswer, type FailureAnswer } from '../control/socket.ts';
+import { DataDirLockedError } from '../storage/lock.ts';
 import type { CliIo } from './io.ts';
 
 export async function cmdCapture(config: Config, io: CliIo, out: string | undefined): Promise<number> {
@@ -22,8 +24,18 @@ export async function cmdCapture(config: Config, io: CliIo, out: string | undefi
     }
     return 0;
   }
-  const app = await createApp({ config: { ...config, schedule: { ...config.schedule, enabled: false } }, logger, mqtt: false, web: false });
-  await app.start();
+  // While the daemon runs it holds the data dir and the camera: it takes the still.
+  const asked = await requestCapture(config.data_dir);
+  if (asked) return printAnswer(asked, io);
+  const app = await createApp({ config: { ...config, schedule: { ...config.schedule, enabled: false } }, logger, mqtt: false, web: false, control: false });
+  try {
+    await app.start();
+  } catch (err) {
+    if (err instanceof DataDirLockedError) {
+      throw Object.assign(new Error(`a moncam daemon is running on ${config.data_dir} but does not answer on ${controlSocketPath(config.data_dir)}; take the still from the web page or over MQTT, or use moncam capture --out FILE`), { code: 'locked' });
+    }
+    throw err;
+  }
   try {
     const record = await app.captures.capture('cli');
     io.stdout.write(`${record.capture.files.original}\n`);
@@ -31,5 +43,13 @@ export async function cmdCapture(config: Config, io: CliIo, out: string | undefi
   } finally {
     await app.stop();
   }
+  return 0;
+}
+
+function printAnswer(a: CaptureAnswer | FailureAnswer, io: CliIo): number {
+  // Printed like a local failure: `moncam: (code) capture failed: message`, the detail below, exit 1.
+  if (!a.ok) throw Object.assign(new Error(`capture failed: ${a.error.message}`), { code: a.error.code, detail: a.error.detail });
+  io.stdout.write(`${a.path}\n`);
+  io.stderr.write(`captured ${a.id} (${a.width}x${a.height}, ${a.bytes} bytes, ${a.backend}) by the running moncam\n`);
   return 0;
 }
