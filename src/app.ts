@@ -17,6 +17,7 @@ import { isCommandTopic, mqttTopics } from './mqtt/topics.ts';
 import { AutoExposure } from './schedule/exposure.ts';
 import { Scheduler } from './schedule/scheduler.ts';
 import { DataDirLock } from './storage/lock.ts';
+import { ControlServer } from './control/socket.ts';
 import { CaptureStore } from './storage/store.ts';
 import { TimelapseService } from './timelapse/service.ts';
 import { version } from './version.ts';
@@ -35,6 +36,8 @@ export interface AppDeps {
   mqtt?: boolean;
   /** Leave the web page out (one-shot CLI commands). */
   web?: boolean;
+  /** Leave the control socket out (one-shot CLI commands: nobody else should ask them for stills). */
+  control?: boolean;
   /** Test hooks: faster HA-birth republish and reconnects. */
   mqttTiming?: { birthDelayMs?: [number, number]; reconnectMs?: [number, number] };
   /** Test hooks: when finished days get their timelapse (cron), and the catch-up delay after start. */
@@ -52,6 +55,7 @@ export interface App {
   readonly broker?: EmbeddedBroker;
   readonly mqtt?: MqttBridge;
   readonly web?: WebServer;
+  readonly control?: ControlServer;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -171,6 +175,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
         })
       : undefined;
 
+  const control = deps.control === false ? undefined : new ControlServer({ dataDir: config.data_dir, captures, backend: camera.backend, logger: logger.child({ module: 'control' }) });
+
   return {
     config,
     camera,
@@ -182,6 +188,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     broker,
     mqtt,
     web,
+    control,
     async start() {
       await lock.acquire();
       await store.start();
@@ -199,6 +206,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         events.start();
         await web.start();
       }
+      await control?.start();
       scheduler?.start();
       logger.info(
         { camera: camera.backend, data_dir: config.data_dir, latest: store.latest()?.id, mqtt: mqtt ? brokerUrl(config, broker) : 'off', exposure: autoExposure ? `auto (${autoExposure.mode})` : (config.schedule.exposure ?? config.camera.exposure) },
@@ -207,6 +215,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     },
     async stop() {
       scheduler?.stop();
+      await control?.stop();
       if (web) {
         await web.stop();
         events.stop();

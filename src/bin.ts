@@ -3,6 +3,17 @@
 // `moncam` (global install, ./dist/bin.js); `node dist/bin.js` without it re-runs itself once (runtime.ts).
 import { applyEarlySettings, reexecEnv } from './runtime.ts';
 
+/** Exits once stdout and stderr have drained: process.exit drops a pipe's pending writes (`capture --out - | cat`). */
+function exit(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
 const env = reexecEnv(process.env);
 if (env) {
   const { reexec } = await import('./reexec.ts');
@@ -12,11 +23,8 @@ if (env) {
   applyEarlySettings(process.env);
   if (process.env.MONCAM_REEXEC_PARENT) (await import('./reexec.ts')).watchParent(process.env);
   const { main } = await import('./cli.ts');
-  main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      process.stderr.write(`moncam: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
-      process.exit(1);
-    },
-  );
+  main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }).then(exit, (err: unknown) => {
+    process.stderr.write(`moncam: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    exit(1);
+  });
 }

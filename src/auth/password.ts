@@ -72,12 +72,19 @@ export function generatePassword(): string {
 }
 
 /**
- * First start: if no hash exists, generate a password, store its hash and return the password
- * so the caller prints it once. Returns undefined when a password is already set.
+ * First start: when no hash exists, a generated password and its hash, not yet stored. The caller stores it
+ * (storeGenerated) only once the daemon is up, so a start that fails (a port in use) leaves nothing behind
+ * and the next start generates and shows one again. undefined when a password is already set.
  */
-export async function ensurePassword(file: string): Promise<string | undefined> {
+export async function generateIfUnset(file: string): Promise<{ password: string; hash: string } | undefined> {
   if (await readPasswordHash(file)) return undefined;
   const password = generatePassword();
-  await writePasswordHash(file, await hashPassword(password));
-  return password;
+  return { password, hash: await hashPassword(password) };
+}
+
+/** Stores a generated password's hash unless one was set meanwhile (`moncam passwd`); true if stored. */
+export async function storeGenerated(file: string, generated: { hash: string }): Promise<boolean> {
+  if (await readPasswordHash(file)) return false;
+  await writePasswordHash(file, generated.hash);
+  return true;
 }

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { emitSafely } from '../events.ts';
 import { CameraError, type Camera } from '../camera/types.ts';
-import type { Config, Exposure } from '../config/schema.ts';
+import { exposureSchema, type Config, type Exposure } from '../config/schema.ts';
 import type { CaptureStore, StoredCapture } from '../storage/store.ts';
 import { StorageError } from '../storage/store.ts';
 import { burnTimestamp, deriveImages } from './derive.ts';
@@ -137,8 +137,12 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
   private queued?: Job;
   private stopping = false;
   private readonly health: CaptureHealth;
-  /** The previous still's scene, which the next one's change score is measured against. */
-  private previousScene?: { signature?: Buffer; brightness?: number };
+  /**
+   * The last still's scene per exposure profile, which the next still of that profile is measured against: a
+   * night exposure of an unchanged garden looks nothing like a normal one, and comparing across profiles
+   * would fire `changed` twice (at the night still, and at the normal one after it).
+   */
+  private readonly sceneRefs = new Map<string, { signature?: Buffer; brightness?: number }>();
 
   constructor(deps: CaptureServiceDeps) {
     super();
@@ -159,7 +163,8 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     if (!meta) return;
     const signature = decodeSignature(meta.scene_signature);
     const brightness = typeof meta.brightness === 'number' ? meta.brightness : undefined;
-    if (signature || brightness !== undefined) this.previousScene = { signature, brightness };
+    const exposure = exposureSchema.safeParse(meta.exposure);
+    if (signature || brightness !== undefined) this.sceneRefs.set(sceneProfile(exposure.success ? exposure.data : 'normal', meta.manual === true), { signature, brightness });
   }
 
   /** Failures in a row, the last error and any pause, for the page and /api/state. */
@@ -331,7 +336,8 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
       thumbQuality: config.storage.thumb_quality,
       label,
     });
-    const scene = derivedP.then((d) => this.sceneReading(d.scene.brightness, d.scene.signature));
+    const profile = sceneProfile(request.exposure, manual);
+    const scene = derivedP.then((d) => this.sceneReading(d.scene.brightness, d.scene.signature, profile));
     const meta = Promise.all([derivedP, scene]).then(([d, sc]) => ({
       trigger: job.trigger,
       requests: job.requests,
@@ -355,7 +361,7 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     const derived = await derivedP;
     const reading = await scene;
     // Only a stored still becomes the reference: a failed save must not hide the change from the next one.
-    this.previousScene = { signature: derived.scene.signature, brightness: reading.brightness };
+    this.sceneRefs.set(profile, { signature: derived.scene.signature, brightness: reading.brightness });
     const pipelineMs = performance.now() - t1;
     logger.info(
       {
@@ -400,8 +406,8 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     return fixed === 'auto' ? undefined : fixed;
   }
 
-  private sceneReading(brightness: number, signature: Buffer): SceneReading {
-    const previous = this.previousScene;
+  private sceneReading(brightness: number, signature: Buffer, profile: string): SceneReading {
+    const previous = this.sceneRefs.get(profile);
     const change = changeScore(previous?.signature, signature);
     const threshold = this.deps.config.scene.change_threshold;
     return {
@@ -411,4 +417,9 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
       ...(previous?.brightness !== undefined ? { previousBrightness: previous.brightness } : {}),
     };
   }
+}
+
+/** Stills are compared like with like: same exposure profile, and forced shutter/gain apart from automatic. */
+function sceneProfile(exposure: Exposure, manual: boolean): string {
+  return manual ? `${exposure}+manual` : exposure;
 }

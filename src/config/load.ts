@@ -36,6 +36,9 @@ function pickFile(opts: LoadOptions, cwd: string, env: NodeJS.ProcessEnv): { fil
   return fs.existsSync(local) ? { file: local, required: false } : { required: false };
 }
 
+/** yaml's own default (100) would also do; named here because the error message states it. */
+const MAX_ALIAS_EXPANSIONS = 100;
+
 function readYaml(file: string): Record<string, unknown> {
   let text: string;
   try {
@@ -43,11 +46,27 @@ function readYaml(file: string): Record<string, unknown> {
   } catch (err) {
     throw new ConfigError([`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
   }
-  const doc = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length) {
-    throw new ConfigError(doc.errors.map((e) => `${file}: ${e.message.split('\n')[0]}`));
+  const lines = new YAML.LineCounter();
+  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
+  const at = (offset: number) => {
+    const { line, col } = lines.linePos(offset);
+    return `${file}:${line}:${col}`;
+  };
+  if (doc.errors.length) throw new ConfigError(doc.errors.map((e) => `${at(e.pos[0])}: ${e.message}`));
+  const unresolved: string[] = [];
+  YAML.visit(doc, {
+    Alias(_key, node) {
+      if (!node.resolve(doc)) unresolved.push(`${at(node.range?.[0] ?? 0)}: alias *${node.source} refers to no anchor &${node.source} before it`);
+    },
+  });
+  if (unresolved.length) throw new ConfigError(unresolved);
+  let value: unknown;
+  try {
+    // A few aliases are normal YAML; thousands of expansions are a "billion laughs" document.
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_EXPANSIONS });
+  } catch {
+    throw new ConfigError([`${file}: too many alias expansions (more than ${MAX_ALIAS_EXPANSIONS}); write the settings out instead`]);
   }
-  const value = doc.toJS() as unknown;
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError([`${file}: expected a mapping of settings at the top level`]);
   return value as Record<string, unknown>;
@@ -114,6 +133,10 @@ export function formatIssues(issues: z.core.$ZodIssue[], sourceOf: (key: string)
     }
     const input = (issue as { input?: unknown }).input;
     const where = sourceOf(key);
+    if (issue.code === 'invalid_type' && issue.expected === 'boolean' && input !== undefined) {
+      const accepted = where?.startsWith('MONCAM_') ? 'true or false (also yes/no, on/off, 1/0)' : 'true or false';
+      return `${key}: expected ${accepted}, got ${describeInput(input)}${where ? ` (from ${where})` : ''}`;
+    }
     const got = issue.code === 'invalid_type' && input === undefined ? '' : `, got ${describeInput(input)}`;
     return `${key || '(config)'}: ${issue.message}${got}${where ? ` (from ${where})` : ''}`;
   });

@@ -154,7 +154,7 @@ const schedule = z
 
 const scene = z
   .strictObject({
-    change_threshold: z.number().min(0).max(100).default(5).describe('A still whose change score against the previous still (% of the picture that changed) reaches this fires a `changed` event. 0: never.'),
+    change_threshold: z.number().min(0).max(100).default(5).describe('A still whose change score against the previous still of the same exposure profile (% of the picture that changed) reaches this fires a `changed` event. 0: never.'),
   })
   .prefault({});
 

@@ -160,7 +160,7 @@ export class EmbeddedBroker {
       server.once('error', (err: NodeJS.ErrnoException) => {
         reject(
           err.code === 'EADDRINUSE'
-            ? Object.assign(new Error(`cannot start the embedded MQTT broker: port ${this.deps.port} on ${this.deps.host} is in use (another broker? set mqtt.url to use it, or broker.port)`), { code: 'port_in_use' })
+            ? Object.assign(new Error(`cannot start the embedded MQTT broker: port ${this.deps.port} on ${this.deps.host} is in use, likely by another broker (Mosquitto, Home Assistant's add-on). To use that broker set mqtt.url (MONCAM_MQTT_URL=mqtt://localhost:${this.deps.port}); to run moncam's own on another port set broker.port (MONCAM_BROKER_PORT)`), { code: 'port_in_use' })
             : err,
         );
       });

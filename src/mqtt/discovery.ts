@@ -159,7 +159,7 @@ function shared(ctx: DiscoveryContext) {
       sw_version: ctx.version,
       ...(ctx.publicUrl ? { configuration_url: ctx.publicUrl } : {}),
     },
-    origin: { name: 'moncam', sw_version: ctx.version, support_url: 'https://github.com/moncam/moncam' },
+    origin: { name: 'moncam', sw_version: ctx.version },
     availability_topic: ctx.topics.availability,
     payload_available: 'online',
     payload_not_available: 'offline',

@@ -1,6 +1,6 @@
 // The web page: an express app built from explicit dependencies; it never listens by itself.
 import path from 'node:path';
-import express, { type Express } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
 import type { Logger } from 'pino';
@@ -32,6 +32,18 @@ export interface WebDeps {
   logger: Logger;
   /** The folder with index.html, login.html and their assets. */
   uiDir: string;
+}
+
+/**
+ * Stills and timelapses open in the browser's own viewer, which styles itself with inline styles: under the
+ * page's policy it is left unstyled (top-left, no zoom). Nothing in a JPEG or WebP can run, and nosniff keeps
+ * them from being read as HTML, so this policy only lets the viewer style and show the file.
+ */
+const MEDIA_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+function mediaPolicy(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('Content-Security-Policy', MEDIA_CSP);
+  next();
 }
 
 export function createWebApp(deps: WebDeps): Express {
@@ -95,6 +107,7 @@ export function createWebApp(deps: WebDeps): Express {
   app.use(authRoutes({ passwordFile: config.web.password_file, limiter: deps.limiter, verifier: deps.verifier, logger, onLogout: (sid) => deps.events.endSession(sid) }));
 
   // A session, or the day's link key (Home Assistant fetches timelapses without a session).
+  app.use('/timelapse', mediaPolicy);
   app.use(timelapseRoutes({ store: deps.store, sessionSecret: deps.sessionSecret }));
 
   // Everything below needs a session.
@@ -106,7 +119,7 @@ export function createWebApp(deps: WebDeps): Express {
   const sessionAlive = (sid: string) =>
     new Promise<boolean>((resolve) => deps.sessionStore.get(sid, (err, s) => resolve(!err && Boolean(s?.user) && !sessionExpired(s!, Date.now(), rules))));
   app.use('/api', apiRoutes({ ...deps, sessionAlive }));
-  app.use('/images', imageRoutes(deps));
+  app.use('/images', mediaPolicy, imageRoutes(deps));
 
   app.use(notFound);
   app.use(errorHandler(logger));

@@ -63,7 +63,7 @@ export class WebServer {
     server.maxHeadersCount = MAX_HEADERS + 1; // one extra so the app can tell "too many" (431) from "exactly enough"
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'EADDRINUSE' ? new Error(`cannot serve the web page: port ${this.port} on ${this.host} is in use (set web.port)`) : err),
+        reject(err.code === 'EADDRINUSE' ? Object.assign(new Error(`cannot serve the web page: port ${this.port} on ${this.host} is in use: set web.port (MONCAM_WEB_PORT) to a free port`), { code: 'port_in_use' }) : err),
       );
       server.listen(this.port, this.host, () => resolve());
     });

@@ -37,8 +37,9 @@ describe('moncam CLI', () => {
     const cwd = tempDir();
     const r = await moncam(['config'], { cwd, env: { MONCAM_WEB_PORT: '99999', MONCAM_CAMERA_ROTATION: '45' } });
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /^ {2}web\.port: expected 1\.\.65535, got 99999 \(from MONCAM_WEB_PORT\)$/m);
-    assert.match(r.stderr, /^ {2}camera\.rotation: expected 0, 90, 180 or 270, got 45/m);
+    assert.match(r.stderr, /^moncam: bad configuration: web\.port: expected 1\.\.65535, got 99999 \(from MONCAM_WEB_PORT\)$/m);
+    assert.match(r.stderr, /^moncam: bad configuration: camera\.rotation: expected 0, 90, 180 or 270, got 45/m);
+    assert.equal(r.stderr.trim().split('\n').length, 2, r.stderr);
   });
 
   test('passwd from stdin stores an argon2id hash, 0600 in a 0700 folder', async () => {

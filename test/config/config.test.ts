@@ -105,7 +105,7 @@ describe('config', () => {
   test('broken YAML and a non-mapping file are clear errors', () => {
     const cwd = tmpdir();
     fs.writeFileSync(path.join(cwd, 'moncam.yaml'), 'web:\n  port: [1,\n');
-    assert.match(problems(() => loadConfig({ env: {}, cwd }))[0]!, /moncam\.yaml: /);
+    assert.match(problems(() => loadConfig({ env: {}, cwd }))[0]!, /moncam\.yaml:\d+:\d+: /);
     fs.writeFileSync(path.join(cwd, 'moncam.yaml'), '- a\n- b\n');
     assert.match(problems(() => loadConfig({ env: {}, cwd }))[0]!, /expected a mapping/);
     fs.writeFileSync(path.join(cwd, 'moncam.yaml'), '');

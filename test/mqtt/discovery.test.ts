@@ -141,12 +141,13 @@ describe('device-based discovery (HA >= 2024.11)', () => {
     assert.equal('configuration_url' in without, false, 'no configuration_url when the web page is not served');
   });
 
-  test('origin: known keys only, with name; support_url is an http(s) URL', () => {
+  test('origin: known keys only, with name; no support_url (the package names no repository)', () => {
     const origin = asObject(payload.origin, 'origin');
     assert.deepEqual(unknownKeys(origin, ORIGIN_KEYS), []);
     for (const k of ORIGIN_REQUIRED_KEYS) assert.equal(typeof origin[k], 'string', `origin lacks ${k}`);
     assert.equal(origin.name, 'moncam');
-    if (origin.support_url !== undefined) assert.ok(isHttpUrl(origin.support_url));
+    // HA shows support_url on the device page: a placeholder would send users to someone else's repository.
+    assert.equal('support_url' in origin, false);
   });
 
   test('exactly the components of DESIGN §5, with the expected platforms', () => {

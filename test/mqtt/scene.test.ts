@@ -69,11 +69,11 @@ interface Shot {
 
 let shotId = 0;
 /** Takes a still by MQTT command with `jpeg` in front of the camera; what the subscriber saw for it. */
-async function shoot(sub: Recorder, camera: SceneCamera, jpeg: Buffer): Promise<Shot> {
+async function shoot(sub: Recorder, camera: SceneCamera, jpeg: Buffer, command: Record<string, unknown> = {}): Promise<Shot> {
   camera.next = jpeg;
   sub.clear();
   const id = `shot-${++shotId}`;
-  await sub.publish(T.mine, JSON.stringify({ id }));
+  await sub.publish(T.mine, JSON.stringify({ id, ...command }));
   await sub.waitFor(T.event, 1, 10_000, (m) => JSON.parse(m.payload.toString()).id === id);
   await sub.waitFor(T.attributes);
   await new Promise((r) => setTimeout(r, SETTLE_MS));
@@ -180,6 +180,30 @@ describe('scene sensors over MQTT', () => {
       assert.ok(lightsOn.captured.change >= 90);
       assert.equal(lightsOn.changed.length, 1, 'lights on since the stored still: changed');
       assert.equal(lightsOn.changed[0]!.previous_brightness, storedBrightness);
+    } finally {
+      await sub.close();
+      await daemon.stop();
+    }
+  });
+
+  test('a night-exposure still among normal ones is compared with night stills only: no change fires twice', async () => {
+    const camera = new SceneCamera();
+    const { daemon, sub } = await start(camera, tempDir());
+    try {
+      // Dusk: the normal exposure sees a dark garden; a night exposure of the same garden comes out bright.
+      await shoot(sub, camera, await scene.lightsOff());
+      const night = await shoot(sub, camera, await scene.plain(), { exposure: 'night' });
+      assert.equal(night.captured.change, null, 'the first night still has no night still to compare with');
+      assert.deepEqual(night.changed, [], 'a different exposure is no change of the scene');
+      const back = await shoot(sub, camera, await scene.lightsOff());
+      assert.ok(isNum(back.captured.change) && back.captured.change < 5, `compared with the last normal still (${back.captured.change} %)`);
+      assert.deepEqual(back.changed, [], 'back to normal exposure: no change either');
+      // A real change seen by the night exposure fires once, at the night still, and not again at the next normal one.
+      const crate = await shoot(sub, camera, await scene.crateLeft(), { exposure: 'night' });
+      assert.equal(crate.changed.length, 1, 'the crate, against the previous night still');
+      assert.equal(crate.changed[0]!.previous_brightness, night.captured.brightness, 'previous_brightness is the previous night still');
+      const after = await shoot(sub, camera, await scene.lightsOff());
+      assert.deepEqual(after.changed, []);
     } finally {
       await sub.close();
       await daemon.stop();

@@ -294,10 +294,13 @@ describe('timelapse over MQTT', () => {
       assert.equal(await daemon.app.store.timelapse(today), undefined);
       assert.ok(log.lines().some((l) => /^ignored a retained command/.test(String(l.msg)) && l.topic === TL_SET), 'logged as ignored');
 
-      // Clearing it (an empty retained message) builds nothing either; a live command still works.
+      // Clearing it (an empty retained message) builds nothing either, and is no warning; a live command still works.
+      const warnings = () => log.lines().filter((l) => Number(l.level) >= 40).length;
+      const warned = warnings();
       await pub.publishAsync(TL_SET, '', { qos: 1, retain: true });
       await sleep(500);
       assert.equal(sub.on(TL).length, 0);
+      assert.equal(warnings(), warned, 'clearing a retained command logs no warning');
       await pub.publishAsync(TL_SET, 'today', { qos: 1 });
       await sub.waitFor(TL, 1, 20_000);
     } finally {

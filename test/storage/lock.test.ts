@@ -8,18 +8,22 @@ import { moncam } from '../helpers/cli.ts';
 import { ChildDaemon } from '../helpers/daemon.ts';
 import { quietLogger, tempDir } from '../helpers/setup.ts';
 
-test('`moncam capture` beside a running daemon on the same data dir refuses and touches nothing; after kill -9 it works', async () => {
+test('a second `moncam run` on the same data dir refuses and touches nothing; after kill -9 `moncam capture` works (stale lock and socket)', async () => {
   const daemon = await ChildDaemon.start();
-  const env = { MONCAM_DATA_DIR: daemon.dataDir, MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_BROKER_ENABLED: 'false' };
-  const refused = await moncam(['capture'], { cwd: daemon.dataDir, env });
-  assert.equal(refused.code, 1);
-  assert.match(refused.stderr, new RegExp(`another moncam \\(pid ${daemon.pid}, started .*\\) is using ${daemon.dataDir}; ask it for a still`));
-  assert.equal(fs.existsSync(path.join(daemon.dataDir, 'captures')) && fs.readdirSync(path.join(daemon.dataDir, 'captures')).length, 0, 'nothing stored');
-
-  daemon.kill('SIGKILL');
-  await daemon.exited;
+  const env = { MONCAM_DATA_DIR: daemon.dataDir, MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_BROKER_ENABLED: 'false', MONCAM_WEB_ENABLED: 'false' };
+  try {
+    const refused = await moncam(['run'], { cwd: daemon.dataDir, env });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, new RegExp(`another moncam \\(pid ${daemon.pid}, started .*\\) is using ${daemon.dataDir}; ask it for a still`));
+    assert.equal(fs.existsSync(path.join(daemon.dataDir, 'captures')) && fs.readdirSync(path.join(daemon.dataDir, 'captures')).length, 0, 'nothing stored');
+  } finally {
+    daemon.kill('SIGKILL');
+    await daemon.exited;
+  }
+  assert.ok(fs.existsSync(path.join(daemon.dataDir, 'private', 'moncam.sock')), 'kill -9 leaves the control socket file behind');
   const after = await moncam(['capture'], { cwd: daemon.dataDir, env });
   assert.equal(after.code, 0, after.stderr);
+  assert.doesNotMatch(after.stderr, /running moncam/, 'taken by the command itself');
   assert.ok(!fs.existsSync(path.join(daemon.dataDir, 'moncam.lock')), 'released on exit');
 });
 

@@ -90,6 +90,8 @@ describe('web: day timelapses', () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'image/webp');
     assert.equal(res.headers.get('cache-control'), 'private, no-cache');
+    // The browser's image viewer styles itself inline: the page's style-src 'self' would leave it unstyled.
+    assert.match(res.headers.get('content-security-policy')!, /^default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'/);
     const etag = res.headers.get('etag')!;
     assert.match(etag, /^"[^"]+"$/, 'a strong validator');
     const body = Buffer.from(await res.arrayBuffer());
