@@ -123,6 +123,13 @@ export class EmbeddedBroker {
     return addr && typeof addr === 'object' ? addr.port : this.deps.tls?.port;
   }
 
+  /** Connections from other machines now (TLS handshakes included), and those not logged in yet. */
+  get connections(): { remote: number; pending: number } {
+    let pending = 0;
+    for (const n of this.pending.values()) pending += n;
+    return { remote: this.remoteConnections, pending };
+  }
+
   /** Where the plain listener binds: broker.host, or loopback only when the LAN must use TLS. */
   private get plainHost(): string {
     return this.deps.plainRemote === false ? '127.0.0.1' : this.deps.host;

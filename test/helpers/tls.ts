@@ -66,6 +66,7 @@ export async function silentSockets(n: number, port: number, host: string, local
       () =>
         new Promise<net.Socket>((resolve, reject) => {
           const s = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) }, () => resolve(s));
+          s.resume(); // reads (and drops) what comes, so the server's FIN is seen and the socket closes
           s.on('error', reject);
         }),
     ),
