@@ -9,6 +9,7 @@ import type { Camera } from './camera/types.ts';
 import { CaptureService, type CaptureRecord } from './capture/service.ts';
 import { stillRequest } from './capture/request.ts';
 import type { Config } from './config/schema.ts';
+import { expiryState, readTlsPair, type TlsPair } from './config/tls.ts';
 import { EmbeddedBroker } from './mqtt/broker.ts';
 import { MqttBridge } from './mqtt/bridge.ts';
 import { brokerUrl, clientOptions } from './mqtt/connection.ts';
@@ -66,6 +67,15 @@ const LOGIN_WINDOW_MS = 15 * 60_000;
 /** ui/ beside src/ and dist/ alike. */
 const UI_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'ui');
 
+/** The section's certificate pair when configured; an expired or nearly expired one is started with a warning. */
+async function tlsPair(section: 'web' | 'broker', files: { tls_cert?: string; tls_key?: string }, logger: Logger): Promise<TlsPair | undefined> {
+  if (!files.tls_cert || !files.tls_key) return undefined;
+  const pair = await readTlsPair(section, files.tls_cert, files.tls_key);
+  const expiry = expiryState(pair);
+  if (expiry) logger.warn({ file: files.tls_cert, valid_to: pair.validTo.toISOString() }, `${section} TLS certificate ${expiry === 'expired' ? 'has expired: clients will refuse it' : 'expires within 30 days'}; make a new one with moncam cert --force`);
+  return pair;
+}
+
 /** Chooses the camera (probing spawns short-lived programs only) and wires the services. */
 export async function createApp(deps: AppDeps): Promise<App> {
   const { config, logger } = deps;
@@ -109,11 +119,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const limiter = new LoginLimiter({ attempts: config.web.login_attempts, windowMs: LOGIN_WINDOW_MS });
   const verifier = new PasswordVerifier({ logger: logger.child({ module: 'auth' }) });
   const useMqtt = deps.mqtt !== false && Boolean(config.mqtt.url || config.broker.enabled);
+  const embedded = useMqtt && !config.mqtt.url;
+  // Certificates are read and checked here, before anything listens: a bad file is one config error.
+  const webTls = webEnabled ? await tlsPair('web', config.web, logger) : undefined;
+  const brokerTls = embedded ? await tlsPair('broker', config.broker, logger) : undefined;
   const broker =
-    useMqtt && !config.mqtt.url
+    embedded
       ? new EmbeddedBroker({
           host: config.broker.host,
           port: config.broker.port,
+          ...(brokerTls ? { tls: { port: config.broker.tls_port, cert: brokerTls.cert, key: brokerTls.key } } : {}),
+          plainRemote: config.broker.plain_remote,
           username: config.broker.username,
           passwordFiles: [config.broker.password_file, config.web.password_file],
           limiter,
@@ -172,6 +188,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
           host: config.web.host,
           port: config.web.port,
           logger: logger.child({ module: 'web' }),
+          ...(webTls ? { tls: { cert: webTls.cert, key: webTls.key } } : {}),
         })
       : undefined;
 

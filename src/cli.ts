@@ -27,6 +27,7 @@ Usage:
                                --mqtt: a separate password for MQTT clients (Home Assistant), user moncam
   moncam mqtt remove           remove this camera from Home Assistant (empty retained discovery and state)
   moncam service install       write a systemd unit for this installation to /etc/systemd/system/moncam.service
+  moncam cert [--host NAME]    make a private CA and a TLS certificate for this machine (see moncam cert --help)
   moncam --help | --version
 
 Options:
@@ -121,6 +122,8 @@ function dispatch(argv: string[]): { command: Command; values: Values } {
 }
 
 export async function main(argv: string[], io: CliIo): Promise<number> {
+  // Own options, and a certificate library the daemon never loads.
+  if (argv[0] === 'cert') return (await import('./cli/cert.ts')).cmdCert(argv.slice(1), io);
   try {
     const { command, values } = dispatch(argv);
     if (values.help) {

@@ -146,13 +146,17 @@ export function formatIssues(issues: z.core.$ZodIssue[], sourceOf: (key: string)
 export function resolveConfig(parsed: ParsedConfig, cwd: string): Config {
   const dataDir = path.resolve(cwd, parsed.data_dir);
   const inData = (p: string | undefined, fallback: string) => (p ? path.resolve(cwd, p) : path.join(dataDir, fallback));
+  const file = (p: string | undefined) => (p ? path.resolve(cwd, p) : undefined);
+  const webTls = { tls_cert: file(parsed.web.tls_cert), tls_key: file(parsed.web.tls_key) };
+  // mqtts uses the page's pair unless the broker has its own (the schema checks each pair is whole).
+  const brokerTls = parsed.broker.tls_cert ? { tls_cert: file(parsed.broker.tls_cert), tls_key: file(parsed.broker.tls_key) } : webTls;
   return {
     ...parsed,
     data_dir: dataDir,
     camera: { ...parsed.camera, name: parsed.camera.name ?? `moncam ${parsed.camera.id}` },
     storage: { ...parsed.storage, dir: inData(parsed.storage.dir, 'captures') },
-    web: { ...parsed.web, password_file: inData(parsed.web.password_file, 'private/pass_user') },
-    broker: { ...parsed.broker, password_file: inData(parsed.broker.password_file, 'private/pass_mqtt') },
+    web: { ...parsed.web, ...webTls, password_file: inData(parsed.web.password_file, 'private/pass_user') },
+    broker: { ...parsed.broker, ...brokerTls, password_file: inData(parsed.broker.password_file, 'private/pass_mqtt') },
   };
 }
 

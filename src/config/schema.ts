@@ -209,6 +209,10 @@ const broker = z
       .refine((n) => n >= 4096 && n <= 256 * 1024 * 1024, { error: 'expected 4KiB..256MiB' })
       .describe('Embedded broker: largest MQTT packet accepted (checked while reading, before it is buffered); a client that sends a larger one is disconnected. Must hold the MQTT preview image (mqtt.preview_size): moncam skips publishing a preview that does not fit.'),
     max_connections: int(1, 10_000).default(64).describe('Embedded broker: connections from other machines at once (loopback is not counted).'),
+    tls_port: port().default(8883).describe('Embedded broker: port of the TLS (mqtts) listener, opened when a certificate is configured (broker.tls_cert, else web.tls_cert). See docs/tls.md.'),
+    tls_cert: z.string().optional().describe('Embedded broker: PEM certificate file for mqtts (with broker.tls_key). Default: web.tls_cert.'),
+    tls_key: z.string().optional().describe('Embedded broker: PEM private key file for mqtts. Default: web.tls_key.'),
+    plain_remote: z.boolean().default(true).describe('Embedded broker: accept plain (unencrypted) MQTT from other machines on broker.port. false: plain MQTT only from this machine (127.0.0.1), so the LAN must use mqtts.'),
   })
   .prefault({});
 
@@ -218,6 +222,8 @@ const web = z
     host: z.string().default('0.0.0.0').describe('Web page: listen address.'),
     port: port().default(5000).describe('Web page: port.'),
     password_file: z.string().optional().describe('argon2id hash of the password. Default: <data_dir>/private/pass_user.'),
+    tls_cert: z.string().optional().describe('PEM certificate file (with web.tls_key): the page is served over HTTPS on web.port, and the session cookie is Secure. Make a pair with `moncam cert`; see docs/tls.md.'),
+    tls_key: z.string().optional().describe('PEM private key file of web.tls_cert.'),
     trust_proxy: trustProxy()
       .default(false)
       .describe('Reverse proxy in front of the page (TLS termination): true for a proxy on this machine, or its IP address(es) / subnet(s), e.g. 192.168.1.2. Only these may set X-Forwarded-For (the client address the login limit counts) and X-Forwarded-Proto.'),
@@ -263,6 +269,14 @@ export const configSchema = z
     // Equal or crossed thresholds would flip between the profiles on every still.
     if (c.schedule.exposure === 'auto' && c.schedule.day_above <= c.schedule.night_below) {
       ctx.addIssue({ code: 'custom', path: ['schedule', 'day_above'], message: `must be above schedule.night_below (${c.schedule.night_below})`, input: c.schedule.day_above });
+    }
+    // A certificate is useless without its key and the other way round.
+    for (const section of ['web', 'broker'] as const) {
+      const { tls_cert: cert, tls_key: key } = c[section];
+      if ((cert === undefined) !== (key === undefined)) {
+        const missing = cert === undefined ? 'tls_cert' : 'tls_key';
+        ctx.addIssue({ code: 'custom', path: [section, missing], message: `must be set together with ${section}.${missing === 'tls_cert' ? 'tls_key' : 'tls_cert'} (both or neither)`, input: undefined });
+      }
     }
   });
 

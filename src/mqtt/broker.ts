@@ -1,8 +1,10 @@
 // The embedded MQTT broker (aedes), used when no external broker is configured, so moncam works with zero
 // setup. Bounded like Mosquitto, since its port is open to the whole LAN: packet size checked while
 // parsing, a CONNECT deadline, a connection cap, few connections per address before login, and password
-// checks through the limiter and queue the web login uses.
+// checks through the limiter and queue the web login uses. With a certificate it also listens for mqtts;
+// TLS sockets take the same path and count against the same caps from the moment they are accepted.
 import net from 'node:net';
+import tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
@@ -15,6 +17,10 @@ import { PacketGuard, PacketGuardError } from './packet-guard.ts';
 export interface EmbeddedBrokerDeps {
   host: string;
   port: number;
+  /** mqtts listener on host:port with this pair (broker.tls_port, broker.tls_cert/tls_key). */
+  tls?: { port: number; cert: Buffer; key: Buffer };
+  /** false: the plain listener binds 127.0.0.1 only, so other machines must use mqtts (broker.plain_remote). */
+  plainRemote?: boolean;
   /** The user name remote clients (Home Assistant) log in with. */
   username: string;
   /** Hash files tried in order: the MQTT password (`moncam passwd --mqtt`), else the web password. */
@@ -28,7 +34,7 @@ export interface EmbeddedBrokerDeps {
   /** moncam command topics (any camera's): a retained publish there is stored but never delivered live. */
   isCommandTopic: (topic: string) => boolean;
   logger: Logger;
-  /** Time from TCP connect to CONNECT (tests shorten it). */
+  /** Time from TCP connect to CONNECT, TLS handshake included (tests shorten it). */
   connectTimeoutMs?: number;
 }
 
@@ -92,6 +98,9 @@ export class EmbeddedBroker {
   private readonly deps: EmbeddedBrokerDeps;
   private aedes?: Aedes;
   private server?: net.Server;
+  private tlsServer?: net.Server;
+  /** Every accepted socket (TLS: the TLS socket), so stop() can end those aedes does not know yet. */
+  private readonly sockets = new Set<net.Socket>();
   private readonly peers = new WeakMap<object, Peer>();
   private readonly pending = new Map<string, number>();
   private remoteConnections = 0;
@@ -106,6 +115,24 @@ export class EmbeddedBroker {
   get port(): number {
     const addr = this.server?.address();
     return addr && typeof addr === 'object' ? addr.port : this.deps.port;
+  }
+
+  /** The mqtts port actually listened on, or undefined without TLS. */
+  get tlsPort(): number | undefined {
+    const addr = this.tlsServer?.address();
+    return addr && typeof addr === 'object' ? addr.port : this.deps.tls?.port;
+  }
+
+  /** Connections from other machines now (TLS handshakes included), and those not logged in yet. */
+  get connections(): { remote: number; pending: number } {
+    let pending = 0;
+    for (const n of this.pending.values()) pending += n;
+    return { remote: this.remoteConnections, pending };
+  }
+
+  /** Where the plain listener binds: broker.host, or loopback only when the LAN must use TLS. */
+  private get plainHost(): string {
+    return this.deps.plainRemote === false ? '127.0.0.1' : this.deps.host;
   }
 
   async start(): Promise<void> {
@@ -155,40 +182,61 @@ export class EmbeddedBroker {
         if (this.droppedLog!.allow()) logger.warn({ remote: this.peers.get(client.conn)?.address, reason: err.code, declared: err.declared, limit: this.deps.maxPacketSize }, 'MQTT connection dropped');
       } else logger.debug({ err: err.message }, 'MQTT connection error');
     });
-    const server = net.createServer((socket) => this.accept(aedes, socket));
+    this.aedes = aedes;
+    const t = this.deps.tls;
+    try {
+      this.server = await this.listen(net.createServer((socket) => this.accept(aedes, socket)), this.plainHost, this.deps.port, 'broker.port');
+      if (t) {
+        const context = tls.createSecureContext({ cert: t.cert, key: t.key });
+        this.tlsServer = await this.listen(net.createServer((socket) => this.accept(aedes, socket, context)), this.deps.host, t.port, 'broker.tls_port');
+      }
+    } catch (err) {
+      await this.stop(); // neither listener nor aedes is left behind
+      throw err;
+    }
+    logger.info(
+      { host: this.plainHost, port: this.port, ...(t ? { tls_host: this.deps.host, tls_port: this.tlsPort } : {}), username: this.deps.username, max_packet_size: this.deps.maxPacketSize },
+      'embedded MQTT broker listening',
+    );
+  }
+
+  private async listen(server: net.Server, host: string, port: number, setting: string): Promise<net.Server> {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         reject(
           err.code === 'EADDRINUSE'
-            ? Object.assign(new Error(`cannot start the embedded MQTT broker: port ${this.deps.port} on ${this.deps.host} is in use, likely by another broker (Mosquitto, Home Assistant's add-on). To use that broker set mqtt.url (MONCAM_MQTT_URL=mqtt://localhost:${this.deps.port}); to run moncam's own on another port set broker.port (MONCAM_BROKER_PORT)`), { code: 'port_in_use' })
+            ? Object.assign(new Error(`cannot start the embedded MQTT broker: port ${port} on ${host} is in use, likely by another broker (Mosquitto, Home Assistant's add-on). To use that broker set mqtt.url (MONCAM_MQTT_URL=mqtt://localhost:${port}); to run moncam's own on another port set ${setting}`), { code: 'port_in_use' })
             : err,
         );
       });
-      server.listen(this.deps.port, this.deps.host, () => resolve());
+      server.listen(port, host, () => resolve());
     });
-    server.on('error', (err) => logger.error({ err }, 'embedded MQTT broker error'));
-    this.aedes = aedes;
-    this.server = server;
-    logger.info({ host: this.deps.host, port: this.port, username: this.deps.username, max_packet_size: this.deps.maxPacketSize }, 'embedded MQTT broker listening');
+    server.on('error', (err) => this.deps.logger.error({ err }, 'embedded MQTT broker error'));
+    return server;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
+    const servers = [this.server, this.tlsServer];
     const aedes = this.aedes;
     this.server = undefined;
+    this.tlsServer = undefined;
     this.aedes = undefined;
-    // aedes first: it drops client connections, which server.close() would otherwise wait for.
+    // aedes first: it drops its clients; sockets it does not know yet (before CONNECT, TLS handshakes)
+    // are destroyed here, since server.close() would wait for them.
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(servers.map((server) => server && new Promise<void>((resolve) => server.close(() => resolve()))));
     this.refusedLog?.flush();
     this.droppedLog?.flush();
   }
 
   /**
-   * Every accepted socket comes through here: the caps, then aedes reads it through the packet guard.
+   * Every accepted socket comes through here, plain or TLS: the caps, then aedes reads it through the
+   * packet guard. A TLS socket is counted from TCP accept, so handshakes in progress hold slots too, and
+   * aedes' CONNECT deadline runs from here: handshake and CONNECT together get connectTimeoutMs.
    * Loopback (the daemon's own client, local tools) is never refused for the caps.
    */
-  private accept(aedes: Aedes, socket: net.Socket): void {
+  private accept(aedes: Aedes, socket: net.Socket, secureContext?: tls.SecureContext): void {
     const address = socket.remoteAddress;
     const remote = !isLoopback(address);
     const key = address ?? 'unknown';
@@ -199,23 +247,38 @@ export class EmbeddedBroker {
       return;
     }
     socket.setNoDelay(true);
+    // Server-side TLS over the accepted socket (no client certificates); the handshake starts with the
+    // client's first bytes. Failures (wrong CA on the client, plain MQTT sent to this port) end up as
+    // errors on it, which close it like a reset.
+    const stream = secureContext ? new tls.TLSSocket(socket, { isServer: true, secureContext }) : socket;
+    this.sockets.add(stream);
     const guard = new PacketGuard(this.deps.maxPacketSize);
-    const conn = Duplex.from({ readable: guard, writable: socket });
+    const conn = Duplex.from({ readable: guard, writable: stream });
     const peer: Peer = { address, guard, pending: remote };
     this.peers.set(conn, peer);
     if (remote) {
       this.remoteConnections++;
       this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
     }
-    socket.pipe(guard);
+    stream.pipe(guard);
     // The guard's refusal ends the connection; aedes reports it as a connection error (logged above).
-    guard.once('error', () => socket.destroy());
-    socket.once('close', () => {
+    guard.once('error', () => stream.destroy());
+    let open = true;
+    const closed = () => {
+      if (!open) return;
+      open = false;
+      this.sockets.delete(stream);
       if (remote) this.remoteConnections--;
       this.loggedIn(peer);
       conn.destroy();
-    });
-    socket.on('error', () => undefined); // resets are normal; aedes sees the close
+    };
+    // Either can report the end first (a TLS socket and the TCP socket under it); count it once.
+    stream.once('close', closed);
+    socket.once('close', closed);
+    stream.on('error', (err: Error & { code?: string }) => {
+      if (stream !== socket) this.deps.logger.debug({ remote: address, err: err.code ?? err.message }, 'MQTT TLS connection failed');
+    }); // resets are normal; aedes sees the close
+    if (stream !== socket) socket.on('error', () => undefined);
     aedes.handle(conn);
   }
 

@@ -6,7 +6,9 @@ import type { Config } from '../config/schema.ts';
 /** Where the daemon's own MQTT client connects: the configured broker, else the embedded one. */
 export function brokerUrl(config: Config, broker?: { port: number }): string {
   if (config.mqtt.url) return config.mqtt.url;
-  const host = ['0.0.0.0', '::', ''].includes(config.broker.host) ? '127.0.0.1' : config.broker.host;
+  // Plain, even with mqtts on: loopback traffic never leaves the machine. Without plain_remote the plain
+  // listener is on 127.0.0.1 only.
+  const host = !config.broker.plain_remote || ['0.0.0.0', '::', ''].includes(config.broker.host) ? '127.0.0.1' : config.broker.host;
   return `mqtt://${host.includes(':') ? `[${host}]` : host}:${broker?.port ?? config.broker.port}`;
 }
 

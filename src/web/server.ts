@@ -1,5 +1,7 @@
-// Listens with the web app on web.host:web.port; stop() closes the socket and open connections (SSE included).
+// Listens with the web app on web.host:web.port, over HTTPS when a certificate is given; stop() closes the
+// socket and open connections (SSE included).
 import http from 'node:http';
+import https from 'node:https';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { MAX_HEADERS } from './guards.ts';
@@ -18,6 +20,9 @@ export interface HttpLimits {
   /** Total header bytes (request line included). Room for other apps' cookies, since cookies ignore
    *  ports (Home Assistant on :8123 shares them), yet bounded; beyond it Node answers 431. */
   maxHeaderSize: number;
+  /** HTTPS: a client must finish the TLS handshake within this, or its socket is closed (Node's default
+   *  is 120 s, long enough for silent sockets to pile up). */
+  handshakeTimeoutMs: number;
 }
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
@@ -26,6 +31,7 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   checkIntervalMs: 1_000,
   keepAliveTimeoutMs: 5_000,
   maxHeaderSize: 16 * 1024,
+  handshakeTimeoutMs: 5_000,
 };
 
 export class WebServer {
@@ -35,10 +41,12 @@ export class WebServer {
   private readonly host: string;
   private readonly port: number;
   private readonly logger: Logger;
+  private readonly tls?: { cert: Buffer; key: Buffer };
   private server?: http.Server;
 
-  constructor(deps: { app: Express; host: string; port: number; logger: Logger; limits?: Partial<HttpLimits> }) {
+  constructor(deps: { app: Express; host: string; port: number; logger: Logger; limits?: Partial<HttpLimits>; tls?: { cert: Buffer; key: Buffer } }) {
     this.app = deps.app;
+    this.tls = deps.tls;
     this.limits = { ...DEFAULT_HTTP_LIMITS, ...deps.limits };
     this.host = deps.host;
     this.port = deps.port;
@@ -54,10 +62,14 @@ export class WebServer {
     // Bounded header size, count and time: slow or huge requests cannot pin the daemon. Set here rather
     // than left to Node's defaults, which `--max-http-header-size` or a Node upgrade could change.
     const l = this.limits;
-    const server = http.createServer(
-      { maxHeaderSize: l.maxHeaderSize, connectionsCheckingInterval: l.checkIntervalMs, requestTimeout: l.requestTimeoutMs, insecureHTTPParser: false },
-      this.app,
-    );
+    const options: http.ServerOptions = { maxHeaderSize: l.maxHeaderSize, connectionsCheckingInterval: l.checkIntervalMs, requestTimeout: l.requestTimeoutMs, insecureHTTPParser: false };
+    // Same port, same limits; TLS only adds the handshake deadline (the header timeout starts after it).
+    const server: http.Server = this.tls
+      ? https.createServer({ ...options, cert: this.tls.cert, key: this.tls.key, handshakeTimeout: l.handshakeTimeoutMs }, this.app)
+      : http.createServer(options, this.app);
+    // Failed handshakes (wrong CA on the client, plain HTTP to the HTTPS port, the deadline) are the
+    // client's business: the socket is closed, nothing else to do.
+    server.on('tlsClientError', (err: Error & { code?: string }) => this.logger.debug({ err: err.code ?? err.message }, 'TLS handshake failed'));
     server.headersTimeout = l.headersTimeoutMs;
     server.keepAliveTimeout = l.keepAliveTimeoutMs;
     server.maxHeadersCount = MAX_HEADERS + 1; // one extra so the app can tell "too many" (431) from "exactly enough"
@@ -69,7 +81,7 @@ export class WebServer {
     });
     server.on('error', (err) => this.logger.error({ err }, 'web server error'));
     this.server = server;
-    this.logger.info({ host: this.host, port: this.address.port }, `web page on http://${this.host === '0.0.0.0' ? 'localhost' : this.host}:${this.address.port}/`);
+    this.logger.info({ host: this.host, port: this.address.port, tls: Boolean(this.tls) }, `web page on ${this.tls ? 'https' : 'http'}://${this.host === '0.0.0.0' ? 'localhost' : this.host}:${this.address.port}/`);
   }
 
   async stop(): Promise<void> {
