@@ -137,7 +137,7 @@ describe('config: schedule.exposure auto', () => {
     const cwd = tempDir();
     const run = await moncam(['config'], { cwd, env: { MONCAM_SCHEDULE_EXPOSURE: 'auto', MONCAM_SCHEDULE_DAY_ABOVE: '5' } });
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /^moncam: bad configuration:\n {2}schedule\.day_above: must be above schedule\.night_below \(12\), got 5 \(from MONCAM_SCHEDULE_DAY_ABOVE\)\n$/);
+    assert.match(run.stderr, /^moncam: bad configuration: schedule\.day_above: must be above schedule\.night_below \(12\), got 5 \(from MONCAM_SCHEDULE_DAY_ABOVE\)\n$/);
   });
 });
 
