@@ -96,6 +96,6 @@ describe('TLS files, checked at start', () => {
       env: { MONCAM_DATA_DIR: cwd, MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_BROKER_ENABLED: 'false', MONCAM_WEB_PORT: String(await freePort()), MONCAM_WEB_TLS_CERT: path.join(cwd, 'missing.pem'), MONCAM_WEB_TLS_KEY: good.keyFile },
     });
     assert.equal(run.code, 2, run.stderr);
-    assert.match(run.stderr, new RegExp(`moncam: bad configuration:\\n  web\\.tls_cert: cannot read ${path.join(cwd, 'missing.pem').replace(/\./g, '\\.')} \\(ENOENT\\)\\n$`));
+    assert.match(run.stderr, new RegExp(`moncam: bad configuration: web\\.tls_cert: cannot read ${path.join(cwd, 'missing.pem').replace(/\./g, '\\.')} \\(ENOENT\\)\\n$`));
   });
 });
