@@ -1,4 +1,5 @@
 // The one capture path every trigger calls: camera -> validate -> store -> derive -> events.
+// Over 300 lines for now: splitting it is issue 14 (one typed Still first, then the split; behaviour unchanged).
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { emitSafely } from '../events.ts';

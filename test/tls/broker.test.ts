@@ -1,6 +1,7 @@
 // The embedded broker's mqtts listener with real clients (mqtt.js over TLS, raw sockets): it trusts only
 // the right CA, and TLS sockets, including those still in the handshake, go through the same caps and
 // CONNECT deadline as plain ones. Connections to this machine's LAN address count as remote.
+import type { Logger } from 'pino';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
@@ -30,9 +31,9 @@ after(async () => {
   for (const b of running) await b.stop();
 });
 
-async function startBroker(over: Partial<EmbeddedBrokerDeps> = {}) {
-  const { logger, lines } = memoryLogger();
-  const broker = new EmbeddedBroker({
+/** The broker's deps for these tests: both listeners on every address, ports chosen by the system. */
+function brokerDeps(logger: Logger): EmbeddedBrokerDeps {
+  return {
     host: '0.0.0.0',
     port: 0,
     tls: { port: 0, cert: pki.good.cert, key: pki.good.key },
@@ -44,6 +45,13 @@ async function startBroker(over: Partial<EmbeddedBrokerDeps> = {}) {
     maxConnections: 64,
     isCommandTopic: () => false,
     logger,
+  };
+}
+
+async function startBroker(over: Partial<EmbeddedBrokerDeps> = {}) {
+  const { logger, lines } = memoryLogger();
+  const broker = new EmbeddedBroker({
+    ...brokerDeps(logger),
     ...over,
   });
   await broker.start();
@@ -230,19 +238,7 @@ describe('mqtts start and stop', () => {
     await new Promise<void>((r) => blocker.listen(0, '0.0.0.0', () => r()));
     const taken = (blocker.address() as net.AddressInfo).port;
     const { logger } = memoryLogger();
-    const broker = new EmbeddedBroker({
-      host: '0.0.0.0',
-      port: 0,
-      tls: { port: taken, cert: pki.good.cert, key: pki.good.key },
-      username: 'moncam',
-      passwordFiles: [passwordFile],
-      limiter: new LoginLimiter({ attempts: 10, windowMs: 60_000 }),
-      verifier: new PasswordVerifier(),
-      maxPacketSize: 2 * 1024 * 1024,
-      maxConnections: 64,
-      isCommandTopic: () => false,
-      logger,
-    });
+    const broker = new EmbeddedBroker({ ...brokerDeps(logger), tls: { port: taken, cert: pki.good.cert, key: pki.good.key } });
     try {
       await assert.rejects(broker.start(), (e: Error & { code?: string }) => e.code === 'port_in_use' && e.message.includes(`port ${taken}`) && e.message.includes('broker.tls_port'));
       // Nothing left listening: the plain listener was closed again.
