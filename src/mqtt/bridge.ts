@@ -1,6 +1,6 @@
 // MQTT output and command input: subscribes to the capture service's events and publishes them;
-// Over 300 lines for now: splitting it is issue 14 (one typed Still first, then the split; behaviour unchanged).
 // turns commands into capture() calls. Owns the client connection and its reconnect timer.
+// Over 300 lines for now: splitting it is issue 14 (one typed Still first, then the split; behaviour unchanged).
 import fs from 'node:fs/promises';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
