@@ -98,6 +98,7 @@ describe('a wrong-password storm from the LAN (real daemon)', { skip: LAN ? fals
     const full = state.latest.urls.full;
 
     const runs0 = argon2Runs();
+    const rss0 = d.rss();
     const outcomes = { connected: 0, refused: 0, closed: 0 };
     const deadline = Date.now() + ATTACK_MS;
     const attackers = Array.from({ length: ATTACKERS }, async (_, i) => {
@@ -121,7 +122,7 @@ describe('a wrong-password storm from the LAN (real daemon)', { skip: LAN ? fals
     const runs = argon2Runs() - runs0;
     const attempts = outcomes.connected + outcomes.refused + outcomes.closed;
     const figures = `${attempts} attempts (${JSON.stringify(outcomes)}), ${runs} argon2 runs; /api/days p50 ${p50(dayMs).toFixed(1)} ms over ${dayMs.length}, full-res p50 ${p50(fullMs).toFixed(1)} ms, stills ${stills.map((s) => s.toFixed(0)).join('/')} ms`;
-    t.diagnostic(`${figures}; daemon RSS ${(d.rss() / 1048576).toFixed(0)} MB`);
+    t.diagnostic(`${figures}; daemon RSS ${(rss0 / 1048576).toFixed(0)} -> ${(d.rss() / 1048576).toFixed(0)} MB`);
     assert.equal(outcomes.connected, 0, figures);
     assert.ok(attempts > ATTACKERS * 5, `the storm really ran: ${figures}`);
     assert.ok(runs <= BUDGET, figures);
