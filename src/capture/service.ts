@@ -121,11 +121,9 @@ export const MAX_REQUESTS_PER_CAPTURE = 1000;
 
 function classify(err: unknown): CaptureFailure['error'] {
   if (err instanceof CameraError) return { code: err.code, message: err.message, ...(err.detail ? { detail: err.detail } : {}) };
-  if (err instanceof StorageError) return { code: err.code, message: err.message };
-  const message = err instanceof Error ? err.message : String(err);
-  // sharp rejects a JPEG whose markers looked fine but whose data does not decode.
-  if (/VipsJpeg|jpeg|premature end|corrupt|unsupported image format/i.test(message)) return { code: 'corrupt', message: `camera output does not decode: ${message}` };
-  return { code: 'internal', message };
+  // too_old is only thrown for a timelapse of a past day; a still is always of today.
+  if (err instanceof StorageError) return { code: err.code === 'too_old' ? 'io' : err.code, message: err.message };
+  return { code: 'internal', message: err instanceof Error ? err.message : String(err) };
 }
 
 /**
