@@ -9,6 +9,7 @@ import { addDays } from '../storage/layout.ts';
 import type { CaptureStore, StoredCapture } from '../storage/store.ts';
 import type { TimelapseFailure, TimelapseRecord, TimelapseService } from '../timelapse/service.ts';
 import { parseCommand, parseTimelapseCommand } from './command.ts';
+import { refusedProtocol } from './protocol.ts';
 import { commandLogs, type CommandLogs } from './loglimit.ts';
 import { deviceDiscovery, discoveryTopics, entityDiscovery, type DiscoveryContext } from './discovery.ts';
 import type { Topics } from './topics.ts';
@@ -493,11 +494,6 @@ export class MqttBridge {
   }
 }
 
-/** CONNACK "unacceptable protocol version" (3.1.1, code 1) or "unsupported protocol version" (5, code 132). */
-function refusedProtocol(err: Error): boolean {
-  const code = (err as { code?: unknown }).code;
-  return code === 1 || code === 132 || /protocol version/i.test(err.message);
-}
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
