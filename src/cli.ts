@@ -8,7 +8,7 @@ import { UsageError, type CliIo } from './cli/io.ts';
 import { cmdMqttRemove } from './cli/mqtt-remove.ts';
 import { cmdPasswd } from './cli/passwd.ts';
 import { cmdRun } from './cli/run.ts';
-import { serviceInstall } from './cli/service.ts';
+import { serviceInstall } from './cli/systemd.ts';
 import { ConfigError, loadConfig, redactConfig, type LoadedConfig } from './config/load.ts';
 import { configReference } from './config/reference.ts';
 import { version } from './version.ts';

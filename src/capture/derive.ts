@@ -2,7 +2,7 @@
 import { CameraError } from '../camera/types.ts';
 import { loadSharp } from '../sharp.ts';
 import { sceneStats, type SceneStats } from '../scene/scene.ts';
-import { drawTimeTag } from './timetag.ts';
+import { drawTimeTag } from '../image/timetag.ts';
 
 export interface DeriveOptions {
   previewSize: number;

@@ -12,7 +12,7 @@ import { changeScore, decodeSignature, encodeSignature } from '../scene/scene.ts
 import { CaptureHealth, type HealthSnapshot } from './health.ts';
 import { originalOf } from './original.ts';
 import { stillRequest } from './request.ts';
-import { timeTagText } from './timetag.ts';
+import { timeTagText } from '../image/timetag.ts';
 
 /** What asked for a still; echoed in events and MQTT attributes. */
 export type Trigger = 'schedule' | 'mqtt' | 'web' | 'visit' | 'cli' | 'startup';
