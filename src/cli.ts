@@ -42,7 +42,7 @@ but never runs systemctl, so nothing starts or restarts until you say so):
   --force             replace an existing moncam.service that differs
 
 Every setting can also be set by an environment variable: MONCAM_ + its key path in upper case,
-e.g. web.port -> MONCAM_WEB_PORT, data_dir -> MONCAM_DATA_DIR. See README.md.
+e.g. web.port -> MONCAM_WEB_PORT, data_dir -> MONCAM_DATA_DIR. See docs/configuration.md.
 
 Exit codes: 0 ok, 1 failure, 2 bad configuration or usage.`;
 
