@@ -74,6 +74,7 @@ export function execWord(word: string): string {
 
 function checkPathText(what: string, p: string): void {
   // A newline in a path would inject directives into the unit.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused here
   if (/[\u0000-\u001f\u007f]/.test(p)) throw new InstallError(`${what} path contains a control character: ${JSON.stringify(p)}`, 2);
   if (!path.isAbsolute(p)) throw new InstallError(`${what} path must be absolute: ${p}`, 2);
 }
