@@ -20,7 +20,7 @@ const HELP = `moncam — Raspberry Pi camera daemon for Home Assistant
 Usage:
   moncam [run]                 start the daemon (schedule, storage; MQTT and web as configured)
   moncam capture [--out FILE]  take one still now; store it (default) or write the original to FILE (- for stdout)
-                               (while the daemon runs, it takes and stores the still)
+                               (while the daemon runs, its camera takes the still and keeps it in the history)
   moncam config                print the effective configuration (secrets redacted)
   moncam config --reference    print every setting with its environment variable and default (Markdown)
   moncam passwd [--mqtt]       set the web password (hidden prompt on a terminal, else one line from stdin);
