@@ -35,11 +35,11 @@ describe('LogLimiter', () => {
       limiter.flush();
       assert.deepEqual(sums, [], 'nothing held back, no line');
       for (let i = 0; i < 100; i++) limiter.allow(t0 + 10_000 + i);
-      // The first line held back came at t0 + 10 002: the window ends 49 998 ms later.
-      mock.timers.tick(49_997);
+      // The first line held back came at t0 + 10 000: the window ends 50 000 ms later.
+      mock.timers.tick(49_999);
       assert.deepEqual(sums, []);
       mock.timers.tick(1);
-      assert.deepEqual(sums, [98], 'at the end of the window that started at t0');
+      assert.deepEqual(sums, [100], 'at the end of the window that started at t0');
     } finally {
       mock.timers.reset();
     }
