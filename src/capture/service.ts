@@ -22,6 +22,9 @@ export interface CaptureOptions {
   exposure?: Exposure;
   shutterUs?: number;
   gain?: number;
+  /** Per-still focus (rpicam, Camera Module 3): see StillOverrides. */
+  lensPosition?: number;
+  autofocus?: boolean;
   /** Caller's id, echoed in events (MQTT `id`). */
   requestId?: string;
   /** Free text naming who asked (MQTT `source`). */
