@@ -15,7 +15,9 @@ import { stillRequest } from './request.ts';
 import { timeTagText } from '../image/timetag.ts';
 
 /** What asked for a still; echoed in events and MQTT attributes. */
-export type Trigger = 'schedule' | 'mqtt' | 'web' | 'visit' | 'cli' | 'startup';
+/** Who asked for a still; published as `trigger` in events (ha-config's blueprint filters on it). */
+export const TRIGGERS = ['schedule', 'mqtt', 'web', 'visit', 'cli', 'startup'] as const;
+export type Trigger = (typeof TRIGGERS)[number];
 
 /** Per-request overrides (MQTT validates its own whitelist before calling). */
 export interface CaptureOptions {
