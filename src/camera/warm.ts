@@ -11,6 +11,7 @@ import { JoinedQueue } from './jobs.ts';
 import { validateJpeg } from './jpeg.ts';
 import { rotationLeft, rpicamImageArgs, RpicamCamera, type RpicamOptions } from './rpicam.ts';
 import { CameraError, type Camera, type Still, type StillRequest } from './types.ts';
+import { withSensorSize } from './sensor.ts';
 import { makeStillDir, MAX_OUTPUT_NAME, rpicamWarmArgs, WarmProcess, type Outcome } from './warm-process.ts';
 
 export { rpicamWarmArgs } from './warm-process.ts';
@@ -86,7 +87,7 @@ export class WarmRpicamCamera implements Camera {
     this.logger = opts.logger;
     this.stopStepMs = opts.stopStepMs ?? 1000;
     this.maxFailures = opts.maxFailures ?? 3;
-    if (opts.profile) this.profileKey = this.keyOf(opts.profile);
+    if (opts.profile) this.profileKey = this.keyOf(withSensorSize(opts.profile, opts.sensorSize));
   }
 
   /** The warm process's pid while one runs (diagnostics, tests). */
@@ -104,7 +105,8 @@ export class WarmRpicamCamera implements Camera {
     return this.dir;
   }
 
-  capture(req: StillRequest, signal?: AbortSignal): Promise<Still> {
+  capture(asked: StillRequest, signal?: AbortSignal): Promise<Still> {
+    const req = withSensorSize(asked, this.opts.sensorSize);
     const job: Job = { key: this.keyOf(req), req };
     return this.queue.run(job.key, signal, (jobSignal) => this.run(job, jobSignal));
   }

@@ -15,13 +15,18 @@ import { stillRequest } from './request.ts';
 import { timeTagText } from '../image/timetag.ts';
 
 /** What asked for a still; echoed in events and MQTT attributes. */
-export type Trigger = 'schedule' | 'mqtt' | 'web' | 'visit' | 'cli' | 'startup';
+/** Who asked for a still; published as `trigger` in events (ha-config's blueprint filters on it). */
+export const TRIGGERS = ['schedule', 'mqtt', 'web', 'visit', 'cli', 'startup'] as const;
+export type Trigger = (typeof TRIGGERS)[number];
 
 /** Per-request overrides (MQTT validates its own whitelist before calling). */
 export interface CaptureOptions {
   exposure?: Exposure;
   shutterUs?: number;
   gain?: number;
+  /** Per-still focus (rpicam, Camera Module 3): see StillOverrides. */
+  lensPosition?: number;
+  autofocus?: boolean;
   /** Caller's id, echoed in events (MQTT `id`). */
   requestId?: string;
   /** Free text naming who asked (MQTT `source`). */
