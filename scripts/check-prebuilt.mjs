@@ -141,7 +141,14 @@ export function checkPrebuilt(modulesDir, enginesNode) {
   const provided = napiOf(oldest);
   const problems = [];
   const natives = [];
+  const devOnly = devOnlyPackages(modulesDir);
+  const skipped = [];
   walk(modulesDir, (dir) => {
+    const rel = path.relative(path.dirname(modulesDir), dir).split(path.sep).join('/');
+    if (devOnly.has(rel)) {
+      if (nodeFiles(dir).length) skipped.push(rel.replace(/^.*node_modules\//, ''));
+      return;
+    }
     const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
     const name = pkg.name ?? path.basename(dir);
     const binaries = nodeFiles(dir);
@@ -166,7 +173,27 @@ export function checkPrebuilt(modulesDir, enginesNode) {
     }
     if (prebuilt.length || compiled.length) natives.push({ name, version: pkg.version, napi: need, binaries: prebuilt.map((f) => path.relative(modulesDir, f)) });
   });
-  return { problems, natives, oldest, provided };
+  return { problems, natives, oldest, provided, skipped };
+}
+
+/**
+ * Packages only the developers install (eslint's resolver and the like): npm marks them `dev` in the
+ * lockfile it keeps in node_modules. A Pi user's install (`npm install -g`, `npm ci --omit=dev`) never
+ * fetches them, so their binaries are not the user's problem.
+ */
+function devOnlyPackages(modulesDir) {
+  const dev = new Set();
+  for (const lock of [path.join(modulesDir, '.package-lock.json'), path.join(path.dirname(modulesDir), 'package-lock.json')]) {
+    let packages;
+    try {
+      packages = JSON.parse(fs.readFileSync(lock, 'utf8')).packages ?? {};
+    } catch {
+      continue;
+    }
+    for (const [key, entry] of Object.entries(packages)) if (entry?.dev) dev.add(key);
+    return dev;
+  }
+  return dev;
 }
 
 // sharp keeps its binaries in per-platform packages (@img/sharp-<platform>): the source package is fine.
@@ -181,8 +208,9 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const root = path.dirname(modulesDir);
   const engines = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).engines?.node;
   try {
-    const { problems, natives, oldest, provided } = checkPrebuilt(modulesDir, engines);
+    const { problems, natives, oldest, provided, skipped } = checkPrebuilt(modulesDir, engines);
     for (const n of natives) console.log(`${n.name}@${n.version}: Node-API ${n.napi || '?'}; ${n.binaries.length} prebuilt binaries`);
+    if (skipped.length) console.log(`not checked (development only, not installed by users): ${skipped.join(', ')}`);
     if (problems.length) {
       console.error(`check:prebuilt FAILED (engines.node ${engines}: oldest Node ${oldest}, Node-API ${provided}):`);
       for (const p of problems) console.error(`  - ${p}`);

@@ -77,6 +77,19 @@ describe('check-prebuilt', () => {
     assert.match(cli.stderr, /compiled at install time/);
   });
 
+  it('skips packages the lockfile marks dev-only (users never install them), and only those', () => {
+    const modules = fakeModules('lint-native', { 'build/Release/lint.node': fs.readFileSync(X64_PREBUILT) });
+    assert.equal(checkPrebuilt(modules, ENGINES).problems.length, 1);
+    const lock = (dev: boolean) => JSON.stringify({ packages: { '': {}, 'node_modules/lint-native': { version: '1.0.0', ...(dev ? { dev: true } : {}) } } });
+    fs.writeFileSync(path.join(modules, '.package-lock.json'), lock(false));
+    assert.equal(checkPrebuilt(modules, ENGINES).problems.length, 1);
+    fs.writeFileSync(path.join(modules, '.package-lock.json'), lock(true));
+    const { problems, skipped, natives } = checkPrebuilt(modules, ENGINES);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(natives, []);
+    assert.deepEqual(skipped, ['lint-native']);
+  });
+
   it('fails on a prebuilt that needs a newer Node-API than the oldest Node engines allows (argon2 0.45 on Node 20)', () => {
     const modules = fakeModules('argon2', { 'binding.gyp': '{}', 'prebuilds/linux-x64/argon2.glibc.node': withNapi(10) });
     const { problems } = checkPrebuilt(modules, '>=20.9');
