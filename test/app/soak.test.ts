@@ -1,6 +1,6 @@
 // Soak: the real daemon with a schedule of one still per second for 10 minutes in `npm run test:long`
-// (1 minute in `npm test`; MONCAM_SOAK_MINUTES sets any length), the fake camera and an MQTT subscriber. RSS and open file descriptors must stay
-// flat, and every still must be stored and published exactly once.
+// (1 minute in `npm test`; MONCAM_SOAK_MINUTES sets any length), the fake camera and an MQTT subscriber.
+// RSS and open file descriptors must stay flat, and every still must be stored and published exactly once.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
