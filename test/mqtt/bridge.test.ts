@@ -204,14 +204,14 @@ describe('MQTT lifecycle', () => {
   test('broker unreachable: the daemon starts, captures and stores, and does not crash', async () => {
     const port = await freePort(); // nothing listens there
     const camera = instantCamera(await makeJpeg(320, 240));
-    // A short backoff so several refused reconnects happen at once; counted, not slept for.
+    // A short backoff so several refused connection attempts happen at once; counted, not slept for.
     const daemon = await startDaemon(camera, { MONCAM_MQTT_URL: `mqtt://127.0.0.1:${port}`, MONCAM_BROKER_ENABLED: 'false' }, { mqttTiming: { birthDelayMs: [50, 150], reconnectMs: [20, 100] } });
     try {
       const record = await daemon.app.captures.capture('web');
       assert.ok(record.capture.id);
       assert.equal(daemon.app.mqtt!.connected, false);
       const attempts = () => (daemon.app.mqtt as unknown as { attempt: number }).attempt;
-      await until(() => attempts() >= 4, 5000, 'four refused reconnects');
+      await until(() => attempts() >= 4, 5000, 'four refused connection attempts');
       assert.equal(daemon.app.mqtt!.connected, false);
       assert.equal(daemon.app.store.latest()?.id, record.capture.id);
     } finally {

@@ -398,7 +398,9 @@ describe('broker outages (real Mosquitto, SIGKILL)', () => {
       killBroker(broker);
       await until(() => !daemon.app.mqtt!.connected, 5000, 'the daemon to notice');
       await daemon.app.captures.capture('web'); // stored offline
-      await sleep(1500); // at least one refused reconnect
+      // At least one refused reconnect (each closed connection counts one attempt), then stop between attempts.
+      const attempts = () => (daemon.app.mqtt as unknown as { attempt: number }).attempt;
+      await until(() => attempts() >= 2, 5000, 'a refused reconnect');
       const t0 = Date.now();
       stopped = true;
       await daemon.stop();
