@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import argon2 from 'argon2';
+import { writeFileAtomic } from '../storage/write-atomic.ts';
 
 export const MIN_PASSWORD_LENGTH = 8;
 
@@ -22,15 +23,7 @@ export async function writePasswordHash(file: string, hash: string): Promise<voi
   const dir = path.dirname(file);
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   await fs.chmod(dir, 0o700);
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${crypto.randomBytes(4).toString('hex')}`);
-  const handle = await fs.open(tmp, 'w', 0o600);
-  try {
-    await handle.writeFile(hash + '\n');
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(tmp, file);
+  await writeFileAtomic(file, hash + '\n', { mode: 0o600 });
 }
 
 export async function setPassword(file: string, password: string): Promise<void> {

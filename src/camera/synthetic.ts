@@ -1,6 +1,6 @@
 // A camera for machines without one: renders a test scene with the time on it, so everything downstream is real.
 import { loadSharp } from '../sharp.ts';
-import { drawTimeTag, timeTagText } from '../capture/timetag.ts';
+import { drawTimeTag, timeTagText } from '../image/timetag.ts';
 import type { Camera, Still, StillRequest } from './types.ts';
 
 export interface SyntheticOptions {

@@ -1,7 +1,8 @@
 // Thumbnail and MQTT preview from ONE decode of the original: libjpeg shrink-on-load does most of the scaling.
+import { CameraError } from '../camera/types.ts';
 import { loadSharp } from '../sharp.ts';
 import { sceneStats, type SceneStats } from '../scene/scene.ts';
-import { drawTimeTag } from './timetag.ts';
+import { drawTimeTag } from '../image/timetag.ts';
 
 export interface DeriveOptions {
   previewSize: number;
@@ -52,20 +53,36 @@ async function thumbnail(pixels: Buffer, raw: Raw, size: number, label: string, 
   return { thumb: await tagAndEncode(small, { ...dims, channels: 3 }, label, quality), scene };
 }
 
-/** Throws sharp's error when the JPEG cannot be decoded (the caller classifies it as corrupt). */
+/**
+ * The camera's JPEG passed the marker check but its data does not decode (a torn write, a bad sensor
+ * read): that is the camera's output being corrupt, not a fault of moncam's.
+ */
+function undecodable(cause: unknown): CameraError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new CameraError('corrupt', `camera output does not decode: ${why}`, { detail: why, cause });
+}
+
+/** Throws CameraError('corrupt') when the JPEG cannot be decoded. */
 export async function deriveImages(original: Buffer, opts: DeriveOptions): Promise<Derived> {
   const sharp = await loadSharp();
-  const source = sharp(original, { failOn: 'truncated' });
-  const meta = await source.metadata();
+  let decoded: { meta: { orientation?: number; width?: number; height?: number }; data: Buffer; info: { width: number; height: number } };
+  try {
+    const source = sharp(original, { failOn: 'truncated' });
+    const meta = await source.metadata();
+    // rotate() makes derived images physically upright; skipped when there is nothing to do (it costs ~15%).
+    const { data, info } = await ((meta.orientation ?? 1) > 1 ? source.rotate() : source)
+      .resize(opts.previewSize, opts.previewSize, { fit: 'inside', withoutEnlargement: true })
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    decoded = { meta, data, info };
+  } catch (err) {
+    throw undecodable(err);
+  }
+  const { meta, data, info } = decoded;
   const orientation = meta.orientation ?? 1;
   const fullWidth = (orientation >= 5 ? meta.height : meta.width) ?? 0;
   const fullHeight = (orientation >= 5 ? meta.width : meta.height) ?? 0;
-  // rotate() makes derived images physically upright; skipped when there is nothing to do (it costs ~15%).
-  const { data, info } = await (orientation > 1 ? source.rotate() : source)
-    .resize(opts.previewSize, opts.previewSize, { fit: 'inside', withoutEnlargement: true })
-    .removeAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
   const raw: Raw = { width: info.width, height: info.height, channels: 3 };
   // The thumbnail is cut from untagged pixels; the preview then gets its tag drawn in place.
   const thumbDone = thumbnail(data, raw, opts.thumbSize, opts.label, opts.thumbQuality);
@@ -77,6 +94,13 @@ export async function deriveImages(original: Buffer, opts: DeriveOptions): Promi
 /** Re-encodes the original with the time tag (opt-in: `storage.burn_timestamp`; the old app did this). */
 export async function burnTimestamp(original: Buffer, label: string, quality: number): Promise<Buffer> {
   const sharp = await loadSharp();
-  const { data, info } = await sharp(original).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(original)
+    .rotate()
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true })
+    .catch((err: unknown) => {
+      throw undecodable(err);
+    });
   return (await tagAndEncode(data, { width: info.width, height: info.height, channels: 3 }, label, quality)).jpeg;
 }

@@ -12,16 +12,21 @@ import { changeScore, decodeSignature, encodeSignature } from '../scene/scene.ts
 import { CaptureHealth, type HealthSnapshot } from './health.ts';
 import { originalOf } from './original.ts';
 import { stillRequest } from './request.ts';
-import { timeTagText } from './timetag.ts';
+import { timeTagText } from '../image/timetag.ts';
 
 /** What asked for a still; echoed in events and MQTT attributes. */
-export type Trigger = 'schedule' | 'mqtt' | 'web' | 'visit' | 'cli' | 'startup';
+/** Who asked for a still; published as `trigger` in events (ha-config's blueprint filters on it). */
+export const TRIGGERS = ['schedule', 'mqtt', 'web', 'visit', 'cli', 'startup'] as const;
+export type Trigger = (typeof TRIGGERS)[number];
 
 /** Per-request overrides (MQTT validates its own whitelist before calling). */
 export interface CaptureOptions {
   exposure?: Exposure;
   shutterUs?: number;
   gain?: number;
+  /** Per-still focus (rpicam, Camera Module 3): see StillOverrides. */
+  lensPosition?: number;
+  autofocus?: boolean;
   /** Caller's id, echoed in events (MQTT `id`). */
   requestId?: string;
   /** Free text naming who asked (MQTT `source`). */
@@ -121,11 +126,9 @@ export const MAX_REQUESTS_PER_CAPTURE = 1000;
 
 function classify(err: unknown): CaptureFailure['error'] {
   if (err instanceof CameraError) return { code: err.code, message: err.message, ...(err.detail ? { detail: err.detail } : {}) };
-  if (err instanceof StorageError) return { code: err.code, message: err.message };
-  const message = err instanceof Error ? err.message : String(err);
-  // sharp rejects a JPEG whose markers looked fine but whose data does not decode.
-  if (/VipsJpeg|jpeg|premature end|corrupt|unsupported image format/i.test(message)) return { code: 'corrupt', message: `camera output does not decode: ${message}` };
-  return { code: 'internal', message };
+  // too_old is only thrown for a timelapse of a past day; a still is always of today.
+  if (err instanceof StorageError) return { code: err.code === 'too_old' ? 'io' : err.code, message: err.message };
+  return { code: 'internal', message: err instanceof Error ? err.message : String(err) };
 }
 
 /**

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import forge from 'node-forge';
 import { ConfigError, loadConfig } from '../config/load.ts';
-import { fsyncDir, nodeFs, tempName } from '../storage/atomic.ts';
+import { writeFileAtomic } from '../storage/write-atomic.ts';
 
 /** Under Apple's 825-day limit for TLS server certificates (iOS and macOS refuse longer ones, even from a private CA). */
 export const SERVER_DAYS = 820;
@@ -142,30 +142,6 @@ function makeServerCert(keyPem: string, ca: { cert: forge.pki.Certificate; key: 
   return forge.pki.certificateToPem(cert);
 }
 
-/** Temp file (created with its final mode), fsync, rename, directory fsync: never a half-written key. */
-async function writeAtomic(file: string, data: string, mode: number): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, tempName(path.basename(file)));
-  const handle = await fs.open(tmp, 'wx', mode);
-  try {
-    // Run as root (sudo) into the daemon's folder: the files go to the folder's owner, or the daemon
-    // could not read its own key.
-    if (process.getuid?.() === 0) {
-      const owner = await fs.stat(dir);
-      await handle.chown(owner.uid, owner.gid);
-    }
-    await handle.writeFile(data);
-    await handle.sync();
-  } catch (err) {
-    await handle.close().catch(() => undefined);
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
-  await handle.close();
-  await fs.rename(tmp, file);
-  await fsyncDir(nodeFs, dir);
-}
-
 async function readIfExists(file: string): Promise<string | undefined> {
   try {
     return await fs.readFile(file, 'utf8');
@@ -189,9 +165,9 @@ async function loadOrMakeCa(files: Issued['files'], host: string, now: Date): Pr
   }
   if (pem || keyPem) throw new CertError('bad_ca', `only one of ${files.caCert} and ${files.caKey} exists; restore the other, or move it away to make a new CA`);
   const newKeyPem = await newKey();
-  await writeAtomic(files.caKey, newKeyPem, 0o600);
+  await writeFileAtomic(files.caKey, newKeyPem, { mode: 0o600, ownerOfDir: true });
   const newPem = makeCa(newKeyPem, host, now);
-  await writeAtomic(files.caCert, newPem, 0o644);
+  await writeFileAtomic(files.caCert, newPem, { mode: 0o644, ownerOfDir: true });
   return { pem: newPem, keyPem: newKeyPem, isNew: true };
 }
 
@@ -212,8 +188,8 @@ export async function issueCertificates(opts: IssueOptions): Promise<Issued> {
   const ca = await loadOrMakeCa(files, names.dns[0] ?? names.ips[0]!, now);
   const keyPem = await newKey();
   const pem = makeServerCert(keyPem, { cert: forge.pki.certificateFromPem(ca.pem), key: forge.pki.privateKeyFromPem(ca.keyPem) }, names, now);
-  await writeAtomic(files.key, keyPem, 0o600);
-  await writeAtomic(files.cert, pem, 0o644);
+  await writeFileAtomic(files.key, keyPem, { mode: 0o600, ownerOfDir: true });
+  await writeFileAtomic(files.cert, pem, { mode: 0o644, ownerOfDir: true });
   return { files, newCa: ca.isNew, names, caFingerprint: new crypto.X509Certificate(ca.pem).fingerprint256, validTo: new Date(new crypto.X509Certificate(pem).validTo) };
 }
 

@@ -52,8 +52,9 @@ export async function readTlsPair(section: 'web' | 'broker', certFile: string, k
   let privateKey: crypto.KeyObject;
   try {
     privateKey = crypto.createPrivateKey(key);
-  } catch (err) {
-    const encrypted = /passphrase/i.test(String((err as Error).message)) || key.includes('ENCRYPTED');
+  } catch {
+    // PKCS#8 "ENCRYPTED PRIVATE KEY" and legacy "Proc-Type: 4,ENCRYPTED" both say so in the PEM.
+    const encrypted = key.includes('ENCRYPTED');
     throw new TlsConfigError('tls_invalid', `${section}.tls_key: ${keyFile} is not ${encrypted ? 'an unencrypted' : 'a PEM'} private key`);
   }
   if (!x509.checkPrivateKey(privateKey)) {

@@ -1,6 +1,7 @@
 // `moncam mqtt remove`: empty retained payloads on everything this camera announced, so HA drops the device.
 import mqtt, { type IClientOptions } from 'mqtt';
 import { discoveryTopics, type DiscoveryContext } from './discovery.ts';
+import { refusedProtocol } from './protocol.ts';
 
 export interface RemoveResult {
   topics: string[];
@@ -12,7 +13,7 @@ export async function removeFromBroker(url: string, options: IClientOptions, ctx
   try {
     client = await mqtt.connectAsync(url, opts);
   } catch (err) {
-    if (opts.protocolVersion !== 5 || !/protocol version/i.test((err as Error).message)) throw err;
+    if (opts.protocolVersion !== 5 || !refusedProtocol(err)) throw err;
     client = await mqtt.connectAsync(url, { ...opts, protocolVersion: 4 }); // an MQTT 3.1.1-only broker
   }
   const t = ctx.topics;

@@ -1,8 +1,11 @@
 // The one error type storage throws for environment failures; callers act on `code`.
 import { errno } from './atomic.ts';
 
-/** disk_full: ENOSPC/EDQUOT (tell the user to free space or lower retention); io: anything else. */
-export type StorageErrorCode = 'disk_full' | 'io';
+/**
+ * disk_full: ENOSPC/EDQUOT (tell the user to free space or lower retention); too_old: a day that
+ * storage.retention_days already gives up; io: anything else.
+ */
+export type StorageErrorCode = 'disk_full' | 'too_old' | 'io';
 
 export class StorageError extends Error {
   readonly code: StorageErrorCode;

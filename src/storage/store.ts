@@ -401,7 +401,7 @@ export class CaptureStore {
   async saveTimelapse<T>(day: string, build: (tempFile: string) => Promise<T>, meta: (result: T, bytes: number) => TimelapseMeta): Promise<StoredTimelapse & { result: T }> {
     if (!isDay(day)) throw new RangeError(`invalid day "${String(day)}": expected YYYY-MM-DD`);
     if (this.retentionDays > 0 && day < addDays(this.clock.day(this.now()), -this.retentionDays)) {
-      throw new StorageError('io', `${day} is older than storage.retention_days (${this.retentionDays}): its stills are due for removal`, this.dayDir(day));
+      throw new StorageError('too_old', `${day} is older than storage.retention_days (${this.retentionDays}): its stills are due for removal`, this.dayDir(day));
     }
     const dayDir = this.dayDir(day);
     const video = path.join(dayDir, TIMELAPSE_FILE.video);

@@ -238,8 +238,7 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
     if (this.abort.signal.aborted) return { code: 'stopped', message: 'timelapse discarded: moncam is shutting down' };
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof NoFramesError) return { code: 'no_frames', message };
-    // The store refuses a day that retention dropped meanwhile (the check above raced with the clock).
-    if (err instanceof StorageError && /retention_days/.test(message)) return { code: 'too_old', message };
+    // too_old: the store refuses a day that retention dropped meanwhile (the check above raced with the clock).
     if (err instanceof StorageError) return { code: err.code, message };
     return { code: 'internal', message };
   }

@@ -4,9 +4,9 @@ import { CaptureFailedError } from '../capture/service.ts';
 import { TimelapseError } from '../timelapse/service.ts';
 import { addDays, isDay } from '../storage/layout.ts';
 import { requireCsrfToken, sameOrigin } from './auth.ts';
-import type { WebDeps } from './app.ts';
+import type { WebDeps } from './deps.ts';
 import { jsonBody } from './guards.ts';
-import { captureJson, timelapseJson } from './view.ts';
+import { captureJson, timelapseJson } from './json.ts';
 
 export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) => Promise<boolean> }): Router {
   const { config, store, captures, timelapses, events, logger } = deps;

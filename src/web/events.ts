@@ -3,7 +3,7 @@
 import type { Response } from 'express';
 import type { CaptureFailure, CaptureRecord, CaptureService } from '../capture/service.ts';
 import type { TimelapseRecord, TimelapseService } from '../timelapse/service.ts';
-import { captureJson, timelapseJson } from './view.ts';
+import { captureJson, timelapseJson } from './json.ts';
 
 /** Events are ~300 bytes; this is hundreds of unread events. */
 export const MAX_UNSENT_BYTES = 64 * 1024;

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import session from 'express-session';
 import type { Logger } from 'pino';
+import { writeFileAtomic } from '../storage/write-atomic.ts';
 
 type Stored = Record<string, { session: session.SessionData; expires: number }>;
 
@@ -93,14 +94,11 @@ export class FileSessionStore extends session.Store {
 
   private async write(): Promise<void> {
     this.prune();
-    const tmp = `${this.file}.tmp-${crypto.randomBytes(4).toString('hex')}`;
     try {
       await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-      await fs.writeFile(tmp, JSON.stringify(this.sessions), { mode: 0o600 });
-      await fs.rename(tmp, this.file);
+      await writeFileAtomic(this.file, JSON.stringify(this.sessions), { mode: 0o600 });
     } catch (err) {
       this.logger.error({ err, file: this.file }, 'could not save sessions');
-      await fs.rm(tmp, { force: true }).catch(() => undefined);
     }
   }
 }
@@ -115,6 +113,6 @@ export async function sessionSecret(file: string): Promise<string> {
   }
   const secret = crypto.randomBytes(32).toString('base64url');
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await fs.writeFile(file, secret + '\n', { mode: 0o600 });
+  await writeFileAtomic(file, secret + '\n', { mode: 0o600 });
   return secret;
 }

@@ -129,6 +129,20 @@ describe('capture service', () => {
     for (const d of days) assert.deepEqual(fs.readdirSync(`${config.storage.dir}/${d}`).filter((f) => !f.startsWith('.')), []);
   });
 
+  test('a bogus Huffman table behind valid markers fails as corrupt when decoding (a CameraError, not message text)', async () => {
+    const cut = Buffer.from(await makeJpeg(640, 480));
+    const dht = cut.indexOf(Buffer.from([0xff, 0xc4]));
+    cut.fill(0xff, dht + 5, dht + 21); // the code-length counts: the markers still check out
+    const { camera, service, failed, store } = await setup({});
+    const p = service.capture('web');
+    await until(() => camera.pending === 1);
+    camera.release({ jpeg: cut });
+    await assert.rejects(p);
+    assert.equal(failed[0]!.error.code, 'corrupt');
+    assert.match(failed[0]!.error.message, /^camera output does not decode: /);
+    assert.equal(store.latest(), undefined);
+  });
+
   test('garbage between valid markers fails as corrupt when decoding', async () => {
     const jpeg = Buffer.from(await makeJpeg(640, 480));
     const sos = jpeg.indexOf(Buffer.from([0xff, 0xda]));

@@ -210,7 +210,7 @@ describe('MQTT lifecycle', () => {
       const record = await daemon.app.captures.capture('web');
       assert.ok(record.capture.id);
       assert.equal(daemon.app.mqtt!.connected, false);
-      const attempts = () => (daemon.app.mqtt as unknown as { attempt: number }).attempt;
+      const attempts = () => (daemon.app.mqtt as unknown as { connection: { attempt: number } }).connection.attempt;
       await until(() => attempts() >= 4, 5000, 'four refused connection attempts');
       assert.equal(daemon.app.mqtt!.connected, false);
       assert.equal(daemon.app.store.latest()?.id, record.capture.id);

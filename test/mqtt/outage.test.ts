@@ -161,7 +161,7 @@ describe('broker outages (real Mosquitto, SIGKILL)', () => {
       assert.equal(new Set(during.map((r) => r.capture.id)).size, during.length, 'distinct stills');
       assert.equal(daemon.app.store.latest()?.id, newest.capture.id);
       await sleep(Math.max(0, tKill + OUTAGE_MS - Date.now())); // a real outage, real backoff
-      const attempts = (daemon.app.mqtt as unknown as { attempt: number }).attempt;
+      const attempts = (daemon.app.mqtt as unknown as { connection: { attempt: number } }).connection.attempt;
 
       const tRestart = Date.now();
       await broker.restart();
@@ -399,7 +399,7 @@ describe('broker outages (real Mosquitto, SIGKILL)', () => {
       await until(() => !daemon.app.mqtt!.connected, 5000, 'the daemon to notice');
       await daemon.app.captures.capture('web'); // stored offline
       // At least one refused reconnect (each closed connection counts one attempt), then stop between attempts.
-      const attempts = () => (daemon.app.mqtt as unknown as { attempt: number }).attempt;
+      const attempts = () => (daemon.app.mqtt as unknown as { connection: { attempt: number } }).connection.attempt;
       await until(() => attempts() >= 2, 5000, 'a refused reconnect');
       const t0 = Date.now();
       stopped = true;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { moncam } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/setup.ts';
-import { renderUnit, TEMPLATE_DEFAULTS, UNIT_TEMPLATE } from '../../src/cli/service.ts';
+import { renderUnit, TEMPLATE_DEFAULTS, UNIT_TEMPLATE } from '../../src/cli/systemd.ts';
 import { MALLOC_ENV } from '../../src/runtime.ts';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');

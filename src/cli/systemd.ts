@@ -2,12 +2,12 @@
 // looks (or prints it). It never runs systemctl: writing a unit is inert and easy to undo, while starting a
 // daemon that opens the camera and listens on ports 5000 and 1883 is a decision the user makes (and the
 // service user must exist first), so the command prints those steps instead of taking them.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../storage/write-atomic.ts';
 
-/** The package root: this file is src/cli/service.ts or dist/cli/service.js. */
+/** The package root: this file is src/cli/systemd.ts or dist/cli/systemd.js. */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The one unit template, shipped in the package (`files` in package.json). */
@@ -74,6 +74,7 @@ export function execWord(word: string): string {
 
 function checkPathText(what: string, p: string): void {
   // A newline in a path would inject directives into the unit.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused here
   if (/[\u0000-\u001f\u007f]/.test(p)) throw new InstallError(`${what} path contains a control character: ${JSON.stringify(p)}`, 2);
   if (!path.isAbsolute(p)) throw new InstallError(`${what} path must be absolute: ${p}`, 2);
 }
@@ -162,18 +163,6 @@ function firstDifference(a: string, b: string): string {
   return '(same text)';
 }
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${crypto.randomBytes(4).toString('hex')}`);
-  try {
-    fs.writeFileSync(tmp, text, { mode: 0o644 });
-    fs.chmodSync(tmp, 0o644); // umask must not make it unreadable for systemd's tools
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-}
-
 /** One word of a shell command shown to the user (next steps), quoted only when needed. */
 function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
@@ -218,7 +207,7 @@ export async function serviceInstall(opts: ServiceInstallOptions, io: Io): Promi
       const hidden = p && (hiddenBy(p) ?? hiddenBy(fs.realpathSync(p)));
       if (!hidden) continue;
       const problem = `${what} is at ${p}, under ${hidden}: the service cannot see it there`;
-      const fix = what === 'node' ? 'install Node.js system-wide, e.g. in /usr/local (README: Raspberry Pi OS from a blank SD card, step 4)' : what === 'moncam' ? 'install it system-wide: npm pack, then sudo npm install -g ./moncam-*.tgz (README)' : 'move it, e.g. to /etc/moncam/moncam.yaml';
+      const fix = what === 'node' ? 'install Node.js system-wide, e.g. in /usr/local (docs/install.md, step 4)' : what === 'moncam' ? 'install it system-wide: npm pack, then sudo npm install -g ./moncam-*.tgz (docs/install.md, step 5)' : 'move it, e.g. to /etc/moncam/moncam.yaml';
       if (liveInstall) throw new InstallError(`${problem}; ${fix}. Nothing written.`, 2);
       io.stderr.write(`moncam: warning: ${problem}; ${fix}.\n`);
     }
@@ -240,7 +229,7 @@ export async function serviceInstall(opts: ServiceInstallOptions, io: Io): Promi
       throw new InstallError(`${file} exists and differs from the unit for this installation; first difference at ${firstDifference(existing, unit)}  Nothing written: replace it with --force, or see the new one with --print.`, 1);
     }
     try {
-      writeAtomic(file, unit);
+      await writeFileAtomic(file, unit, { mode: 0o644 }); // exactly 0644: umask must not hide it from systemd's tools
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
