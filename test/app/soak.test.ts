@@ -1,16 +1,17 @@
-// Soak: the real daemon with a schedule of one still per second for 10 minutes (MONCAM_SOAK_MINUTES to
-// shorten it locally), the fake camera and an MQTT subscriber. RSS and open file descriptors must stay
-// flat, and every still must be stored and published exactly once.
+// Soak: the real daemon with a schedule of one still per second for 10 minutes in `npm run test:long`
+// (1 minute in `npm test`; MONCAM_SOAK_MINUTES sets any length), the fake camera and an MQTT subscriber.
+// RSS and open file descriptors must stay flat, and every still must be stored and published exactly once.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { ChildDaemon } from '../helpers/daemon.ts';
+import { longOr } from '../helpers/long.ts';
 import { Recorder } from '../helpers/mqtt.ts';
 import { tempDir } from '../helpers/setup.ts';
 
-const MINUTES = Number(process.env.MONCAM_SOAK_MINUTES ?? 10);
+const MINUTES = longOr(1, 10, 'MONCAM_SOAK_MINUTES');
 const SAMPLE_MS = Math.min(30_000, (MINUTES * 60_000) / 20); // about 20 samples
 const MB = 1024 * 1024;
 const EVENT = 'moncam/childcam/event';

@@ -204,12 +204,15 @@ describe('MQTT lifecycle', () => {
   test('broker unreachable: the daemon starts, captures and stores, and does not crash', async () => {
     const port = await freePort(); // nothing listens there
     const camera = instantCamera(await makeJpeg(320, 240));
-    const daemon = await startDaemon(camera, { MONCAM_MQTT_URL: `mqtt://127.0.0.1:${port}`, MONCAM_BROKER_ENABLED: 'false' });
+    // A short backoff so several refused connection attempts happen at once; counted, not slept for.
+    const daemon = await startDaemon(camera, { MONCAM_MQTT_URL: `mqtt://127.0.0.1:${port}`, MONCAM_BROKER_ENABLED: 'false' }, { mqttTiming: { birthDelayMs: [50, 150], reconnectMs: [20, 100] } });
     try {
       const record = await daemon.app.captures.capture('web');
       assert.ok(record.capture.id);
       assert.equal(daemon.app.mqtt!.connected, false);
-      await new Promise((r) => setTimeout(r, 800)); // a few reconnect attempts
+      const attempts = () => (daemon.app.mqtt as unknown as { connection: { attempt: number } }).connection.attempt;
+      await until(() => attempts() >= 4, 5000, 'four refused connection attempts');
+      assert.equal(daemon.app.mqtt!.connected, false);
       assert.equal(daemon.app.store.latest()?.id, record.capture.id);
     } finally {
       await daemon.stop();

@@ -2,12 +2,14 @@
 // SIGKILLed while idle and in the middle of a publish, stays down while stills are taken, and comes
 // back with nothing retained. The daemon must keep capturing and storing, never crash, keep its
 // queues bounded, stop promptly while the broker is gone, and put the LATEST state back on the broker.
+// The outage of test a lasts 30 s in `npm run test:long`, 6 s in `npm test` (MONCAM_OUTAGE_SECONDS sets it).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import type { Camera, Still } from '../../src/camera/types.ts';
 import type { CaptureRecord } from '../../src/capture/service.ts';
 import { contractTopics, expectRetainedState, isText } from '../helpers/contract.ts';
+import { longOr } from '../helpers/long.ts';
 import { Recorder, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 import { makeJpeg, memoryLogger, tempDir, until } from '../helpers/setup.ts';
@@ -93,6 +95,9 @@ function firstArrivals(rec: Recorder, t0: number): Map<string, number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Test a's outage: long enough for several reconnect attempts under the default backoff (1 s doubling to 5 s). */
+const OUTAGE_MS = longOr(6, 30, 'MONCAM_OUTAGE_SECONDS') * 1000;
+
 // A crash would surface here first: the daemon runs in this process.
 const unhandled: unknown[] = [];
 const onUnhandled = (err: unknown) => void unhandled.push(err);
@@ -120,7 +125,7 @@ describe('broker outages (real Mosquitto, SIGKILL)', () => {
     if (!broker.running) await broker.restart();
   }
 
-  test('a. killed while idle, down for 30 s while stills are taken: discovery, `online` and the LATEST still are back within 15 s of the restart', async (t) => {
+  test(`a. killed while idle, down for ${OUTAGE_MS / 1000} s while stills are taken: discovery, \`online\` and the LATEST still are back within 15 s of the restart`, async (t) => {
     await ensureBroker();
     const CAM = 'outage_a';
     const T = contractTopics(CAM);
@@ -144,9 +149,10 @@ describe('broker outages (real Mosquitto, SIGKILL)', () => {
 
       // Several stills during the outage, spread over it; each is stored.
       const during: CaptureRecord[] = [];
-      for (const at of [1000, 8000, 16_000, 24_000, 29_000]) {
+      // At 1, 8, 16, 24 and 29 s of a 30 s outage; the same fractions of a shorter one.
+      for (const [i, at] of [1, 8, 16, 24, 29].map((s) => (s / 30) * OUTAGE_MS).entries()) {
         await sleep(Math.max(0, tKill + at - Date.now()));
-        const record = await daemon.app.captures.capture(at === 16_000 ? 'schedule' : 'web');
+        const record = await daemon.app.captures.capture(i === 2 ? 'schedule' : 'web');
         during.push(record);
         assert.ok(await daemon.app.store.get(record.capture.id), `still ${record.capture.id} taken during the outage is stored`);
         assert.equal(daemon.app.mqtt!.connected, false);
@@ -154,7 +160,7 @@ describe('broker outages (real Mosquitto, SIGKILL)', () => {
       const newest = during.at(-1)!;
       assert.equal(new Set(during.map((r) => r.capture.id)).size, during.length, 'distinct stills');
       assert.equal(daemon.app.store.latest()?.id, newest.capture.id);
-      await sleep(Math.max(0, tKill + 30_000 - Date.now())); // a real 30 s outage
+      await sleep(Math.max(0, tKill + OUTAGE_MS - Date.now())); // a real outage, real backoff
       const attempts = (daemon.app.mqtt as unknown as { connection: { attempt: number } }).connection.attempt;
 
       const tRestart = Date.now();
@@ -392,7 +398,9 @@ describe('broker outages (real Mosquitto, SIGKILL)', () => {
       killBroker(broker);
       await until(() => !daemon.app.mqtt!.connected, 5000, 'the daemon to notice');
       await daemon.app.captures.capture('web'); // stored offline
-      await sleep(1500); // at least one refused reconnect
+      // At least one refused reconnect (each closed connection counts one attempt), then stop between attempts.
+      const attempts = () => (daemon.app.mqtt as unknown as { connection: { attempt: number } }).connection.attempt;
+      await until(() => attempts() >= 2, 5000, 'a refused reconnect');
       const t0 = Date.now();
       stopped = true;
       await daemon.stop();

@@ -1,10 +1,22 @@
+// Cron ticks run on node:test's mock timers (setTimeout and Date): seconds of schedule take no real time.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import { Scheduler } from '../../src/schedule/scheduler.ts';
 import type { Trigger } from '../../src/capture/service.ts';
-import { memoryLogger, quietLogger, until } from '../helpers/setup.ts';
+import { memoryLogger, quietLogger } from '../helpers/setup.ts';
+
+/** Advances the mocked clock in small steps, letting the async work of each tick run in between. */
+async function advance(ms: number, step = 100): Promise<void> {
+  for (let t = 0; t < ms; t += step) {
+    mock.timers.tick(Math.min(step, ms - t));
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  }
+}
 
 describe('scheduler', () => {
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.parse('2026-06-01T12:00:00.250Z') }));
+  afterEach(() => mock.timers.reset());
+
   test('each cron tick calls capture("schedule")', async () => {
     const triggers: Trigger[] = [];
     const scheduler = new Scheduler({
@@ -14,13 +26,14 @@ describe('scheduler', () => {
     });
     scheduler.start();
     try {
-      await until(() => triggers.length >= 2, 4000, 'two ticks');
+      await advance(2000);
+      assert.equal(triggers.length, 2, 'one tick a second');
       assert.ok(triggers.every((t) => t === 'schedule'));
     } finally {
       scheduler.stop();
     }
     const n = triggers.length;
-    await new Promise((r) => setTimeout(r, 1200));
+    await advance(3000);
     assert.equal(triggers.length, n, 'no ticks after stop()');
   });
 
@@ -44,10 +57,12 @@ describe('scheduler', () => {
       logger,
     });
     scheduler.start();
-    await new Promise((r) => setTimeout(r, 3600));
+    await advance(4000);
     scheduler.stop();
     assert.equal(maxRunning, 1);
-    assert.ok(calls <= 2, `calls: ${calls}`);
+    // From 12:00:00.25: the still started by the :01 tick runs until :03.3, so the :02 and :03 ticks skip
+    // and the :04 tick starts the second one.
+    assert.equal(calls, 2, `calls: ${calls}`);
     assert.ok(lines().some((l) => String(l.msg).includes('tick skipped')), 'the skip is logged');
   });
 
@@ -65,7 +80,8 @@ describe('scheduler', () => {
     });
     scheduler.start();
     try {
-      await until(() => calls >= 2, 4000, 'two failing ticks');
+      await advance(2000);
+      assert.equal(calls, 2, 'two failing ticks, the schedule still running');
     } finally {
       scheduler.stop();
     }
