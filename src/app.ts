@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { LocalClock } from './clock.ts';
 import { LoginLimiter } from './auth/limiter.ts';
 import { PasswordVerifier } from './auth/verifier.ts';
 import { probeCamera } from './camera/auto.ts';
@@ -20,6 +21,7 @@ import { Scheduler } from './schedule/scheduler.ts';
 import { DataDirLock } from './storage/lock.ts';
 import { ControlServer } from './control/socket.ts';
 import { CaptureStore } from './storage/store.ts';
+import { TimelapseFiles } from './timelapse/files.ts';
 import { TimelapseService } from './timelapse/service.ts';
 import { version } from './version.ts';
 import { createWebApp } from './web/app.ts';
@@ -49,6 +51,7 @@ export interface App {
   readonly config: Config;
   readonly camera: Camera;
   readonly store: CaptureStore;
+  readonly timelapseFiles: TimelapseFiles;
   readonly captures: CaptureService;
   readonly timelapses: TimelapseService;
   readonly autoExposure?: AutoExposure;
@@ -82,9 +85,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // A daemon may keep rpicam-still warm (camera.warm) for its on-demand still; start() starts nothing, the
   // first still does, and stop() ends it via camera.stop().
   const camera = deps.camera ?? (await probeCamera(config, { logger: logger.child({ module: 'camera' }), warmProfile: stillRequest(config) })).camera;
+  // One clock for day folders and local times everywhere (Intl formatters are costly to build).
+  const clock = new LocalClock(config.schedule.timezone);
   const store = new CaptureStore({
     dir: config.storage.dir,
-    timeZone: config.schedule.timezone,
+    clock,
     retentionDays: config.storage.retention_days,
     maxBytes: config.storage.max_bytes,
     minFree: config.storage.min_free,
@@ -104,8 +109,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const privateDir = path.join(config.data_dir, 'private');
   // The web page's secret also signs the timelapse links published over MQTT.
   const secret = webEnabled ? await sessionSecret(path.join(privateDir, 'session_secret')) : undefined;
+  const timelapseFiles = new TimelapseFiles({ context: store.context, retentionDays: config.storage.retention_days });
   const timelapses = new TimelapseService({
     store,
+    files: timelapseFiles,
     config,
     logger: logger.child({ module: 'timelapse' }),
     link: (day) => timelapseLink(secret, day),
@@ -177,6 +184,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
             store,
             captures,
             timelapses,
+            timelapseFiles,
             events,
             limiter,
             verifier,
@@ -198,6 +206,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     config,
     camera,
     store,
+    timelapseFiles,
     captures,
     timelapses,
     autoExposure,
@@ -243,6 +252,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       captures.off('captured', onCaptured);
       await mqtt?.stop();
       await broker?.stop();
+      store.stop();
       await camera.stop?.();
       await lock.release();
       logger.info('moncam stopped');

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { emitSafely } from '../events.ts';
 import type { Config } from '../config/schema.ts';
 import { addDays, isDay } from '../storage/layout.ts';
-import { StorageError, type CaptureStore, type StoredTimelapse } from '../storage/store.ts';
+import { StorageError, type CaptureStore } from '../storage/store.ts';
+import type { StoredTimelapse, TimelapseFiles } from './files.ts';
 import { encodeTimelapse, NoFramesError, type TimelapseResult } from './webp.ts';
 
 export type TimelapseTrigger = 'schedule' | 'startup' | 'mqtt' | 'web' | 'cli';
@@ -56,6 +57,8 @@ export interface TimelapseEvents {
 
 export interface TimelapseServiceDeps {
   store: CaptureStore;
+  /** Where a day's timelapse is stored and read back. */
+  files: Pick<TimelapseFiles, 'save' | 'get'>;
   config: Config;
   logger: Logger;
   /** The page path of a day's timelapse, with its access key. */
@@ -126,14 +129,14 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
 
   /** Builds the timelapse of each recently finished day that has stills and none up to date. */
   async buildFinished(trigger: TimelapseTrigger): Promise<void> {
-    const { store, logger } = this.deps;
+    const { store, files, logger } = this.deps;
     const today = store.localDay(this.now());
     for (let back = FINISHED_DAYS; back >= 1; back--) {
       const day = addDays(today, -back);
       try {
         const stills = await store.listDay(day);
         if (stills.length === 0) continue;
-        const existing = await store.timelapse(day);
+        const existing = await files.get(day);
         if (existing?.meta.last_id === stills.at(-1)!.id) continue;
         await this.build(day, trigger);
       } catch (err) {
@@ -159,7 +162,7 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
   }
 
   private async make(day: string, trigger: TimelapseTrigger): Promise<TimelapseRecord> {
-    const { store, config, logger } = this.deps;
+    const { store, files, config, logger } = this.deps;
     if (this.stopped) throw new TimelapseError({ day, trigger, at: this.now(), error: { code: 'stopped', message: 'moncam is shutting down' } });
     if (!isDay(day)) throw new TimelapseError({ day, trigger, at: this.now(), error: { code: 'bad_day', message: `expected a day as YYYY-MM-DD, got "${String(day).slice(0, 40)}"` } });
     const stills = await store.listDay(day);
@@ -172,7 +175,7 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
     // Thumbnails are enough up to their size and far cheaper to decode than the previews.
     const kind = size <= config.storage.thumb_width ? 'thumb' : 'preview';
     const started = performance.now();
-    const saved: StoredTimelapse & { result: TimelapseResult } = await store.saveTimelapse(
+    const saved: StoredTimelapse & { result: TimelapseResult } = await files.save(
       day,
       (tempFile) => encodeTimelapse(stills.map((c) => c.files[kind]), tempFile, { size, frameMs, quality, signal: this.abort.signal }),
       (result, bytes) => ({
@@ -219,10 +222,10 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
 
   /** The newest timelapse on disk among the last days, so a restart announces it again. */
   private async loadLatest(): Promise<void> {
-    const { store, logger } = this.deps;
+    const { store, files, logger } = this.deps;
     try {
       for (const day of (await store.listDays()).slice(-FINISHED_DAYS - 1).reverse()) {
-        const found = await store.timelapse(day);
+        const found = await files.get(day);
         if (found) {
           this.latestRecord = this.recordOf(found.meta, day, 'startup');
           return;

@@ -9,7 +9,7 @@ import { jsonBody } from './guards.ts';
 import { captureJson, timelapseJson } from './json.ts';
 
 export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) => Promise<boolean> }): Router {
-  const { config, store, captures, timelapses, events, logger } = deps;
+  const { config, store, captures, timelapses, timelapseFiles, events, logger } = deps;
   const router = express.Router();
   router.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
@@ -44,7 +44,7 @@ export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) =>
       res.status(400).json({ error: 'bad_day', message: 'expected a day as YYYY-MM-DD' });
       return;
     }
-    const [hours, days, timelapse] = await Promise.all([store.byHour(day), store.listDays(), store.timelapse(day)]);
+    const [hours, days, timelapse] = await Promise.all([store.byHour(day), store.listDays(), timelapseFiles.get(day)]);
     res.json({
       day,
       timelapse: timelapse ? timelapseJson(timelapse.meta, day) : null,

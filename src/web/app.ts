@@ -9,6 +9,7 @@ import type { PasswordVerifier } from '../auth/verifier.ts';
 import type { CaptureService } from '../capture/service.ts';
 import type { Config } from '../config/schema.ts';
 import type { CaptureStore } from '../storage/store.ts';
+import type { TimelapseFiles } from '../timelapse/files.ts';
 import type { TimelapseService } from '../timelapse/service.ts';
 import { apiRoutes } from './api.ts';
 import { authRoutes, isAuthenticated, requireSession, sessionExpired, sessionGate, type SessionRules } from './auth.ts';
@@ -23,6 +24,8 @@ export interface WebDeps {
   captures: CaptureService;
   /** Day timelapses (build on demand); without it the page only shows those on disk. */
   timelapses?: Pick<TimelapseService, 'build'>;
+  /** Day timelapses on disk. */
+  timelapseFiles: Pick<TimelapseFiles, 'get'>;
   events: EventHub;
   /** Failed-login budget and argon2 queue, shared with the embedded broker. */
   limiter: LoginLimiter;
@@ -108,7 +111,7 @@ export function createWebApp(deps: WebDeps): Express {
 
   // A session, or the day's link key (Home Assistant fetches timelapses without a session).
   app.use('/timelapse', mediaPolicy);
-  app.use(timelapseRoutes({ store: deps.store, sessionSecret: deps.sessionSecret }));
+  app.use(timelapseRoutes({ files: deps.timelapseFiles, sessionSecret: deps.sessionSecret }));
 
   // Everything below needs a session.
   app.use(requireSession);

@@ -159,7 +159,7 @@ describe('timelapse over MQTT', () => {
       const [ev] = await sub.waitFor(EVENT, 1, 5000, (m) => JSON.parse(m.payload.toString()).event_type === 'timelapse');
       assert.deepEqual(JSON.parse(ev!.payload.toString()), { event_type: 'timelapse', ...record });
 
-      const stored = await daemon.app.store.timelapse(today);
+      const stored = await daemon.app.timelapseFiles.get(today);
       assert.ok(stored, 'the timelapse is on disk');
       assert.equal(stored.bytes, record.bytes);
       const meta = await sharp(stored.file).metadata();
@@ -198,7 +198,7 @@ describe('timelapse over MQTT', () => {
       assert.equal(fail.day, yesterday);
       assert.equal(fail.trigger, 'mqtt');
       assert.equal(typeof fail.message, 'string');
-      assert.equal(await daemon.app.store.timelapse(yesterday), undefined);
+      assert.equal(await daemon.app.timelapseFiles.get(yesterday), undefined);
 
       // Refused commands: a failed event each (with the id when there was a valid one), nothing built.
       const latestBefore = daemon.app.timelapses.latest();
@@ -279,7 +279,7 @@ describe('timelapse over MQTT', () => {
       await sleep(1000);
       assert.deepEqual(events(sub), [], 'no event');
       assert.equal(sub.on(TL).length, 0, 'nothing built');
-      assert.equal(await daemon.app.store.timelapse(today), undefined);
+      assert.equal(await daemon.app.timelapseFiles.get(today), undefined);
       assert.ok(log.lines().some((l) => /retained command stored but not delivered/.test(String(l.msg)) && l.topic === TL_SET), 'the broker logs the guard');
 
       // Kicked off (a client takes over its client id) and back: the retained command arrives flagged and is ignored.
@@ -291,7 +291,7 @@ describe('timelapse over MQTT', () => {
       await sleep(1000);
       assert.deepEqual(events(sub), []);
       assert.equal(sub.on(TL).length, 0);
-      assert.equal(await daemon.app.store.timelapse(today), undefined);
+      assert.equal(await daemon.app.timelapseFiles.get(today), undefined);
       assert.ok(log.lines().some((l) => /^ignored a retained command/.test(String(l.msg)) && l.topic === TL_SET), 'logged as ignored');
 
       // Clearing it (an empty retained message) builds nothing either, and is no warning; a live command still works.

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import type { Config } from '../../src/config/schema.ts';
 import { TIMELAPSE_FILE } from '../../src/storage/layout.ts';
 import { CaptureStore, type StoredCapture } from '../../src/storage/store.ts';
+import { TimelapseFiles } from '../../src/timelapse/files.ts';
 import { TimelapseError, TimelapseService, type TimelapseFailure, type TimelapseRecord, type TimelapseServiceDeps } from '../../src/timelapse/service.ts';
 import { quietLogger, tempDir, testConfig, until } from '../helpers/setup.ts';
 import { PALETTE, listTree, solidJpeg, type Rgb } from '../storage/helpers.ts';
@@ -44,7 +45,7 @@ interface Harness {
   service: TimelapseService;
   built: TimelapseRecord[];
   failed: TimelapseFailure[];
-  /** Every store.saveTimelapse() call (one per build that got that far), with how often its encoder ran. */
+  /** Every files.save() call (one per build that got that far), with how often its encoder ran. */
   saves: Array<{ day: string; start: number; end: number; encodes: number }>;
   dir: string;
   /** Another service on the same store and config (a restart). */
@@ -70,8 +71,9 @@ async function setup(t: TestContext, env: Record<string, string> = {}, deps: Par
   });
   await store.start();
   const saves: Harness['saves'] = [];
-  const saveTimelapse = store.saveTimelapse.bind(store);
-  store.saveTimelapse = (async (day: string, build: (temp: string) => Promise<unknown>, meta: (r: unknown, b: number) => Record<string, unknown>) => {
+  const files = new TimelapseFiles({ context: store.context, retentionDays: config.storage.retention_days });
+  const saveTimelapse = files.save.bind(files);
+  files.save = (async (day: string, build: (temp: string) => Promise<unknown>, meta: (r: unknown, b: number) => Record<string, unknown>) => {
     const call = { day, start: performance.now(), end: 0, encodes: 0 };
     saves.push(call);
     try {
@@ -79,9 +81,9 @@ async function setup(t: TestContext, env: Record<string, string> = {}, deps: Par
     } finally {
       call.end = performance.now();
     }
-  }) as typeof store.saveTimelapse;
+  }) as typeof files.save;
   const make = (more: Partial<TimelapseServiceDeps> = {}) => {
-    const service = new TimelapseService({ store, config, logger: quietLogger(), link, now: () => NOW, ...deps, ...more });
+    const service = new TimelapseService({ store, files, config, logger: quietLogger(), link, now: () => NOW, ...deps, ...more });
     const built: TimelapseRecord[] = [];
     const failed: TimelapseFailure[] = [];
     service.on('built', (r) => built.push(r));

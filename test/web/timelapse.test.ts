@@ -185,7 +185,7 @@ describe('web: day timelapses', () => {
       assert.equal(json.error, error, body);
       assert.equal(typeof json.message, 'string');
     }
-    assert.equal(await daemon.app.store.timelapse(yesterday), undefined);
+    assert.equal(await daemon.app.timelapseFiles.get(yesterday), undefined);
 
     // Stills left on a day that retention (3 days) is about to remove: 409 too_old, nothing written.
     const old = await plantStill(daemon, daemon.app.store.latest()!.id, 6);
@@ -193,10 +193,10 @@ describe('web: day timelapses', () => {
     const tooOld = await web.api('/api/timelapse', JSON.stringify({ day: old }));
     assert.equal(tooOld.status, 409);
     assert.equal(((await tooOld.json()) as { error: string }).error, 'too_old');
-    assert.equal(await daemon.app.store.timelapse(old), undefined);
+    assert.equal(await daemon.app.timelapseFiles.get(old), undefined);
     assert.deepEqual(fs.readdirSync(path.join(daemon.app.store.dir, old)).filter((f) => f.includes('timelapse')), [], 'no temp file left');
 
-    const before = await daemon.app.store.timelapse(today);
+    const before = await daemon.app.timelapseFiles.get(today);
     const body = JSON.stringify({ day: today });
     assert.equal((await web.post('/api/timelapse', body, { 'content-type': 'application/json' })).status, 403, 'no token');
     assert.equal((await web.post('/api/timelapse', body, { 'content-type': 'application/json', 'x-csrf-token': 'forged' })).status, 403, 'wrong token');
@@ -206,7 +206,7 @@ describe('web: day timelapses', () => {
     const anon = new WebClient(daemon.web);
     const noSession = await anon.post('/api/timelapse', body, { 'content-type': 'application/json' });
     assert.ok([401, 403].includes(noSession.status), `no session -> ${noSession.status}`);
-    const after = await daemon.app.store.timelapse(today);
+    const after = await daemon.app.timelapseFiles.get(today);
     assert.deepEqual(after?.meta.created_at, before?.meta.created_at, 'none of these rebuilt it');
   });
 
