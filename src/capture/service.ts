@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { emitSafely } from '../events.ts';
 import { CameraError, type Camera } from '../camera/types.ts';
 import { exposureSchema, type Config, type Exposure } from '../config/schema.ts';
-import type { CaptureStore, StoredCapture } from '../storage/store.ts';
+import type { CaptureStore, Still } from '../storage/store.ts';
 import { StorageError } from '../storage/store.ts';
 import { burnTimestamp, deriveImages } from './derive.ts';
 import { changeScore, decodeSignature, encodeSignature } from '../scene/scene.ts';
@@ -37,7 +37,7 @@ export interface CaptureRequest {
 }
 
 export interface CaptureRecord {
-  capture: StoredCapture;
+  capture: Still;
   trigger: Trigger;
   /** Every request this still answers (joined requests share one camera run). */
   requests: CaptureRequest[];

@@ -6,7 +6,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { CaptureFailure, CaptureRecord, CaptureService } from '../capture/service.ts';
 import { addDays } from '../storage/layout.ts';
-import type { CaptureStore, StoredCapture } from '../storage/store.ts';
+import type { CaptureStore, Still } from '../storage/store.ts';
 import type { TimelapseFailure, TimelapseRecord, TimelapseService } from '../timelapse/service.ts';
 import { parseCommand, parseTimelapseCommand } from './command.ts';
 import { refusedProtocol } from './protocol.ts';
@@ -50,7 +50,7 @@ const QOS = 1 as const;
 const STATE_JOB_TIMEOUT_MS = 60_000;
 
 /** Attributes JSON of the image topic, from a fresh record or from stored metadata after a restart. */
-function attributesOf(capture: StoredCapture, meta: Record<string, unknown>, previewBytes: number) {
+function attributesOf(capture: Still, meta: Record<string, unknown>, previewBytes: number) {
   return {
     captured_at: capture.capturedAtIso,
     trigger: meta.trigger,
@@ -317,7 +317,7 @@ export class MqttBridge {
     }
   }
 
-  private async publishState(client: MqttClient, gen: number, capture: StoredCapture, meta: Record<string, unknown>, preview: Buffer): Promise<void> {
+  private async publishState(client: MqttClient, gen: number, capture: Still, meta: Record<string, unknown>, preview: Buffer): Promise<void> {
     const { topics, maxPacketSize, logger } = this.deps;
     // Topic, header and properties take well under 1 KiB.
     const fits = maxPacketSize === undefined || preview.length + 1024 <= maxPacketSize;

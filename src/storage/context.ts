@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { LocalClock } from '../clock.ts';
 import { errno, nodeFs, unlinkQuiet, type StorageFs } from './atomic.ts';
 import { toStorageError } from './errors.ts';
-import type { StoredCapture } from './still.ts';
+import type { Still } from './still.ts';
 
 export interface StoreContextOptions {
   dir: string;
@@ -80,7 +80,7 @@ export class StoreContext {
   readonly fs: StorageFs;
   readonly ledger = new SizeLedger();
   /** The newest capture, from memory (set at start, by saves and by retention). */
-  latest?: StoredCapture;
+  latest?: Still;
   /** Days of saves not yet committed: their folders are never removed or swept. */
   private readonly inFlightDays = new Map<string, number>();
   /** The older day folder the background sweep is clearing; a save into it waits (its temp files look like leftovers). */

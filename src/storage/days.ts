@@ -4,7 +4,7 @@ import { errno } from './atomic.ts';
 import type { StoreContext } from './context.ts';
 import { StorageError, toStorageError } from './errors.ts';
 import { DAY_FILES, FILE_KINDS, addDays, fileName, isDay, parseCaptureId, parseFileName, type FileKind } from './layout.ts';
-import type { CaptureFiles, StoredCapture } from './still.ts';
+import type { StillFiles, Still } from './still.ts';
 
 /** Day folders around the id's local day that get() tries when the zone changed since the save. */
 const DAY_FALLBACKS = [0, -1, 1, -2, 2];
@@ -21,16 +21,16 @@ export async function listDays(ctx: StoreContext): Promise<string[]> {
 }
 
 /** Captures of one day folder, oldest first. Reads only that folder. Missing day: []. */
-export async function listDay(ctx: StoreContext, day: string): Promise<StoredCapture[]> {
+export async function listDay(ctx: StoreContext, day: string): Promise<Still[]> {
   if (!isDay(day)) throw new RangeError(`invalid day "${String(day)}": expected YYYY-MM-DD`);
   const ids = originalIds(await ctx.readDir(ctx.dayDir(day)));
   ids.sort();
   const captures = await Promise.all(ids.map((id) => statCapture(ctx, day, id)));
-  return captures.filter((c): c is StoredCapture => c !== undefined);
+  return captures.filter((c): c is Still => c !== undefined);
 }
 
 /** One capture by id; undefined for unknown or malformed ids (never touches paths outside the store). */
-export async function getCapture(ctx: StoreContext, id: string): Promise<StoredCapture | undefined> {
+export async function getCapture(ctx: StoreContext, id: string): Promise<Still | undefined> {
   const at = parseCaptureId(id);
   if (!at) return undefined;
   const day = ctx.clock.day(at);
@@ -42,7 +42,7 @@ export async function getCapture(ctx: StoreContext, id: string): Promise<StoredC
 }
 
 /** Newest capture, reading day folders from the newest back until one has an original. */
-export async function findLatest(ctx: StoreContext, days: string[]): Promise<StoredCapture | undefined> {
+export async function findLatest(ctx: StoreContext, days: string[]): Promise<Still | undefined> {
   for (let i = days.length - 1; i >= 0; i--) {
     const day = days[i]!;
     for (const id of originalIds(await ctx.readDir(ctx.dayDir(day))).sort().reverse()) {
@@ -58,9 +58,9 @@ export async function originalExists(ctx: StoreContext, day: string, id: string)
 }
 
 /** Where a capture's files are and when it was taken, in the store's zone. */
-export function describe(ctx: StoreContext, id: string, day: string, at: Date, bytes: number): StoredCapture {
+export function describe(ctx: StoreContext, id: string, day: string, at: Date, bytes: number): Still {
   const dayDir = ctx.dayDir(day);
-  const files = {} as CaptureFiles;
+  const files = {} as StillFiles;
   for (const kind of FILE_KINDS) files[kind] = path.join(dayDir, fileName(id, kind));
   const local = ctx.clock.local(at);
   return { id, day, capturedAt: at, capturedAtIso: local.iso, hour: local.hour, bytes, files };
@@ -116,7 +116,7 @@ export async function loadSizes(ctx: StoreContext): Promise<void> {
 }
 
 /** The metadata object stored with a capture; undefined when its file is missing. */
-export async function readMeta(ctx: StoreContext, capture: StoredCapture): Promise<Record<string, unknown> | undefined> {
+export async function readMeta(ctx: StoreContext, capture: Still): Promise<Record<string, unknown> | undefined> {
   let text: string;
   try {
     text = (await ctx.fs.readFile(capture.files.meta)).toString('utf8');
@@ -133,7 +133,7 @@ export async function readMeta(ctx: StoreContext, capture: StoredCapture): Promi
   throw new StorageError('io', `cannot read ${capture.files.meta}: not a JSON object`, capture.files.meta);
 }
 
-async function statCapture(ctx: StoreContext, day: string, id: string): Promise<StoredCapture | undefined> {
+async function statCapture(ctx: StoreContext, day: string, id: string): Promise<Still | undefined> {
   const at = parseCaptureId(id);
   if (!at) return undefined;
   const size = await ctx.statSize(path.join(ctx.dayDir(day), fileName(id, 'original')));

@@ -10,13 +10,13 @@ import { describe, findLatest, getCapture, listDay, listDays, loadSizes, origina
 import { StorageError, toStorageError } from './errors.ts';
 import { FILE_KINDS, captureId, fileName, isDay, type FileKind } from './layout.ts';
 import { Retention, type PruneResult } from './retention.ts';
-import type { StoredCapture } from './still.ts';
+import type { Still } from './still.ts';
 import { SWEEP_OLDER_DELAY_MS, SWEEP_RECENT_DAYS, sweepAtStart, sweepOlder } from './sweep.ts';
 
 export { StorageError, type StorageErrorCode } from './errors.ts';
 export type { StorageFs } from './atomic.ts';
 export type { PruneResult } from './retention.ts';
-export type { CaptureFiles, StoredCapture } from './still.ts';
+export type { StillFiles, Still } from './still.ts';
 
 export interface CaptureStoreOptions {
   /** Root folder; day folders are created inside it. */
@@ -128,7 +128,7 @@ export class CaptureStore {
   }
 
   /** The newest capture, from memory. */
-  latest(): StoredCapture | undefined {
+  latest(): Still | undefined {
     return this.context.latest;
   }
 
@@ -137,7 +137,7 @@ export class CaptureStore {
    * renamed into place, then the original (the commit point), then the folder is fsynced. If the id is
    * taken (two captures in the same millisecond) the instant moves on by 1 ms: use the returned capture.
    */
-  async save(input: SaveInput): Promise<StoredCapture> {
+  async save(input: SaveInput): Promise<Still> {
     let at = new Date(input.capturedAt.getTime());
     let id: string;
     let day: string;
@@ -170,7 +170,7 @@ export class CaptureStore {
    * full anyway (estimate too low, reserved blocks, quota), they go after the failure and the save is
    * retried once.
    */
-  private async writeKeepingFree(input: SaveInput, id: string, day: string, at: Date): Promise<StoredCapture> {
+  private async writeKeepingFree(input: SaveInput, id: string, day: string, at: Date): Promise<Still> {
     const needed = input.original.length + (this.derivedBytes ?? Math.ceil(input.original.length / 8));
     await this.context.exclusive(() => this.retention.keepFree(needed, false));
     try {
@@ -184,7 +184,7 @@ export class CaptureStore {
     }
   }
 
-  private async write(input: SaveInput, id: string, day: string, at: Date): Promise<StoredCapture> {
+  private async write(input: SaveInput, id: string, day: string, at: Date): Promise<Still> {
     const ctx = this.context;
     const dayDir = ctx.dayDir(day);
     const capture = describe(ctx, id, day, at, input.original.length);
@@ -260,13 +260,13 @@ export class CaptureStore {
   }
 
   /** Captures of one day folder, oldest first. Reads only that folder. Missing day: []. */
-  listDay(day: string): Promise<StoredCapture[]> {
+  listDay(day: string): Promise<Still[]> {
     return listDay(this.context, day);
   }
 
   /** The day's captures in 24 buckets by local hour (index 0..23), each oldest first. */
-  async byHour(day: string): Promise<StoredCapture[][]> {
-    const hours: StoredCapture[][] = Array.from({ length: 24 }, () => []);
+  async byHour(day: string): Promise<Still[][]> {
+    const hours: Still[][] = Array.from({ length: 24 }, () => []);
     for (const c of await this.listDay(day)) hours[c.hour]!.push(c);
     return hours;
   }
@@ -277,7 +277,7 @@ export class CaptureStore {
   }
 
   /** One capture by id; undefined for unknown or malformed ids (never touches paths outside the store). */
-  get(id: string): Promise<StoredCapture | undefined> {
+  get(id: string): Promise<Still | undefined> {
     return getCapture(this.context, id);
   }
 

@@ -1,11 +1,11 @@
 // The JSON shape of a still for the page and the API.
-import type { StoredCapture } from '../storage/store.ts';
+import type { Still } from '../storage/store.ts';
 
 export function imageUrl(id: string, kind: 'full' | 'thumb' | 'preview'): string {
   return `/images/${id}/${kind}.jpg`;
 }
 
-export function captureJson(c: StoredCapture) {
+export function captureJson(c: Still) {
   return {
     id: c.id,
     captured_at: c.capturedAtIso,

@@ -24,7 +24,7 @@ import sharp from 'sharp';
 import { setPassword } from '../../src/auth/password.ts';
 import type { CaptureFailure, CaptureRecord } from '../../src/capture/service.ts';
 import { isTempName, nodeFs, type FileHandleLike, type StorageFs } from '../../src/storage/atomic.ts';
-import { CaptureStore, StorageError, type StoredCapture } from '../../src/storage/store.ts';
+import { CaptureStore, StorageError, type Still } from '../../src/storage/store.ts';
 import { PASSWORD } from '../helpers/daemon.ts';
 import { Recorder, instantCamera, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 import { GARDEN_8MP, memoryLogger, tempDir } from '../helpers/setup.ts';
@@ -132,7 +132,7 @@ async function tree(dir: string): Promise<string[]> {
 const temps = async (dir: string) => (await tree(dir)).filter((f) => isTempName(path.basename(f)));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function snapshot(c: StoredCapture): Promise<Record<string, string>> {
+async function snapshot(c: Still): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [kind, file] of Object.entries(c.files)) out[kind] = sha(await fsp.readFile(file));
   return out;
@@ -200,7 +200,7 @@ describe('disk full', () => {
     const failedEvents: CaptureFailure[] = [];
     d.daemon.app.captures.on('failed', (f) => failedEvents.push(f));
 
-    const kept: { capture: StoredCapture; files: Record<string, string> }[] = [];
+    const kept: { capture: Still; files: Record<string, string> }[] = [];
     let failure: Extract<Outcome, { ok: false }> | undefined;
     for (let i = 1; i <= 6 && !failure; i++) {
       const o = await shoot(d.daemon, d.rec, `fill-${i}`);
@@ -263,7 +263,7 @@ describe('disk full', () => {
     defer(() => d.close());
     const { store } = d.daemon.app;
 
-    const taken: StoredCapture[] = [];
+    const taken: Still[] = [];
     let perCapture = 0;
     let n = 0;
     let lowestFree = Infinity;
@@ -315,7 +315,7 @@ describe('min_free in the store', () => {
     const lying: StorageFs = { ...nodeFs, statfs: async () => ({ bsize: 4096, bavail: 1 << 30 }) };
     const store = new CaptureStore({ dir: path.join(disk.dir, 'captures'), timeZone: 'UTC', retentionDays: 0, maxBytes: 0, minFree: MIB, logger: log.logger, fs: lying });
     await store.start();
-    const saved: StoredCapture[] = [];
+    const saved: Still[] = [];
     for (let i = 0; i < 8; i++) saved.push(await store.save(inputFor(new Date(Date.UTC(2026, 10, 23, 10, i)))));
     const retries = log.lines().filter((l) => l.msg === 'disk was full: retrying the save after removing the oldest stills');
     assert.ok(retries.length >= 4, `${retries.length} saves retried`);
@@ -337,7 +337,7 @@ describe('min_free in the store', () => {
     // min_free larger than the disk can give with two stills on it.
     const store = new CaptureStore({ dir, timeZone: 'UTC', retentionDays: 0, maxBytes: 0, minFree: 6 * MIB, logger: log.logger });
     await store.start();
-    const saved: StoredCapture[] = [];
+    const saved: Still[] = [];
     for (let i = 0; i < 5; i++) {
       saved.push(await store.save(inputFor(new Date(Date.UTC(2026, 10, 23, 11, i)))));
       const ids = (await store.listDay('2026-11-23')).map((c) => c.id);

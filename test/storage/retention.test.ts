@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { captureId } from '../../src/storage/layout.ts';
-import type { StoredCapture } from '../../src/storage/store.ts';
+import type { Still } from '../../src/storage/store.ts';
 import { input, listTree, makeStore, spyFs, tempDir, treeBytes } from './helpers.ts';
 
 const save = (store: ReturnType<typeof makeStore>, iso: string, size: number) => store.save(input(new Date(iso), captureId(new Date(iso)), size));
@@ -51,7 +51,7 @@ describe('retention', () => {
     t.after(cleanup);
     const store = makeStore(dir); // writes only; the limited store below prunes
     await store.start();
-    const caps: StoredCapture[] = [];
+    const caps: Still[] = [];
     for (const iso of ['2026-11-20T10:00:00.000Z', '2026-11-20T11:00:00.000Z', '2026-11-21T10:00:00.000Z', '2026-11-21T11:00:00.000Z', '2026-11-22T10:00:00.000Z']) {
       caps.push(await save(store, iso, 100_000));
     }

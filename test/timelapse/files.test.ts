@@ -8,7 +8,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { nodeFs, type StorageFs } from '../../src/storage/atomic.ts';
 import { TIMELAPSE_FILE } from '../../src/storage/layout.ts';
-import { StorageError, type CaptureStore, type StoredCapture } from '../../src/storage/store.ts';
+import { StorageError, type CaptureStore, type Still } from '../../src/storage/store.ts';
 import { TimelapseFiles } from '../../src/timelapse/files.ts';
 import { encodeTimelapse } from '../../src/timelapse/webp.ts';
 import { PALETTE, listTree, makeStore as makeCaptureStore, solidJpeg, tempDir, treeBytes, type Rgb } from '../storage/helpers.ts';
@@ -27,14 +27,14 @@ const tl = (store: CaptureStore): TimelapseFiles => timelapseFiles.get(store)!;
 
 
 /** One still of a solid colour: 640x480 original, 480x360 thumbnail, 1280x960 preview. */
-async function still(store: CaptureStore, iso: string, colour: Rgb): Promise<StoredCapture> {
+async function still(store: CaptureStore, iso: string, colour: Rgb): Promise<Still> {
   const [original, thumb, preview] = await Promise.all([solidJpeg(640, 480, colour), solidJpeg(480, 360, colour), solidJpeg(1280, 960, colour)]);
   return store.save({ capturedAt: new Date(iso), original, thumb, preview, meta: { test: true } });
 }
 
 /** Stills at hourly steps from `firstIso`, colours from the palette. */
-async function stills(store: CaptureStore, firstIso: string, n: number): Promise<StoredCapture[]> {
-  const out: StoredCapture[] = [];
+async function stills(store: CaptureStore, firstIso: string, n: number): Promise<Still[]> {
+  const out: Still[] = [];
   for (let i = 0; i < n; i++) out.push(await still(store, new Date(Date.parse(firstIso) + i * 3_600_000).toISOString(), PALETTE[i % PALETTE.length]!));
   return out;
 }
@@ -51,7 +51,7 @@ async function buildDay(store: CaptureStore, day: string) {
 
 const tempFiles = async (dir: string) => (await listTree(dir)).filter((f) => /\.tmp-/.test(path.basename(f)));
 const exists = (file: string) => fsp.stat(file).then(() => true, () => false);
-const captureBytes = async (c: StoredCapture) => {
+const captureBytes = async (c: Still) => {
   let sum = 0;
   for (const f of Object.values(c.files)) sum += (await fsp.stat(f)).size;
   return sum;
