@@ -49,6 +49,7 @@ export interface AppDeps {
 
 export interface App {
   readonly config: Config;
+  readonly clock: LocalClock;
   readonly camera: Camera;
   readonly store: CaptureStore;
   readonly timelapseFiles: TimelapseFiles;
@@ -104,7 +105,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     logger: logger.child({ module: 'capture' }),
     ...(autoExposure ? { scheduleExposure: () => autoExposure.exposure } : {}),
   });
-  const onCaptured = (r: CaptureRecord) => autoExposure?.observe({ exposure: r.exposure, brightness: r.scene.brightness, manual: r.manual });
+  const onCaptured = (r: CaptureRecord) => autoExposure?.observe(r.capture.meta);
   const webEnabled = deps.web !== false && config.web.enabled;
   const privateDir = path.join(config.data_dir, 'private');
   // The web page's secret also signs the timelapse links published over MQTT.
@@ -113,6 +114,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const timelapses = new TimelapseService({
     store,
     files: timelapseFiles,
+    clock,
     config,
     logger: logger.child({ module: 'timelapse' }),
     link: (day) => timelapseLink(secret, day),
@@ -166,6 +168,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         discovery: { enabled: config.mqtt.discovery, legacy: config.mqtt.legacy_discovery, context: discoveryContext },
         captures,
         store,
+        clock,
         timelapses,
         logger: logger.child({ module: 'mqtt' }),
         announcedFile: path.join(config.data_dir, 'mqtt-announced.json'),
@@ -182,6 +185,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
           app: createWebApp({
             config,
             store,
+            clock,
             captures,
             timelapses,
             timelapseFiles,
@@ -204,6 +208,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   return {
     config,
+    clock,
     camera,
     store,
     timelapseFiles,
@@ -220,9 +225,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await store.start();
       // The last still's scene: the next still's change score and auto exposure's starting point.
       const latest = store.latest();
-      const meta = latest ? await store.readMeta(latest.id).catch(() => undefined) : undefined;
+      const meta = latest ? (await store.read(latest.id).catch(() => undefined))?.meta : undefined;
       captures.restoreScene(meta);
-      autoExposure?.observe({ exposure: meta?.exposure, brightness: meta?.brightness, manual: meta?.manual === true });
+      autoExposure?.observe(meta ?? {});
       captures.on('captured', onCaptured);
       await timelapses.start();
       await broker?.start();

@@ -4,7 +4,7 @@ import { errno } from './atomic.ts';
 import type { StoreContext } from './context.ts';
 import { StorageError, toStorageError } from './errors.ts';
 import { DAY_FILES, FILE_KINDS, addDays, fileName, isDay, parseCaptureId, parseFileName, type FileKind } from './layout.ts';
-import type { StillFiles, Still } from './still.ts';
+import { parseStillMeta, type StillFiles, type Still, type StillMeta } from './still.ts';
 
 /** Day folders around the id's local day that get() tries when the zone changed since the save. */
 const DAY_FALLBACKS = [0, -1, 1, -2, 2];
@@ -115,8 +115,8 @@ export async function loadSizes(ctx: StoreContext): Promise<void> {
   ctx.logger.debug({ days: sizes.size, totalBytes: ctx.ledger.totalBytes, ms: Date.now() - started }, 'measured capture storage');
 }
 
-/** The metadata object stored with a capture; undefined when its file is missing. */
-export async function readMeta(ctx: StoreContext, capture: Still): Promise<Record<string, unknown> | undefined> {
+/** A still's metadata file, checked once here; undefined when it is missing or not a still's metadata. */
+export async function readMeta(ctx: StoreContext, capture: Still): Promise<StillMeta | undefined> {
   let text: string;
   try {
     text = (await ctx.fs.readFile(capture.files.meta)).toString('utf8');
@@ -124,11 +124,16 @@ export async function readMeta(ctx: StoreContext, capture: Still): Promise<Recor
     if (errno(err) === 'ENOENT') return undefined;
     throw toStorageError(err, 'read', capture.files.meta);
   }
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(text);
-    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+    value = JSON.parse(text);
   } catch {
-    // fall through: reported below
+    // reported below
+  }
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const meta = parseStillMeta(value);
+    if (!meta) ctx.logger.warn({ file: capture.files.meta }, 'not the metadata of a still (unknown version or fields): read without it');
+    return meta;
   }
   throw new StorageError('io', `cannot read ${capture.files.meta}: not a JSON object`, capture.files.meta);
 }

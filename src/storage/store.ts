@@ -10,13 +10,13 @@ import { describe, findLatest, getCapture, listDay, listDays, loadSizes, origina
 import { StorageError, toStorageError } from './errors.ts';
 import { FILE_KINDS, captureId, fileName, isDay, type FileKind } from './layout.ts';
 import { Retention, type PruneResult } from './retention.ts';
-import type { Still } from './still.ts';
+import { stillMeta, type RecordedMeta, type Still, type StillMeta } from './still.ts';
 import { SWEEP_OLDER_DELAY_MS, SWEEP_RECENT_DAYS, sweepAtStart, sweepOlder } from './sweep.ts';
 
 export { StorageError, type StorageErrorCode } from './errors.ts';
 export type { StorageFs } from './atomic.ts';
 export type { PruneResult } from './retention.ts';
-export type { StillFiles, Still } from './still.ts';
+export type { RecordedMeta, SavedStill, StillFiles, Still, StillMeta, Trigger } from './still.ts';
 
 export interface CaptureStoreOptions {
   /** Root folder; day folders are created inside it. */
@@ -47,8 +47,8 @@ export interface SaveInput {
   /** May be a promise: the original is written while derived images are still being made. */
   thumb: Buffer | Promise<Buffer>;
   preview: Buffer | Promise<Buffer>;
-  /** Caller's metadata; the store adds id, capturedAt, capturedAtLocal, timeZone, day and bytes (its values win). */
-  meta: Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** What was recorded with the still; the store adds v, id, capturedAt, capturedAtLocal, timeZone, day and bytes. */
+  meta: RecordedMeta | Promise<RecordedMeta>;
 }
 
 export class CaptureStore {
@@ -82,14 +82,6 @@ export class CaptureStore {
   /** The resolved IANA zone, e.g. `Europe/Berlin` (the system's when none was configured). */
   get timeZone(): string {
     return this.clock.timeZone;
-  }
-
-  localDay(date: Date): string {
-    return this.clock.day(date);
-  }
-
-  isoWithOffset(date: Date): string {
-    return this.clock.iso(date);
   }
 
   /**
@@ -212,7 +204,7 @@ export class CaptureStore {
         return;
       }
       const [thumb, preview, callerMeta] = parts;
-      const meta = { ...callerMeta, id, capturedAt: at.toISOString(), capturedAtLocal: capture.capturedAtIso, timeZone: this.timeZone, day, bytes: input.original.length };
+      const meta = stillMeta(capture, callerMeta, this.timeZone);
       data.thumb = thumb;
       data.preview = preview;
       data.meta = Buffer.from(JSON.stringify(meta, null, 2) + '\n');
@@ -281,10 +273,17 @@ export class CaptureStore {
     return getCapture(this.context, id);
   }
 
-  /** The metadata object stored with a capture, or undefined if there is no such capture. */
-  async readMeta(id: string): Promise<Record<string, unknown> | undefined> {
-    const capture = await this.get(id);
-    return capture ? readMeta(this.context, capture) : undefined;
+  /** One still with its metadata (`meta` undefined when that file is missing or not a still's); undefined for no such still. */
+  async read(id: string): Promise<Still | undefined> {
+    const still = await this.get(id);
+    if (!still) return undefined;
+    const meta = await readMeta(this.context, still);
+    return meta ? { ...still, meta } : still;
+  }
+
+  /** The metadata stored with a still, or undefined if there is no such still (or it has none). */
+  async readMeta(id: string): Promise<StillMeta | undefined> {
+    return (await this.read(id))?.meta;
   }
 
   /** Bytes used by all capture files (computed once, then tracked). */

@@ -1,14 +1,37 @@
 // A day's timelapse on disk: `timelapse.webp` and `timelapse.json` in the day folder, beside the stills.
 // Saved under the store's lock and counted in its size ledger, so max_bytes and min_free see them.
 import path from 'node:path';
+import { z } from 'zod';
 import { errno, fsyncDir, tempName, writeDurable } from '../storage/atomic.ts';
 import type { StoreContext } from '../storage/context.ts';
 import { dayFiles } from '../storage/days.ts';
 import { StorageError, toStorageError } from '../storage/errors.ts';
 import { TIMELAPSE_FILE, addDays, isDay } from '../storage/layout.ts';
 
-/** What save() is given to describe a timelapse; day, file and bytes are added. */
-export type TimelapseMeta = Record<string, unknown>;
+const count = z.number().optional().catch(undefined);
+const text = z.string().optional().catch(undefined);
+
+/**
+ * `timelapse.json`, the description of a day's timelapse, checked once when read: a field that is missing
+ * or of the wrong type is left out (the builder then sees the timelapse as out of date); others are kept.
+ */
+export const timelapseMetaSchema = z.looseObject({
+  frames: count,
+  skipped: count,
+  width: count,
+  height: count,
+  bytes: count,
+  frame_ms: count,
+  first_captured_at: text,
+  last_captured_at: text,
+  /** The newest still in it: a later still of the same day makes the timelapse out of date. */
+  last_id: text,
+  created_at: text,
+  trigger: text,
+  day: text,
+});
+/** What save() is given to describe a timelapse (day and bytes are added), and what get() returns. */
+export type TimelapseMeta = z.infer<typeof timelapseMetaSchema>;
 
 export interface StoredTimelapse {
   day: string;
@@ -95,7 +118,8 @@ export class TimelapseFiles {
     let meta: TimelapseMeta = {};
     try {
       const value: unknown = JSON.parse((await ctx.fs.readFile(path.join(ctx.dayDir(day), TIMELAPSE_FILE.meta))).toString('utf8'));
-      if (value && typeof value === 'object' && !Array.isArray(value)) meta = value as TimelapseMeta;
+      const parsed = timelapseMetaSchema.safeParse(value);
+      if (parsed.success) meta = parsed.data;
     } catch {
       // A missing or unreadable description does not hide the video; the builder treats it as out of date.
     }

@@ -29,6 +29,7 @@ import { PASSWORD } from '../helpers/daemon.ts';
 import { Recorder, instantCamera, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 import { GARDEN_8MP, memoryLogger, tempDir } from '../helpers/setup.ts';
 import { WebClient } from '../helpers/web.ts';
+import { recorded } from './helpers.ts';
 
 const run = promisify(execFile);
 const MIB = 1024 * 1024;
@@ -149,7 +150,7 @@ async function shoot(d: Daemon, rec: Recorder, id: string): Promise<Outcome> {
   const { captures } = d.app;
   const answer = new Promise<Outcome | { ok: false; failure: CaptureFailure }>((resolve) => {
     const mine = (requests: { requestId?: string }[]) => requests.some((r) => r.requestId === id);
-    const onCaptured = (record: CaptureRecord) => mine(record.requests) && done({ ok: true, record });
+    const onCaptured = (record: CaptureRecord) => mine(record.capture.meta.requests) && done({ ok: true, record });
     const onFailed = (failure: CaptureFailure) => mine(failure.requests) && done({ ok: false, failure });
     const done = (o: Outcome | { ok: false; failure: CaptureFailure }) => {
       captures.off('captured', onCaptured);
@@ -212,7 +213,7 @@ describe('disk full', () => {
     t.diagnostic(`${kept.length} captures fit, then: ${failure.failure.error.message}`);
 
     // The failure, as the capture service and MQTT report it.
-    const day = d.daemon.app.store.localDay(failure.failure.at);
+    const day = d.daemon.app.clock.day(failure.failure.at);
     const folder = path.join(d.storeDir, day);
     assert.equal(failure.failure.error.code, 'disk_full');
     assert.match(failure.failure.error.message, /^disk full: /);
@@ -305,7 +306,7 @@ describe('disk full', () => {
 });
 
 describe('min_free in the store', () => {
-  const inputFor = (at: Date) => ({ capturedAt: at, original: fixture, thumb: fixture.subarray(0, 40_000), preview: fixture.subarray(0, 200_000), meta: {} });
+  const inputFor = (at: Date) => ({ capturedAt: at, original: fixture, thumb: fixture.subarray(0, 40_000), preview: fixture.subarray(0, 200_000), meta: recorded() });
 
   test('a save that hits ENOSPC although statfs showed room removes the oldest stills and is retried once', { timeout: 30_000 }, async (t) => {
     const disk = await smallDisk(t, 12 * MIB);

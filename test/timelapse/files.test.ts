@@ -11,7 +11,7 @@ import { TIMELAPSE_FILE } from '../../src/storage/layout.ts';
 import { StorageError, type CaptureStore, type Still } from '../../src/storage/store.ts';
 import { TimelapseFiles } from '../../src/timelapse/files.ts';
 import { encodeTimelapse } from '../../src/timelapse/webp.ts';
-import { PALETTE, listTree, makeStore as makeCaptureStore, solidJpeg, tempDir, treeBytes, type Rgb } from '../storage/helpers.ts';
+import { PALETTE, listTree, makeStore as makeCaptureStore, recorded, solidJpeg, tempDir, treeBytes, type Rgb } from '../storage/helpers.ts';
 
 const timelapseFiles = new WeakMap<CaptureStore, TimelapseFiles>();
 
@@ -29,7 +29,7 @@ const tl = (store: CaptureStore): TimelapseFiles => timelapseFiles.get(store)!;
 /** One still of a solid colour: 640x480 original, 480x360 thumbnail, 1280x960 preview. */
 async function still(store: CaptureStore, iso: string, colour: Rgb): Promise<Still> {
   const [original, thumb, preview] = await Promise.all([solidJpeg(640, 480, colour), solidJpeg(480, 360, colour), solidJpeg(1280, 960, colour)]);
-  return store.save({ capturedAt: new Date(iso), original, thumb, preview, meta: { test: true } });
+  return store.save({ capturedAt: new Date(iso), original, thumb, preview, meta: recorded() });
 }
 
 /** Stills at hourly steps from `firstIso`, colours from the palette. */
@@ -371,7 +371,7 @@ describe('CaptureStore timelapse and retention', () => {
     const fs: StorageFs = { ...nodeFs, statfs: async () => ({ bavail: free, bsize: 1 }) };
     const store = makeStore(dir, { timeZone: 'UTC', minFree, fs });
     await store.start();
-    await store.save({ capturedAt: new Date('2026-11-22T08:00:00.000Z'), original, thumb: solidJpeg(480, 360, [10, 10, 10]), preview: solidJpeg(1280, 960, [10, 10, 10]), meta: {} });
+    await store.save({ capturedAt: new Date('2026-11-22T08:00:00.000Z'), original, thumb: solidJpeg(480, 360, [10, 10, 10]), preview: solidJpeg(1280, 960, [10, 10, 10]), meta: recorded() });
 
     assert.deepEqual(await store.listDays(), ['2026-11-21', '2026-11-22'], 'day A went whole');
     assert.deepEqual((await store.listDay('2026-11-21')).map((c) => c.id), b.map((c) => c.id), 'no still of the next day went');

@@ -11,7 +11,7 @@ import { CaptureStore, type Still } from '../../src/storage/store.ts';
 import { TimelapseFiles } from '../../src/timelapse/files.ts';
 import { TimelapseError, TimelapseService, type TimelapseFailure, type TimelapseRecord, type TimelapseServiceDeps } from '../../src/timelapse/service.ts';
 import { quietLogger, tempDir, testConfig, until } from '../helpers/setup.ts';
-import { PALETTE, listTree, solidJpeg, type Rgb } from '../storage/helpers.ts';
+import { PALETTE, listTree, recorded, solidJpeg, type Rgb } from '../storage/helpers.ts';
 
 
 // 12:00 in Berlin (UTC+1 in November): "today" is 2026-11-23.
@@ -26,7 +26,7 @@ const link = (day: string) => `/timelapse/${day}.webp?key=k-${day}`;
 /** A still whose thumbnail (480x360) and preview (1280x960) are solid colours; `preview` defaults to `thumb`'s. */
 async function still(store: CaptureStore, at: Date, thumb: Rgb, preview: Rgb = thumb): Promise<Still> {
   const [original, t, p] = await Promise.all([solidJpeg(640, 480, thumb), solidJpeg(480, 360, thumb), solidJpeg(1280, 960, preview)]);
-  return store.save({ capturedAt: at, original, thumb: t, preview: p, meta: {} });
+  return store.save({ capturedAt: at, original, thumb: t, preview: p, meta: recorded() });
 }
 
 /** `n` stills on a local (Berlin) day from 08:00, `stepMin` minutes apart, palette colours in time order. */
@@ -83,7 +83,7 @@ async function setup(t: TestContext, env: Record<string, string> = {}, deps: Par
     }
   }) as typeof files.save;
   const make = (more: Partial<TimelapseServiceDeps> = {}) => {
-    const service = new TimelapseService({ store, files, config, logger: quietLogger(), link, now: () => NOW, ...deps, ...more });
+    const service = new TimelapseService({ store, files, clock: store.clock, config, logger: quietLogger(), link, now: () => NOW, ...deps, ...more });
     const built: TimelapseRecord[] = [];
     const failed: TimelapseFailure[] = [];
     service.on('built', (r) => built.push(r));

@@ -33,7 +33,7 @@ async function plantStill(daemon: Daemon, fromId: string, daysAgo: number): Prom
   const { store } = daemon.app;
   const from = (await store.get(fromId))!;
   const at = new Date(from.capturedAt.getTime() - daysAgo * 86_400_000);
-  const day = store.localDay(at);
+  const day = store.clock.day(at);
   fs.mkdirSync(path.join(store.dir, day), { recursive: true });
   for (const kind of FILE_KINDS) fs.copyFileSync(from.files[kind], path.join(store.dir, day, fileName(captureId(at), kind)));
   return day;
@@ -54,7 +54,7 @@ describe('web: day timelapses', () => {
     const cam = instantCamera(await makeJpeg(800, 600));
     daemon = await startDaemon(cam, { MONCAM_DATA_DIR: dataDir, MONCAM_BROKER_ENABLED: 'false', MONCAM_WEB_FRESH_ON_VISIT: 'false', MONCAM_STORAGE_RETENTION_DAYS: '3' }, { timelapseTiming: { catchUpDelayMs: 60_000 } });
     for (let i = 0; i < 3; i++) await daemon.app.captures.capture('web');
-    today = daemon.app.store.localDay(new Date());
+    today = daemon.app.clock.day(new Date());
     yesterday = addDays(today, -1);
     secret = fs.readFileSync(path.join(dataDir, 'private', 'session_secret'), 'utf8').trim();
     web = new WebClient(daemon.web);
