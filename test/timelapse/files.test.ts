@@ -60,7 +60,7 @@ const timelapseBytes = async (dir: string, day: string) =>
   (await fsp.stat(path.join(dir, day, TIMELAPSE_FILE.video))).size + (await fsp.stat(path.join(dir, day, TIMELAPSE_FILE.meta))).size;
 
 describe('CaptureStore timelapse files', () => {
-  test('saveTimelapse stores the video and its description; timelapse() reads them; stills listing unchanged', async (t) => {
+  test('save() stores the video and its description; get() reads them; stills listing unchanged', async (t) => {
     const { dir, cleanup } = await tempDir();
     t.after(cleanup);
     const store = makeStore(dir, { timeZone: 'UTC' });
