@@ -20,7 +20,7 @@ const HELP = `moncam — Raspberry Pi camera daemon for Home Assistant
 Usage:
   moncam [run]                 start the daemon (schedule, storage; MQTT and web as configured)
   moncam capture [--out FILE]  take one still now; store it (default) or write the original to FILE (- for stdout)
-                               (while the daemon runs, it takes and stores the still)
+                               (while the daemon runs, its camera takes the still and keeps it in the history)
   moncam config                print the effective configuration (secrets redacted)
   moncam config --reference    print every setting with its environment variable and default (Markdown)
   moncam passwd [--mqtt]       set the web password (hidden prompt on a terminal, else one line from stdin);
@@ -42,7 +42,7 @@ but never runs systemctl, so nothing starts or restarts until you say so):
   --force             replace an existing moncam.service that differs
 
 Every setting can also be set by an environment variable: MONCAM_ + its key path in upper case,
-e.g. web.port -> MONCAM_WEB_PORT, data_dir -> MONCAM_DATA_DIR. See README.md.
+e.g. web.port -> MONCAM_WEB_PORT, data_dir -> MONCAM_DATA_DIR. See docs/configuration.md.
 
 Exit codes: 0 ok, 1 failure, 2 bad configuration or usage.`;
 

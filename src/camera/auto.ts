@@ -6,13 +6,14 @@ import type { ParsedConfig } from '../config/schema.ts';
 import { FfmpegCamera, redactUrl } from './ffmpeg.ts';
 import { RaspistillCamera } from './raspistill.ts';
 import { RpicamCamera } from './rpicam.ts';
+import { cameraIndex, fullSize, parseListCameras, type Size } from './sensor.ts';
 import { runProgram } from './spawn.ts';
 import { SyntheticCamera } from './synthetic.ts';
 import type { Camera, StillRequest } from './types.ts';
 import { warmDecision, WarmRpicamCamera } from './warm.ts';
 
 export type CameraConfig = Pick<ParsedConfig['camera'], 'backend' | 'command' | 'device' | 'url' | 'extra_args' | 'width' | 'height'> &
-  Partial<Pick<ParsedConfig['camera'], 'warm'>>;
+  Partial<Pick<ParsedConfig['camera'], 'warm' | 'hdr'>>;
 
 export interface SyntheticFactoryOptions {
   width?: number;
@@ -119,7 +120,7 @@ export async function probeCamera(config: CameraConfig | { camera: CameraConfig;
     ctx.logger.info({ backend: 'synthetic', reason: result.reason }, `camera: ${result.camera.description}`);
     return result;
   }
-  if (cam.backend !== 'auto') return explicit(cam, cam.backend, ctx);
+  if (cam.backend !== 'auto') return await explicit(cam, cam.backend, ctx);
 
   const tried: string[] = [];
   const found = await probeAuto(cam, ctx, tried);
@@ -132,15 +133,16 @@ export async function probeCamera(config: CameraConfig | { camera: CameraConfig;
   return result;
 }
 
-function make(backend: Backend, program: string, cam: CameraConfig, ctx: Ctx): Camera {
+function make(backend: Backend, program: string, cam: CameraConfig, ctx: Ctx, sensorSize?: Size): Camera {
   const common = { program, extraArgs: cam.extra_args, env: ctx.env, killGraceMs: ctx.killGraceMs, logger: ctx.logger };
   if (backend === 'rpicam') {
+    const rpicam = { ...common, ...(sensorSize ? { sensorSize } : {}) };
     if (ctx.warmProfile) {
       const warm = warmDecision(cam.warm ?? 'auto', backend, ctx.totalMemBytes);
       ctx.logger.info({ warm: warm.on, reason: warm.reason }, `camera: warm mode ${warm.on ? 'on' : 'off'} (${warm.reason})`);
-      if (warm.on) return new WarmRpicamCamera({ ...common, profile: ctx.warmProfile });
+      if (warm.on) return new WarmRpicamCamera({ ...rpicam, profile: ctx.warmProfile });
     }
-    return new RpicamCamera(common);
+    return new RpicamCamera(rpicam);
   }
   if (backend === 'raspistill') return new RaspistillCamera(common);
   return new FfmpegCamera({ ...common, device: cam.device, ...(cam.url ? { url: cam.url } : {}) });
@@ -148,8 +150,12 @@ function make(backend: Backend, program: string, cam: CameraConfig, ctx: Ctx): C
 
 const DEFAULT_PROGRAMS: Record<Backend, string[]> = { rpicam: ['rpicam-still', 'libcamera-still'], raspistill: ['raspistill'], ffmpeg: ['ffmpeg'] };
 
-/** An explicit backend is used as configured, unprobed: a failing camera is reported, not masked. */
-function explicit(cam: CameraConfig, backend: Backend, ctx: Ctx): ProbeResult {
+/**
+ * An explicit backend is used as configured, unprobed: a failing camera is reported, not masked. Only rpicam
+ * without camera.width/height lists the cameras, for the sensor's size; a failed listing leaves the size to
+ * rpicam-still.
+ */
+async function explicit(cam: CameraConfig, backend: Backend, ctx: Ctx): Promise<ProbeResult> {
   let program = cam.command;
   if (!program) {
     const candidates = DEFAULT_PROGRAMS[backend];
@@ -159,7 +165,8 @@ function explicit(cam: CameraConfig, backend: Backend, ctx: Ctx): ProbeResult {
       ctx.logger.warn({ backend, searched: candidates }, `camera: ${candidates.join(' / ')} not found on PATH; captures will fail until it is installed`);
     }
   }
-  const camera = make(backend, program, cam, ctx);
+  const listed = backend === 'rpicam' && (!cam.width || !cam.height) ? await listLibcameraCameras(program, cam, ctx) : undefined;
+  const camera = make(backend, program, cam, ctx, listed?.size);
   const reason = `camera.backend is ${backend}${cam.command ? ' (camera.command)' : ''}`;
   ctx.logger.info({ backend, program, reason }, `camera: ${camera.description}`);
   return { camera, reason };
@@ -188,9 +195,9 @@ async function probeAuto(cam: CameraConfig, ctx: Ctx, tried: string[]): Promise<
       tried.push(`${name}: not found`);
       continue;
     }
-    const listed = await listLibcameraCameras(file, ctx);
+    const listed = await listLibcameraCameras(file, cam, ctx);
     tried.push(`${name}: ${listed.summary}`);
-    if (listed.ok) return { camera: make('rpicam', file, cam, ctx), reason: `${name} --list-cameras: ${listed.summary}` };
+    if (listed.ok) return { camera: make('rpicam', file, cam, ctx, listed.size), reason: `${name} --list-cameras: ${listed.summary}` };
   }
 
   for (const name of programs.raspistill) {
@@ -223,15 +230,28 @@ interface ProbeOutcome {
   summary: string;
 }
 
-/** `rpicam-still --list-cameras` exits 0 even with no camera ("No cameras available!"), so its output decides. */
-async function listLibcameraCameras(file: string, ctx: Ctx): Promise<ProbeOutcome> {
+/**
+ * `rpicam-still --list-cameras` exits 0 even with no camera ("No cameras available!"), so its output decides.
+ * With camera.hdr on, `--hdr=MODE` is passed too: rpicam-still sets the sensor's HDR control before listing,
+ * so the modes (and the size stills are taken at) are the HDR ones. Where camera.width/height are unset,
+ * `size` is the sensor's full size (see sensor.ts).
+ */
+async function listLibcameraCameras(file: string, cam: CameraConfig, ctx: Ctx): Promise<ProbeOutcome & { size?: Size }> {
   try {
-    const r = await runProgram({ program: file, args: ['--list-cameras'], timeoutMs: ctx.probeTimeoutMs, killGraceMs: ctx.killGraceMs, env: ctx.env });
+    const hdr = cam.hdr && cam.hdr !== 'off' ? [`--hdr=${cam.hdr}`] : [];
+    const r = await runProgram({ program: file, args: ['--list-cameras', ...hdr], timeoutMs: ctx.probeTimeoutMs, killGraceMs: ctx.killGraceMs, env: ctx.env });
     const lines = [...r.stdout.toString('utf8').split('\n'), ...r.stderr];
     // e.g. "0 : imx219 [3280x2464 10-bit RGGB] (/base/soc/i2c0mux/i2c@1/imx219@10)" (core/options.cpp)
     const cameras = lines.map((l) => /^\s*\d+\s*:\s*(\S+)/.exec(l)?.[1]).filter((m): m is string => m !== undefined);
     if (r.killedFor) return { ok: false, summary: `--list-cameras did not finish within ${ctx.probeTimeoutMs} ms` };
-    if (cameras.length) return { ok: true, summary: `found ${cameras.join(', ')}` };
+    if (cameras.length) {
+      const index = cameraIndex(cam.extra_args);
+      const sensor = parseListCameras(r.stdout.toString('utf8')).find((c) => c.index === index);
+      const full = sensor ? fullSize(sensor) : undefined;
+      const size = full && (!cam.width || !cam.height) ? full : undefined;
+      if (size) ctx.logger.info({ sensor: sensor?.model, width: size.width, height: size.height }, `camera: ${sensor?.model} full size ${size.width}x${size.height}, used where camera.width/height are not set`);
+      return { ok: true, summary: `found ${cameras.join(', ')}`, ...(size ? { size } : {}) };
+    }
     const last = lines.map((l) => l.trim()).filter(Boolean).at(-1);
     return { ok: false, summary: last ?? (r.signal ? `killed by ${r.signal}` : `exit code ${r.exitCode}, no camera listed`) };
   } catch (err) {

@@ -1,6 +1,7 @@
 // Backend 'rpicam': rpicam-still (libcamera-still on Raspberry Pi OS before Bookworm), JPEG on stdout.
 import type { Exposure } from '../config/schema.ts';
 import { captureWithProgram, classifyByRules, type Classification, type ClassifyRule, type ProgramCameraOptions } from './spawn.ts';
+import { withSensorSize, type Size } from './sensor.ts';
 import type { Camera, Still, StillRequest } from './types.ts';
 
 // libcamera has no night mode (rpicam-apps core/options.cpp exposure_table: normal, sport, short, long, custom).
@@ -36,6 +37,12 @@ export function rpicamImageArgs(req: StillRequest): string[] {
   args.push('--exposure', EXPOSURE[req.exposure]);
   if (req.shutterUs) args.push('--shutter', String(Math.round(req.shutterUs)));
   if (req.gain) args.push('--gain', String(req.gain));
+  // Names and values as rpicam-apps core/options.cpp and core/still_options.hpp define them. --hdr has an
+  // implicit value (boost::program_options never takes the next word as its value), so it is `--hdr=MODE`.
+  if (req.autofocusMode && req.autofocusMode !== 'default') args.push('--autofocus-mode', req.autofocusMode);
+  if (req.autofocusOnCapture) args.push('--autofocus-on-capture');
+  if (req.lensPosition !== undefined) args.push('--lens-position', String(req.lensPosition));
+  if (req.hdr && req.hdr !== 'off') args.push(`--hdr=${req.hdr}`);
   return args;
 }
 
@@ -50,7 +57,7 @@ const RULES: readonly ClassifyRule[] = [
   {
     code: 'config',
     pattern:
-      /illegal rotation value|transforms requiring transpose not supported|unrecogni[sz]ed option|for option '[^']*' is invalid|required argument for option|cannot be specified more than once|Invalid (exposure|metering|AWB|HDR|AfMode|AfRange|afSpeed|lens position|mode)\b|Packing indicator|unrecognised metadata format/i,
+      /illegal rotation value|transforms requiring transpose not supported|unrecogni[sz]ed option|too many positional options|for option '[^']*' is invalid|required argument for option|cannot be specified more than once|Invalid (exposure|metering|AWB|HDR|AfMode|AfRange|afSpeed|lens position|mode)\b|Packing indicator|unrecognised metadata format/i,
     message: 'the camera program rejected its options (check camera.* and extra_args)',
   },
   // libcamera "Pipeline handler in use by another process" (camera.cpp, logged at INFO), then
@@ -68,7 +75,10 @@ export function classifyRpicam(lines: readonly string[]): Classification | undef
   return classifyByRules(RULES, lines);
 }
 
-export type RpicamOptions = ProgramCameraOptions;
+export interface RpicamOptions extends ProgramCameraOptions {
+  /** The sensor's full size (`--list-cameras`): the still size where camera.width/height are unset. */
+  sensorSize?: Size;
+}
 
 export class RpicamCamera implements Camera {
   readonly backend = 'rpicam';
@@ -82,7 +92,8 @@ export class RpicamCamera implements Camera {
     this.description = `${this.program} (libcamera)`;
   }
 
-  async capture(req: StillRequest, signal?: AbortSignal): Promise<Still> {
+  async capture(asked: StillRequest, signal?: AbortSignal): Promise<Still> {
+    const req = withSensorSize(asked, this.opts.sensorSize);
     const { args, rotate } = rpicamArgs(req, this.opts.extraArgs);
     const run = await captureWithProgram(this.opts, this.program, { args, req, signal, classify: classifyRpicam });
     return rotate ? { jpeg: run.jpeg, rotate } : { jpeg: run.jpeg };

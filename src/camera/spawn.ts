@@ -5,6 +5,7 @@ import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { validateJpeg, type JpegInfo } from './jpeg.ts';
+import { signalLadder } from './ladder.ts';
 import { CameraError, type CameraErrorCode, type StillRequest } from './types.ts';
 
 /** What a backend concluded from a failed run; `detail` is the stderr line that proves it. */
@@ -79,9 +80,9 @@ export function runProgram(opts: RunProgramOptions): Promise<RunProgramResult> {
     let killedFor: RunProgramResult['killedFor'];
     let killSignal: RunProgramResult['killSignal'];
     let spawnError: NodeJS.ErrnoException | undefined;
-    let escalation: NodeJS.Timeout | undefined;
     let settled = false;
 
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
     const kill = (why: NonNullable<RunProgramResult['killedFor']>) => {
       if (killedFor) return;
       killedFor = why;
@@ -91,15 +92,7 @@ export function runProgram(opts: RunProgramOptions): Promise<RunProgramResult> {
         child.stderr.destroy();
         return;
       }
-      killSignal = 'SIGTERM';
-      child.kill('SIGTERM');
-      // rpicam-still can sit in a driver call and ignore SIGTERM; the camera stays locked until it is gone.
-      escalation = setTimeout(() => {
-        if (child.exitCode === null && child.signalCode === null) {
-          killSignal = 'SIGKILL';
-          child.kill('SIGKILL');
-        }
-      }, grace);
+      void signalLadder(child, closed, ['SIGTERM', 'SIGKILL'], grace, (sig) => (killSignal = sig as RunProgramResult['killSignal']));
     };
     const timer = setTimeout(() => kill('timeout'), opts.timeoutMs);
     const onAbort = () => kill('aborted');
@@ -109,7 +102,6 @@ export function runProgram(opts: RunProgramOptions): Promise<RunProgramResult> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      clearTimeout(escalation);
       opts.signal?.removeEventListener('abort', onAbort);
       if (spawnError && child.pid === undefined) {
         reject(spawnFailure(opts.program, spawnError));

@@ -1,5 +1,5 @@
 // The small interface every camera backend implements, and the error classes callers act on.
-import type { Exposure } from '../config/schema.ts';
+import type { AutofocusMode, Exposure, HdrMode } from '../config/schema.ts';
 
 /** Why a capture failed, machine-readable: it names MQTT `failed` events and page messages. */
 export type CameraErrorCode = 'not_installed' | 'no_camera' | 'busy' | 'config' | 'timeout' | 'corrupt' | 'failed';
@@ -32,6 +32,14 @@ export interface StillRequest {
   exposure: Exposure;
   shutterUs?: number;
   gain?: number;
+  /** rpicam, Camera Module 3: `--autofocus-mode` (unset or default: rpicam-still's choice). */
+  autofocusMode?: AutofocusMode;
+  /** rpicam: an autofocus scan just before the still. */
+  autofocusOnCapture?: boolean;
+  /** rpicam: fixed focus in dioptres (0: infinity). */
+  lensPosition?: number;
+  /** rpicam: `--hdr` (unset or off: none). */
+  hdr?: HdrMode;
   settleMs: number;
   timeoutMs: number;
 }

@@ -15,13 +15,16 @@ import { originalOf } from './original.ts';
 import { stillRequest } from './request.ts';
 import { timeTagText } from '../image/timetag.ts';
 
-export type { Trigger } from '../storage/store.ts';
+export { TRIGGERS, type Trigger } from '../storage/still.ts';
 
 /** Per-request overrides (MQTT validates its own whitelist before calling). */
 export interface CaptureOptions {
   exposure?: Exposure;
   shutterUs?: number;
   gain?: number;
+  /** Per-still focus (rpicam, Camera Module 3): see StillOverrides. */
+  lensPosition?: number;
+  autofocus?: boolean;
   /** Caller's id, echoed in events (MQTT `id`). */
   requestId?: string;
   /** Free text naming who asked (MQTT `source`). */

@@ -13,6 +13,19 @@ import type { CliIo } from './io.ts';
 export async function cmdCapture(config: Config, io: CliIo, out: string | undefined): Promise<number> {
   const logger = createLogger(config.log.level === 'info' ? 'warn' : config.log.level);
   if (out !== undefined) {
+    // While the daemon runs it holds the camera: it takes the still (kept in its history too) and the
+    // CLI copies the original out.
+    const asked = await requestCapture(config.data_dir);
+    if (asked) {
+      if (!asked.ok) return printAnswer(asked, io);
+      const jpeg = await fs.readFile(asked.path);
+      if (out === '-') io.stdout.write(jpeg);
+      else {
+        await fs.writeFile(out, jpeg);
+        io.stderr.write(`wrote ${out} (${asked.width}x${asked.height}, ${jpeg.length} bytes, ${asked.backend}) from the running moncam\n`);
+      }
+      return 0;
+    }
     // Like the old capture.py: one still to a file, nothing stored.
     const { camera } = await probeCamera(config, logger);
     const still = await camera.capture(stillRequest(config));

@@ -74,6 +74,7 @@ export function execWord(word: string): string {
 
 function checkPathText(what: string, p: string): void {
   // A newline in a path would inject directives into the unit.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused here
   if (/[\u0000-\u001f\u007f]/.test(p)) throw new InstallError(`${what} path contains a control character: ${JSON.stringify(p)}`, 2);
   if (!path.isAbsolute(p)) throw new InstallError(`${what} path must be absolute: ${p}`, 2);
 }
@@ -206,7 +207,7 @@ export async function serviceInstall(opts: ServiceInstallOptions, io: Io): Promi
       const hidden = p && (hiddenBy(p) ?? hiddenBy(fs.realpathSync(p)));
       if (!hidden) continue;
       const problem = `${what} is at ${p}, under ${hidden}: the service cannot see it there`;
-      const fix = what === 'node' ? 'install Node.js system-wide, e.g. in /usr/local (README: Raspberry Pi OS from a blank SD card, step 4)' : what === 'moncam' ? 'install it system-wide: npm pack, then sudo npm install -g ./moncam-*.tgz (README)' : 'move it, e.g. to /etc/moncam/moncam.yaml';
+      const fix = what === 'node' ? 'install Node.js system-wide, e.g. in /usr/local (docs/install.md, step 4)' : what === 'moncam' ? 'install it system-wide: npm pack, then sudo npm install -g ./moncam-*.tgz (docs/install.md, step 5)' : 'move it, e.g. to /etc/moncam/moncam.yaml';
       if (liveInstall) throw new InstallError(`${problem}; ${fix}. Nothing written.`, 2);
       io.stderr.write(`moncam: warning: ${problem}; ${fix}.\n`);
     }

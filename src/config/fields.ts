@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { configSchema } from './schema.ts';
 
-export type LeafKind = 'string' | 'number' | 'boolean' | 'enum' | 'array' | 'bytes';
+export type LeafKind = 'string' | 'number' | 'boolean' | 'enum' | 'array' | 'bytes' | 'addresses';
 
 export interface ConfigField {
   path: string[];
@@ -58,6 +58,8 @@ function kindOf(s: AnySchema): { kind: LeafKind; choices?: readonly (string | nu
     case 'union': {
       const opts = d.options.map((o: AnySchema) => def(o));
       if (opts.every((o: any) => o.type === 'literal')) return { kind: 'enum', choices: opts.flatMap((o: any) => o.values) };
+      // web.trust_proxy: false, true or addresses (taken from the environment as text, parsed by the schema).
+      if (opts.some((o: any) => o.type === 'boolean')) return { kind: 'addresses' };
       return { kind: 'bytes' };
     }
     default:

@@ -82,6 +82,17 @@ export const EXPOSURES = ['normal', 'night', 'long', 'short', 'sport'] as const;
 export const exposureSchema = z.enum(EXPOSURES);
 export type Exposure = z.infer<typeof exposureSchema>;
 
+// rpicam-apps core/options.cpp: afMode_table (default, manual, auto, continuous) and the --hdr check
+// (off, auto, sensor, single-exp).
+export const AUTOFOCUS_MODES = ['default', 'manual', 'auto', 'continuous'] as const;
+export const HDR_MODES = ['off', 'auto', 'sensor', 'single-exp'] as const;
+/** libcamera's LensPosition control range for the IMX708 (dioptres). */
+export const MAX_LENS_POSITION = 32;
+export const lensPositionSchema = z.number({ error: `expected dioptres 0..${MAX_LENS_POSITION}` }).min(0, { error: `expected dioptres 0..${MAX_LENS_POSITION}` }).max(MAX_LENS_POSITION, { error: `expected dioptres 0..${MAX_LENS_POSITION}` });
+
+export type AutofocusMode = (typeof AUTOFOCUS_MODES)[number];
+export type HdrMode = (typeof HDR_MODES)[number];
+
 export const BACKENDS = ['auto', 'rpicam', 'raspistill', 'ffmpeg', 'synthetic'] as const;
 
 const camera = z
@@ -95,8 +106,12 @@ const camera = z
     name: z.string().min(1).max(100).optional().describe('Display name in Home Assistant. Default: "moncam <id>".'),
     backend: z.enum(BACKENDS).default('auto').describe('auto probes rpicam, raspistill, ffmpeg, then falls back to synthetic.'),
     command: z.string().min(1).optional().describe('Program to run instead of the backend default (rpicam-still, raspistill, ffmpeg).'),
-    width: int(16, 16384).optional().describe('Still width in pixels. Default: the sensor\'s full resolution.'),
-    height: int(16, 16384).optional().describe('Still height in pixels.'),
+    width: int(16, 16384)
+      .optional()
+      .describe(
+        "Still width in pixels. Default (rpicam): the sensor's full size read from `rpicam-still --list-cameras` (Camera Module 3: 4608x2592, HQ camera: 4056x3040); with only one of width/height set, the other follows the sensor's aspect ratio.",
+      ),
+    height: int(16, 16384).optional().describe("Still height in pixels. Default (rpicam): the sensor's full size."),
     quality: int(1, 100).default(93).describe('JPEG quality of the original.'),
     rotation: z.union([z.literal(0), z.literal(90), z.literal(180), z.literal(270)], { error: 'expected 0, 90, 180 or 270' }).default(0).describe('Clockwise rotation. 90/270 are applied losslessly by moncam (EXIF orientation).'),
     hflip: z.boolean().default(false).describe('Mirror horizontally.'),
@@ -104,6 +119,22 @@ const camera = z
     exposure: exposureSchema.default('normal').describe('Exposure profile for on-demand stills: normal, night, long, short, sport.'),
     shutter_us: int(1, 600_000_000).optional().describe('Fixed shutter time in microseconds (rpicam/raspistill).'),
     gain: z.number().min(1).max(64).optional().describe('Fixed analogue gain (rpicam/raspistill).'),
+    autofocus_mode: z
+      .enum(AUTOFOCUS_MODES)
+      .default('default')
+      .describe(
+        "rpicam, cameras with autofocus (Camera Module 3): default: rpicam-still's choice (continuous, or manual when lens_position or autofocus_on_capture is set); manual: the lens stays at lens_position; auto: one scan when the camera starts; continuous: keeps focusing.",
+      ),
+    autofocus_on_capture: z.boolean().default(false).describe('rpicam (Camera Module 3): an autofocus scan just before each still (`--autofocus-on-capture`).'),
+    lens_position: lensPositionSchema
+      .optional()
+      .describe('rpicam (Camera Module 3): fixed focus in dioptres, 1 / distance in metres: 0 is infinity, 0.5 is 2 m, 2 is 50 cm (`--lens-position`). Not with autofocus_mode auto or continuous.'),
+    hdr: z
+      .enum(HDR_MODES)
+      .default('off')
+      .describe(
+        "rpicam: high dynamic range (`--hdr`). sensor: Camera Module 3's sensor HDR (full size then 2304x1296); single-exp: multi-frame HDR on a Pi 5; auto: sensor HDR on a Camera Module 3, else single-exp where supported.",
+      ),
     settle_ms: int(0, 60_000).default(1000).describe('Time the camera runs before the still, for exposure and white balance to settle.'),
     timeout_ms: int(1000, 600_000).default(30_000).describe('Hard limit for one capture; the program is sent SIGTERM, then SIGKILL.'),
     backoff_after: int(0, 1000).default(3).describe('After this many failed captures in a row, pause captures (doubling the pause each time). 0: never pause.'),
@@ -226,7 +257,7 @@ const web = z
     tls_key: z.string().optional().describe('PEM private key file of web.tls_cert.'),
     trust_proxy: trustProxy()
       .default(false)
-      .describe('Reverse proxy in front of the page (TLS termination): true for a proxy on this machine, or its IP address(es) / subnet(s), e.g. 192.168.1.2. Only these may set X-Forwarded-For (the client address the login limit counts) and X-Forwarded-Proto.'),
+      .describe('Reverse proxy in front of the page (TLS termination): true for a proxy on this machine, or its IP address(es) / subnet(s), e.g. 192.168.1.2. Only these may set X-Forwarded-For (the client address the login limit counts) and X-Forwarded-Proto. nginx and Caddy examples: docs/tls.md.'),
     fresh_on_visit: z.boolean().default(true).describe('Opening the page asks for a fresh still, as the old app did.'),
     fresh_window_s: int(0, 86_400).default(60).describe('Visits within this many seconds of the last still share it instead of taking another.'),
     session_idle_hours: int(1, 24 * 365).default(24 * 7).describe('A session ends after this long without a visit.'),
@@ -269,6 +300,11 @@ export const configSchema = z
     // Equal or crossed thresholds would flip between the profiles on every still.
     if (c.schedule.exposure === 'auto' && c.schedule.day_above <= c.schedule.night_below) {
       ctx.addIssue({ code: 'custom', path: ['schedule', 'day_above'], message: `must be above schedule.night_below (${c.schedule.night_below})`, input: c.schedule.day_above });
+    }
+    // rpicam-still ignores a lens position while autofocus moves the lens (core/rpicam_app.cpp StartCamera).
+    const cam = c.camera;
+    if (cam.lens_position !== undefined && (cam.autofocus_mode === 'auto' || cam.autofocus_mode === 'continuous')) {
+      ctx.addIssue({ code: 'custom', path: ['camera', 'lens_position'], message: `is ignored with camera.autofocus_mode ${cam.autofocus_mode}: set autofocus_mode to manual (or default), or remove lens_position`, input: cam.lens_position });
     }
     // A certificate is useless without its key and the other way round.
     for (const section of ['web', 'broker'] as const) {

@@ -1,6 +1,6 @@
 // The command grammar of `moncam/capture/set`: plain words or a small JSON object; everything else is refused.
 import { z } from 'zod';
-import { exposureSchema } from '../config/schema.ts';
+import { exposureSchema, lensPositionSchema } from '../config/schema.ts';
 import type { CaptureOptions } from '../capture/service.ts';
 
 export const MAX_COMMAND_BYTES = 4096;
@@ -8,13 +8,15 @@ export const MAX_COMMAND_BYTES = 4096;
 export type CommandErrorCode = 'too_large' | 'bad_encoding' | 'bad_json' | 'not_object' | 'unknown_command' | 'unknown_option' | 'invalid_option';
 
 export type Command =
-  | { ok: true; camera?: string; id?: string; source?: string; options: Pick<CaptureOptions, 'exposure' | 'shutterUs' | 'gain'> }
+  | { ok: true; camera?: string; id?: string; source?: string; options: Pick<CaptureOptions, 'exposure' | 'shutterUs' | 'gain' | 'lensPosition' | 'autofocus'> }
   | { ok: false; error: CommandErrorCode; message: string; id?: string; camera?: string };
 
 // ASCII case only: no `u` flag, so `preſſ` (long s) or a Kelvin sign do not fold into a command word.
 const WORDS = /^(?:press|on|capture)?$/i;
 const CAMERA_ID = /^[a-z0-9_]{1,64}$/;
-const OPTIONS = ['camera', 'id', 'source', 'exposure', 'shutter_us', 'gain'] as const;
+// Focus is per still (a door command may focus on the door); HDR is not: it switches the sensor mode (and
+// the still size) through a sensor control that outlives the still, so it stays a camera setting.
+const OPTIONS = ['camera', 'id', 'source', 'exposure', 'shutter_us', 'gain', 'lens_position', 'autofocus'] as const;
 /** Refusal messages quote at most this much of a hostile payload (they end up in events and logs). */
 const MAX_MESSAGE_CHARS = 240;
 
@@ -29,7 +31,9 @@ const commandSchema = z.strictObject({
   exposure: exposureSchema.optional(),
   shutter_us: z.number().int().min(1).max(600_000_000, { error: 'expected an integer 1..600000000' }).optional(),
   gain: z.number().min(1, { error: 'expected 1..64' }).max(64, { error: 'expected 1..64' }).optional(),
-});
+  lens_position: lensPositionSchema.optional(),
+  autofocus: z.boolean({ error: 'expected true or false' }).optional(),
+}).refine((c) => !(c.autofocus === true && c.lens_position !== undefined), { error: 'lens_position and autofocus: true exclude each other (the scan moves the lens)', path: ['lens_position'] });
 
 /**
  * Best effort for a refused JSON command: echo its `id`, and keep its `camera` so that only the
@@ -96,7 +100,13 @@ export function parseCommand(payload: Buffer): Command {
     ...(c.camera ? { camera: c.camera } : {}),
     ...(c.id !== undefined ? { id: String(c.id) } : {}),
     ...(c.source ? { source: c.source } : {}),
-    options: { ...(c.exposure ? { exposure: c.exposure } : {}), ...(c.shutter_us ? { shutterUs: c.shutter_us } : {}), ...(c.gain ? { gain: c.gain } : {}) },
+    options: {
+      ...(c.exposure ? { exposure: c.exposure } : {}),
+      ...(c.shutter_us ? { shutterUs: c.shutter_us } : {}),
+      ...(c.gain ? { gain: c.gain } : {}),
+      ...(c.lens_position !== undefined ? { lensPosition: c.lens_position } : {}),
+      ...(c.autofocus !== undefined ? { autofocus: c.autofocus } : {}),
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import type { FileKind } from './layout.ts';
 /** The version save() writes as `v`. Files written before there was a `v` are version 1. */
 export const STILL_VERSION = 2;
 
-/** What asked for a still; echoed in events and MQTT attributes. */
+/** Who asked for a still; published as `trigger` in events (ha-config's blueprint filters on it). */
 export const TRIGGERS = ['schedule', 'mqtt', 'web', 'visit', 'cli', 'startup'] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 

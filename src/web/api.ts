@@ -4,7 +4,7 @@ import { CaptureFailedError } from '../capture/service.ts';
 import { TimelapseError } from '../timelapse/service.ts';
 import { addDays, isDay } from '../storage/layout.ts';
 import { requireCsrfToken, sameOrigin } from './auth.ts';
-import type { WebDeps } from './app.ts';
+import type { WebDeps } from './deps.ts';
 import { jsonBody } from './guards.ts';
 import { captureJson, stillJson, timelapseJson } from './json.ts';
 

@@ -3,42 +3,12 @@ import path from 'node:path';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import helmet from 'helmet';
-import type { Logger } from 'pino';
-import type { LoginLimiter } from '../auth/limiter.ts';
-import type { PasswordVerifier } from '../auth/verifier.ts';
-import type { CaptureService } from '../capture/service.ts';
-import type { LocalClock } from '../clock.ts';
-import type { Config } from '../config/schema.ts';
-import type { CaptureStore } from '../storage/store.ts';
-import type { TimelapseFiles } from '../timelapse/files.ts';
-import type { TimelapseService } from '../timelapse/service.ts';
 import { apiRoutes } from './api.ts';
 import { authRoutes, isAuthenticated, requireSession, sessionExpired, sessionGate, type SessionRules } from './auth.ts';
-import { EventHub } from './events.ts';
 import { errorHandler, notFound, requestLimits } from './guards.ts';
 import { imageRoutes } from './images.ts';
 import { timelapseRoutes } from './timelapse.ts';
-
-export interface WebDeps {
-  config: Config;
-  store: CaptureStore;
-  /** The app's clock: today's day folder. */
-  clock: LocalClock;
-  captures: CaptureService;
-  /** Day timelapses (build on demand); without it the page only shows those on disk. */
-  timelapses?: Pick<TimelapseService, 'build'>;
-  /** Day timelapses on disk. */
-  timelapseFiles: Pick<TimelapseFiles, 'get'>;
-  events: EventHub;
-  /** Failed-login budget and argon2 queue, shared with the embedded broker. */
-  limiter: LoginLimiter;
-  verifier: PasswordVerifier;
-  sessionStore: session.Store;
-  sessionSecret: string;
-  logger: Logger;
-  /** The folder with index.html, login.html and their assets. */
-  uiDir: string;
-}
+import type { WebDeps } from './deps.ts';
 
 /**
  * Stills and timelapses open in the browser's own viewer, which styles itself with inline styles: under the

@@ -2,7 +2,7 @@
 import fs from 'node:fs/promises';
 import express, { type Router } from 'express';
 import { isCaptureId } from '../storage/layout.ts';
-import type { WebDeps } from './app.ts';
+import type { WebDeps } from './deps.ts';
 import { sendError } from './guards.ts';
 
 const KINDS = { 'full.jpg': 'original', 'thumb.jpg': 'thumb', 'preview.jpg': 'preview' } as const;

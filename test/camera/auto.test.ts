@@ -109,13 +109,20 @@ describe('probeCamera (auto)', () => {
 });
 
 describe('probeCamera (explicit backend)', () => {
-  test('explicit backend + command: used as configured, nothing probed', async () => {
+  test('explicit backend + command: used as configured, nothing probed (with camera.width/height set)', async () => {
     const { env, runs } = fakeEnv('no_camera');
-    const { camera, reason } = await probeCamera(camConfig({ backend: 'rpicam', command: FAKE_RPICAM }), deps(binDir({}), env));
+    const { camera, reason } = await probeCamera(camConfig({ backend: 'rpicam', command: FAKE_RPICAM, width: 640, height: 480 }), deps(binDir({}), env));
     assert.equal(camera.backend, 'rpicam');
     assert.equal(program(camera), FAKE_RPICAM);
     assert.match(reason, /camera.backend is rpicam \(camera.command\)/);
     assert.equal(runs().length, 0);
+  });
+
+  test('explicit rpicam without a size: only --list-cameras runs (for the size); no camera listed still keeps the backend', async () => {
+    const { env, runs } = fakeEnv('no_camera');
+    const { camera } = await probeCamera(camConfig({ backend: 'rpicam', command: FAKE_RPICAM }), deps(binDir({}), env));
+    assert.equal(camera.backend, 'rpicam');
+    assert.deepEqual(runs().map((r) => r.argv), [['--list-cameras']]);
   });
 
   test('explicit rpicam without command: libcamera-still when rpicam-still is absent; the bare name when neither is found', async () => {

@@ -183,3 +183,44 @@ describe('rpicam-still against the fake', () => {
     assert.match(err.message, /exceeded 100 bytes/);
   });
 });
+
+describe('Camera Module 3 options: autofocus and HDR', () => {
+  test('argv: --autofocus-mode, --autofocus-on-capture, --lens-position, --hdr=MODE (implicit value: never a separate word)', () => {
+    const { args } = rpicamArgs(req({ autofocusMode: 'continuous', hdr: 'sensor' }));
+    assert.deepEqual(args.slice(args.indexOf('--exposure')), ['--exposure', 'normal', '--autofocus-mode', 'continuous', '--hdr=sensor']);
+    const manual = rpicamArgs(req({ autofocusMode: 'manual', lensPosition: 0.5 })).args;
+    assert.deepEqual(manual.slice(-4), ['--autofocus-mode', 'manual', '--lens-position', '0.5']);
+    assert.deepEqual(rpicamArgs(req({ autofocusOnCapture: true, lensPosition: 0 })).args.slice(-3), ['--autofocus-on-capture', '--lens-position', '0']);
+    const plain = rpicamArgs(req({ autofocusMode: 'default', hdr: 'off', autofocusOnCapture: false })).args;
+    assert.ok(!plain.some((a) => a.startsWith('--autofocus') || a.startsWith('--hdr') || a === '--lens-position'), plain.join(' '));
+  });
+
+  test('the fake accepts exactly what moncam passes, on a Camera Module 3', async () => {
+    const { env, runs } = fakeEnv('ok', { FAKE_CAMERA_SENSOR: 'imx708' });
+    const cam = new RpicamCamera({ program: FAKE_RPICAM, env });
+    for (const over of [{ autofocusMode: 'auto' as const, autofocusOnCapture: true }, { autofocusMode: 'manual' as const, lensPosition: 2.5 }, { hdr: 'auto' as const }, { hdr: 'single-exp' as const }]) {
+      const still = await cam.capture(req(over));
+      assert.deepEqual(validateJpeg(still.jpeg), { width: 320, height: 240 });
+    }
+    assert.deepEqual(runs().map((r) => r.argv.slice(r.argv.indexOf('normal') + 1)), [
+      ['--autofocus-mode', 'auto', '--autofocus-on-capture'],
+      ['--autofocus-mode', 'manual', '--lens-position', '2.5'],
+      ['--hdr=auto'],
+      ['--hdr=single-exp'],
+    ]);
+  });
+
+  test('the fake rejects what rpicam-still rejects: bad values, and `--hdr sensor` as two words', async () => {
+    const { env } = fakeEnv('ok', { FAKE_CAMERA_SENSOR: 'imx708' });
+    const cam = (extraArgs: string[]) => new RpicamCamera({ program: FAKE_RPICAM, env, extraArgs });
+    for (const [extra, message] of [
+      [['--autofocus-mode', 'sometimes'], /Invalid AfMode:sometimes/],
+      [['--lens-position', 'near'], /Invalid lens position: near/],
+      [['--hdr=bright'], /Invalid HDR option provided: bright/],
+      [['--hdr', 'sensor'], /too many positional options/],
+    ] as const) {
+      const err = await rejectsWithCode(cam([...extra]).capture(req()), 'config');
+      assert.match(err.detail ?? err.message, message);
+    }
+  });
+});

@@ -53,7 +53,11 @@ describe('the fake in signal mode behaves like rpicam-still (so the guards are t
     const waiters: Array<{ re: RegExp; resolve: () => void }> = [];
     child.stderr.on('data', (d: string) => {
       text += d;
-      for (const w of waiters.slice()) if (w.re.test(text)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+      for (const w of waiters.slice()) {
+        if (!w.re.test(text)) continue;
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
     });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
     const line = (re: RegExp) => new Promise<void>((resolve) => (re.test(text) ? resolve() : waiters.push({ re, resolve })));

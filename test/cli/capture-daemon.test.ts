@@ -26,6 +26,17 @@ describe('moncam capture beside a running daemon', () => {
       assert.match(r.stderr, /captured \S+ \(640x480, \d+ bytes, rpicam\) by the running moncam/);
       assert.ok(daemon.logs.some((l) => l.msg === 'still captured' && l.trigger === 'cli'), 'the daemon logged it as a cli still');
 
+      // --out FILE / --out - too: the daemon's camera takes it (a second camera user would find it busy).
+      const file = path.join(tempDir(), 'out.jpg');
+      const toFile = await moncam(['capture', '--out', file], { cwd: daemon.dataDir, env });
+      assert.equal(toFile.code, 0, toFile.stderr);
+      assert.match(toFile.stderr, /^wrote .*out\.jpg \(640x480, \d+ bytes, rpicam\) from the running moncam\n$/);
+      assert.equal((await sharp(file).metadata()).width, 640);
+      const toStdout = await moncam(['capture', '--out', '-'], { cwd: daemon.dataDir, env });
+      assert.equal(toStdout.code, 0, toStdout.stderr);
+      assert.equal((await sharp(toStdout.stdoutBytes).metadata()).width, 640);
+      assert.equal(daemon.logs.filter((l) => l.msg === 'still captured' && l.trigger === 'cli').length, 3);
+
       fs.writeFileSync(scenario, 'no_camera');
       const failed = await moncam(['capture'], { cwd: daemon.dataDir, env });
       assert.equal(failed.code, 1, failed.stderr);

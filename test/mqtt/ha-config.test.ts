@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml';
 import { parseCommand } from '../../src/mqtt/command.ts';
 import { deviceDiscovery, discoveryTopics, type DiscoveryContext } from '../../src/mqtt/discovery.ts';
 import { mqttTopics } from '../../src/mqtt/topics.ts';
+import { inputTag } from './ha-automation-schema.ts';
 import { DEVICE_KEYS, PLATFORMS, PLATFORM_KEYS, REQUIRED_KEYS, SHARED_OPTIONS, missingRequired, unknownKeys, type Platform } from './ha-schema.ts';
 
 type Json = Record<string, unknown>;
@@ -49,7 +50,7 @@ function asArray(value: unknown, what: string): unknown[] {
 /** Parses strictly: duplicate keys, errors and warnings fail (HA's loader would refuse or surprise). */
 function loadYaml(file: string): { text: string; data: unknown } {
   const text = fs.readFileSync(path.join(DIR, file), 'utf8');
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, customTags: [inputTag] });
   assert.deepEqual(
     [...doc.errors, ...doc.warnings].map((e) => e.message),
     [],

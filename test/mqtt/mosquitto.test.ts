@@ -185,9 +185,9 @@ describe('Mosquitto stops and restarts (retained messages lost)', () => {
     assert.equal(daemon.app.store.latest()?.id, during.capture.id, 'the still taken during the outage is stored');
     // Stay down until reconnects were refused (backoff 200, 400, 800 ms in tests): recovery must come
     // from the backoff timer after failures, not from a lucky first retry.
-    const bridge = daemon.app.mqtt as unknown as { attempt: number };
-    await until(() => bridge.attempt >= 3, 5000, 'two refused reconnects');
-    const refused = bridge.attempt - 1; // the first attempt counts the drop itself
+    const bridge = daemon.app.mqtt as unknown as { connection: { attempt: number } };
+    await until(() => bridge.connection.attempt >= 3, 5000, 'two refused reconnects');
+    const refused = bridge.connection.attempt - 1; // the first attempt counts the drop itself
 
     const tRestart = Date.now();
     await broker.restart();

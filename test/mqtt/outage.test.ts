@@ -155,7 +155,7 @@ describe('broker outages (real Mosquitto, SIGKILL)', () => {
       assert.equal(new Set(during.map((r) => r.capture.id)).size, during.length, 'distinct stills');
       assert.equal(daemon.app.store.latest()?.id, newest.capture.id);
       await sleep(Math.max(0, tKill + 30_000 - Date.now())); // a real 30 s outage
-      const attempts = (daemon.app.mqtt as unknown as { attempt: number }).attempt;
+      const attempts = (daemon.app.mqtt as unknown as { connection: { attempt: number } }).connection.attempt;
 
       const tRestart = Date.now();
       await broker.restart();
