@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { LocalClock } from './clock.ts';
 import { LoginLimiter } from './auth/limiter.ts';
 import { PasswordVerifier } from './auth/verifier.ts';
 import { probeCamera } from './camera/auto.ts';
@@ -20,6 +21,7 @@ import { Scheduler } from './schedule/scheduler.ts';
 import { DataDirLock } from './storage/lock.ts';
 import { ControlServer } from './control/socket.ts';
 import { CaptureStore } from './storage/store.ts';
+import { TimelapseFiles } from './timelapse/files.ts';
 import { TimelapseService } from './timelapse/service.ts';
 import { version } from './version.ts';
 import { createWebApp } from './web/app.ts';
@@ -47,8 +49,10 @@ export interface AppDeps {
 
 export interface App {
   readonly config: Config;
+  readonly clock: LocalClock;
   readonly camera: Camera;
   readonly store: CaptureStore;
+  readonly timelapseFiles: TimelapseFiles;
   readonly captures: CaptureService;
   readonly timelapses: TimelapseService;
   readonly autoExposure?: AutoExposure;
@@ -82,9 +86,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // A daemon may keep rpicam-still warm (camera.warm) for its on-demand still; start() starts nothing, the
   // first still does, and stop() ends it via camera.stop().
   const camera = deps.camera ?? (await probeCamera(config, { logger: logger.child({ module: 'camera' }), warmProfile: stillRequest(config) })).camera;
+  // One clock for day folders and local times everywhere (Intl formatters are costly to build).
+  const clock = new LocalClock(config.schedule.timezone);
   const store = new CaptureStore({
     dir: config.storage.dir,
-    timeZone: config.schedule.timezone,
+    clock,
     retentionDays: config.storage.retention_days,
     maxBytes: config.storage.max_bytes,
     minFree: config.storage.min_free,
@@ -99,13 +105,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
     logger: logger.child({ module: 'capture' }),
     ...(autoExposure ? { scheduleExposure: () => autoExposure.exposure } : {}),
   });
-  const onCaptured = (r: CaptureRecord) => autoExposure?.observe({ exposure: r.exposure, brightness: r.scene.brightness, manual: r.manual });
+  const onCaptured = (r: CaptureRecord) => autoExposure?.observe(r.capture.meta);
   const webEnabled = deps.web !== false && config.web.enabled;
   const privateDir = path.join(config.data_dir, 'private');
   // The web page's secret also signs the timelapse links published over MQTT.
   const secret = webEnabled ? await sessionSecret(path.join(privateDir, 'session_secret')) : undefined;
+  const timelapseFiles = new TimelapseFiles({ context: store.context, retentionDays: config.storage.retention_days });
   const timelapses = new TimelapseService({
     store,
+    files: timelapseFiles,
+    clock,
     config,
     logger: logger.child({ module: 'timelapse' }),
     link: (day) => timelapseLink(secret, day),
@@ -159,6 +168,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         discovery: { enabled: config.mqtt.discovery, legacy: config.mqtt.legacy_discovery, context: discoveryContext },
         captures,
         store,
+        clock,
         timelapses,
         logger: logger.child({ module: 'mqtt' }),
         announcedFile: path.join(config.data_dir, 'mqtt-announced.json'),
@@ -175,8 +185,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
           app: createWebApp({
             config,
             store,
+            clock,
             captures,
             timelapses,
+            timelapseFiles,
             events,
             limiter,
             verifier,
@@ -196,8 +208,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   return {
     config,
+    clock,
     camera,
     store,
+    timelapseFiles,
     captures,
     timelapses,
     autoExposure,
@@ -211,9 +225,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await store.start();
       // The last still's scene: the next still's change score and auto exposure's starting point.
       const latest = store.latest();
-      const meta = latest ? await store.readMeta(latest.id).catch(() => undefined) : undefined;
+      const meta = latest ? (await store.read(latest.id).catch(() => undefined))?.meta : undefined;
       captures.restoreScene(meta);
-      autoExposure?.observe({ exposure: meta?.exposure, brightness: meta?.brightness, manual: meta?.manual === true });
+      autoExposure?.observe(meta ?? {});
       captures.on('captured', onCaptured);
       await timelapses.start();
       await broker?.start();
@@ -243,6 +257,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       captures.off('captured', onCaptured);
       await mqtt?.stop();
       await broker?.stop();
+      store.stop();
       await camera.stop?.();
       await lock.release();
       logger.info('moncam stopped');

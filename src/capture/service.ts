@@ -4,9 +4,10 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { emitSafely } from '../events.ts';
 import { CameraError, type Camera } from '../camera/types.ts';
-import { exposureSchema, type Config, type Exposure } from '../config/schema.ts';
-import type { CaptureStore, StoredCapture } from '../storage/store.ts';
+import type { Config, Exposure } from '../config/schema.ts';
+import type { CaptureStore, RecordedMeta, SavedStill, StillMeta, Trigger } from '../storage/store.ts';
 import { StorageError } from '../storage/store.ts';
+import { stillMeta } from '../storage/still.ts';
 import { burnTimestamp, deriveImages } from './derive.ts';
 import { changeScore, decodeSignature, encodeSignature } from '../scene/scene.ts';
 import { CaptureHealth, type HealthSnapshot } from './health.ts';
@@ -14,10 +15,7 @@ import { originalOf } from './original.ts';
 import { stillRequest } from './request.ts';
 import { timeTagText } from '../image/timetag.ts';
 
-/** What asked for a still; echoed in events and MQTT attributes. */
-/** Who asked for a still; published as `trigger` in events (ha-config's blueprint filters on it). */
-export const TRIGGERS = ['schedule', 'mqtt', 'web', 'visit', 'cli', 'startup'] as const;
-export type Trigger = (typeof TRIGGERS)[number];
+export { TRIGGERS, type Trigger } from '../storage/still.ts';
 
 /** Per-request overrides (MQTT validates its own whitelist before calling). */
 export interface CaptureOptions {
@@ -41,22 +39,11 @@ export interface CaptureRequest {
   source?: string;
 }
 
+/** A stored still with the metadata it was saved with, and what only its capture knows. */
 export interface CaptureRecord {
-  capture: StoredCapture;
-  trigger: Trigger;
-  /** Every request this still answers (joined requests share one camera run). */
-  requests: CaptureRequest[];
-  width: number;
-  height: number;
-  fullWidth: number;
-  fullHeight: number;
-  thumbWidth: number;
-  thumbHeight: number;
+  capture: SavedStill;
   /** The MQTT preview JPEG, so outputs need not read it back from disk. */
   preview: Buffer;
-  /** The exposure profile the camera was asked for; `manual`: a shutter time or gain was forced. */
-  exposure: Exposure;
-  manual: boolean;
   scene: SceneReading;
   /** Time from the camera's start to its JPEG, and from the JPEG to stored files. */
   cameraMs: number;
@@ -163,12 +150,11 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
    * Picks up the scene of the still stored last (its metadata), so the first still after a restart
    * gets a change score too.
    */
-  restoreScene(meta: Record<string, unknown> | undefined): void {
+  restoreScene(meta: StillMeta | undefined): void {
     if (!meta) return;
     const signature = decodeSignature(meta.scene_signature);
-    const brightness = typeof meta.brightness === 'number' ? meta.brightness : undefined;
-    const exposure = exposureSchema.safeParse(meta.exposure);
-    if (signature || brightness !== undefined) this.sceneRefs.set(sceneProfile(exposure.success ? exposure.data : 'normal', meta.manual === true), { signature, brightness });
+    const brightness = meta.brightness;
+    if (signature || brightness !== undefined) this.sceneRefs.set(sceneProfile(meta.exposure ?? 'normal', meta.manual === true), { signature, brightness });
   }
 
   /** Failures in a row, the last error and any pause, for the page and /api/state. */
@@ -342,7 +328,7 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     });
     const profile = sceneProfile(request.exposure, manual);
     const scene = derivedP.then((d) => this.sceneReading(d.scene.brightness, d.scene.signature, profile));
-    const meta = Promise.all([derivedP, scene]).then(([d, sc]) => ({
+    const meta = Promise.all([derivedP, scene]).then(([d, sc]): RecordedMeta => ({
       trigger: job.trigger,
       requests: job.requests,
       camera: camera.backend,
@@ -353,7 +339,7 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
       thumb_width: d.thumb.width,
       thumb_height: d.thumb.height,
       exposure: request.exposure,
-      ...(manual ? { manual: true } : {}),
+      ...(manual ? { manual: true as const } : {}),
       brightness: sc.brightness,
       ...(sc.change !== undefined ? { change: sc.change } : {}),
       scene_signature: encodeSignature(d.scene.signature),
@@ -361,7 +347,8 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     const thumb = derivedP.then((d) => d.thumb.jpeg);
     const preview = derivedP.then((d) => d.preview.jpeg);
     for (const p of [thumb, preview, meta, scene]) p.catch(() => undefined); // a decode error surfaces through save()
-    const capture = await store.save({ capturedAt, original, thumb, preview, meta });
+    const stored = await store.save({ capturedAt, original, thumb, preview, meta });
+    const capture: SavedStill = { ...stored, meta: stillMeta(stored, await meta, store.timeZone) };
     const derived = await derivedP;
     const reading = await scene;
     // Only a stored still becomes the reference: a failed save must not hide the change from the next one.
@@ -386,17 +373,7 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     store.prune().catch((err: unknown) => logger.error({ err }, 'retention pruning failed'));
     return {
       capture,
-      trigger: job.trigger,
-      requests: job.requests,
-      width: derived.preview.width,
-      height: derived.preview.height,
-      fullWidth: derived.fullWidth,
-      fullHeight: derived.fullHeight,
-      thumbWidth: derived.thumb.width,
-      thumbHeight: derived.thumb.height,
       preview: derived.preview.jpeg,
-      exposure: request.exposure,
-      manual,
       scene: reading,
       cameraMs,
       pipelineMs,

@@ -52,7 +52,7 @@ export async function cmdCapture(config: Config, io: CliIo, out: string | undefi
   try {
     const record = await app.captures.capture('cli');
     io.stdout.write(`${record.capture.files.original}\n`);
-    io.stderr.write(`captured ${record.capture.id} (${record.fullWidth}x${record.fullHeight}, ${record.capture.bytes} bytes, ${app.camera.backend})\n`);
+    io.stderr.write(`captured ${record.capture.id} (${record.capture.meta.full_width}x${record.capture.meta.full_height}, ${record.capture.bytes} bytes, ${app.camera.backend})\n`);
   } finally {
     await app.stop();
   }

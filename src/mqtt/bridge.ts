@@ -3,9 +3,11 @@
 import fs from 'node:fs/promises';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
+import type { LocalClock } from '../clock.ts';
 import type { CaptureFailure, CaptureRecord, CaptureService } from '../capture/service.ts';
 import { addDays } from '../storage/layout.ts';
-import type { CaptureStore, StoredCapture } from '../storage/store.ts';
+import type { CaptureStore, Still } from '../storage/store.ts';
+import { stillAttributes } from './attributes.ts';
 import type { TimelapseFailure, TimelapseRecord, TimelapseService } from '../timelapse/service.ts';
 import { parseCommand, parseTimelapseCommand } from './command.ts';
 import { announcedNow, forgetPreviousIdentity } from './announced.ts';
@@ -23,7 +25,9 @@ export interface MqttBridgeDeps {
   cameraId: string;
   discovery: { enabled: boolean; legacy: boolean; context: DiscoveryContext };
   captures: Pick<CaptureService, 'capture' | 'on' | 'off'>;
-  store: Pick<CaptureStore, 'latest' | 'readMeta' | 'localDay'>;
+  store: Pick<CaptureStore, 'latest' | 'read'>;
+  /** The app's clock: which day a timelapse command means by today. */
+  clock: LocalClock;
   /** Day timelapses: announced on `timelapse` and as events; built on `timelapse/set`. */
   timelapses?: Pick<TimelapseService, 'build' | 'latest' | 'on' | 'off'>;
   logger: Logger;
@@ -38,25 +42,6 @@ export interface MqttBridgeDeps {
   announcedFile?: string;
   /** The embedded broker's packet limit: a preview that does not fit is not published (the broker would drop us). */
   maxPacketSize?: number;
-}
-
-/** Attributes JSON of the image topic, from a fresh record or from stored metadata after a restart. */
-function attributesOf(capture: StoredCapture, meta: Record<string, unknown>, previewBytes: number) {
-  return {
-    captured_at: capture.capturedAtIso,
-    trigger: meta.trigger,
-    id: capture.id,
-    width: meta.width,
-    height: meta.height,
-    bytes: previewBytes,
-    full_width: meta.full_width,
-    full_height: meta.full_height,
-    original_bytes: capture.bytes,
-    exposure: meta.exposure,
-    // Scene sensors; null (HA: unknown) for the first still or a still stored by an older version.
-    brightness: typeof meta.brightness === 'number' ? meta.brightness : null,
-    change: typeof meta.change === 'number' ? meta.change : null,
-  };
 }
 
 export class MqttBridge {
@@ -176,19 +161,19 @@ export class MqttBridge {
     return this.state.run(async () => {
       const latest = this.deps.store.latest();
       if (!latest) return;
-      const [preview, meta] = await Promise.all([fs.readFile(latest.files.preview), this.deps.store.readMeta(latest.id)]);
-      await this.publishState(gen, latest, meta ?? {}, preview);
+      const [preview, still] = await Promise.all([fs.readFile(latest.files.preview), this.deps.store.read(latest.id)]);
+      await this.publishState(gen, still ?? latest, preview);
     });
   }
 
-  private async publishState(gen: number, capture: StoredCapture, meta: Record<string, unknown>, preview: Buffer): Promise<void> {
+  private async publishState(gen: number, capture: Still, preview: Buffer): Promise<void> {
     const { topics, maxPacketSize, logger } = this.deps;
     // Topic, header and properties take well under 1 KiB.
     const fits = maxPacketSize === undefined || preview.length + 1024 <= maxPacketSize;
     if (!fits) logger.error({ id: capture.id, bytes: preview.length, max_packet_size: maxPacketSize }, 'MQTT preview larger than broker.max_packet_size: not published; lower mqtt.preview_size or preview_quality, or raise broker.max_packet_size');
     await Promise.all([
       fits ? this.send(gen, topics.image, preview, { retain: true }) : Promise.resolve(),
-      this.send(gen, topics.imageAttributes, JSON.stringify(attributesOf(capture, meta, preview.length)), { retain: true }),
+      this.send(gen, topics.imageAttributes, JSON.stringify(stillAttributes(capture, preview.length)), { retain: true }),
       this.send(gen, topics.lastCapture, capture.capturedAtIso, { retain: true }),
     ]);
   }
@@ -201,24 +186,15 @@ export class MqttBridge {
       return;
     }
     const gen = connection.generation;
-    const ids = record.requests.flatMap((r) => (r.requestId ? [r.requestId] : []));
-    const source = record.requests.find((r) => r.source)?.source;
+    const { meta } = record.capture;
+    const ids = meta.requests.flatMap((r) => (r.requestId ? [r.requestId] : []));
+    const source = meta.requests.find((r) => r.source)?.source;
     const { scene } = record;
-    const meta = {
-      trigger: record.trigger,
-      width: record.width,
-      height: record.height,
-      full_width: record.fullWidth,
-      full_height: record.fullHeight,
-      exposure: record.exposure,
-      brightness: scene.brightness,
-      change: scene.change,
-    };
     const sceneFields = { brightness: scene.brightness, change: scene.change ?? null };
     try {
       // The retained state may be superseded by a newer still (latest wins); the event is published for
       // every still all the same, after the state it refers to or a newer one: it answers the request ids.
-      await this.state.run(() => this.publishState(gen, record.capture, meta, record.preview));
+      await this.state.run(() => this.publishState(gen, record.capture, record.preview));
       await this.send(
         gen,
         topics.event,
@@ -226,11 +202,11 @@ export class MqttBridge {
           event_type: 'captured',
           ...(ids.length ? { id: ids[0], ids } : {}),
           capture_id: record.capture.id,
-          trigger: record.trigger,
+          trigger: meta.trigger,
           ...(source ? { source } : {}),
           captured_at: record.capture.capturedAtIso,
-          width: record.width,
-          height: record.height,
+          width: meta.width,
+          height: meta.height,
           ...sceneFields,
         }),
       );
@@ -241,7 +217,7 @@ export class MqttBridge {
           JSON.stringify({
             event_type: 'changed',
             capture_id: record.capture.id,
-            trigger: record.trigger,
+            trigger: meta.trigger,
             captured_at: record.capture.capturedAtIso,
             ...sceneFields,
             ...(scene.previousBrightness !== undefined ? { previous_brightness: scene.previousBrightness } : {}),
@@ -328,10 +304,10 @@ export class MqttBridge {
   }
 
   private handleTimelapseCommand(topic: string, payload: Buffer): void {
-    const { store, logger, timelapses } = this.deps;
+    const { clock, logger, timelapses } = this.deps;
     if (!timelapses) return;
     const now = new Date();
-    const today = store.localDay(now);
+    const today = clock.day(now);
     const cmd = parseTimelapseCommand(payload, today, addDays(today, -1));
     if (!cmd.ok) {
       if (this.logs.refused.allow()) logger.warn({ topic, error: cmd.error, bytes: payload.length }, `refused MQTT timelapse command: ${cmd.message}`);

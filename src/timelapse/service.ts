@@ -3,9 +3,11 @@ import { EventEmitter } from 'node:events';
 import { Cron } from 'croner';
 import type { Logger } from 'pino';
 import { emitSafely } from '../events.ts';
+import type { LocalClock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import { addDays, isDay } from '../storage/layout.ts';
-import { StorageError, type CaptureStore, type StoredTimelapse } from '../storage/store.ts';
+import { StorageError, type CaptureStore } from '../storage/store.ts';
+import type { StoredTimelapse, TimelapseFiles, TimelapseMeta } from './files.ts';
 import { encodeTimelapse, NoFramesError, type TimelapseResult } from './webp.ts';
 
 export type TimelapseTrigger = 'schedule' | 'startup' | 'mqtt' | 'web' | 'cli';
@@ -56,6 +58,10 @@ export interface TimelapseEvents {
 
 export interface TimelapseServiceDeps {
   store: CaptureStore;
+  /** The app's clock: which day is today, local times. */
+  clock: LocalClock;
+  /** Where a day's timelapse is stored and read back. */
+  files: Pick<TimelapseFiles, 'save' | 'get'>;
   config: Config;
   logger: Logger;
   /** The page path of a day's timelapse, with its access key. */
@@ -126,14 +132,14 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
 
   /** Builds the timelapse of each recently finished day that has stills and none up to date. */
   async buildFinished(trigger: TimelapseTrigger): Promise<void> {
-    const { store, logger } = this.deps;
-    const today = store.localDay(this.now());
+    const { store, files, clock, logger } = this.deps;
+    const today = clock.day(this.now());
     for (let back = FINISHED_DAYS; back >= 1; back--) {
       const day = addDays(today, -back);
       try {
         const stills = await store.listDay(day);
         if (stills.length === 0) continue;
-        const existing = await store.timelapse(day);
+        const existing = await files.get(day);
         if (existing?.meta.last_id === stills.at(-1)!.id) continue;
         await this.build(day, trigger);
       } catch (err) {
@@ -159,20 +165,20 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
   }
 
   private async make(day: string, trigger: TimelapseTrigger): Promise<TimelapseRecord> {
-    const { store, config, logger } = this.deps;
+    const { store, files, clock, config, logger } = this.deps;
     if (this.stopped) throw new TimelapseError({ day, trigger, at: this.now(), error: { code: 'stopped', message: 'moncam is shutting down' } });
     if (!isDay(day)) throw new TimelapseError({ day, trigger, at: this.now(), error: { code: 'bad_day', message: `expected a day as YYYY-MM-DD, got "${String(day).slice(0, 40)}"` } });
     const stills = await store.listDay(day);
     if (stills.length === 0) throw new TimelapseError({ day, trigger, at: this.now(), error: { code: 'no_stills', message: `no stills on ${day}` } });
     const days = config.storage.retention_days;
-    if (days > 0 && day < addDays(store.localDay(this.now()), -days)) {
+    if (days > 0 && day < addDays(clock.day(this.now()), -days)) {
       throw new TimelapseError({ day, trigger, at: this.now(), error: { code: 'too_old', message: `${day} is older than storage.retention_days (${days}): its stills are due for removal` } });
     }
     const { size, frame_ms: frameMs, quality } = config.timelapse;
     // Thumbnails are enough up to their size and far cheaper to decode than the previews.
     const kind = size <= config.storage.thumb_width ? 'thumb' : 'preview';
     const started = performance.now();
-    const saved: StoredTimelapse & { result: TimelapseResult } = await store.saveTimelapse(
+    const saved: StoredTimelapse & { result: TimelapseResult } = await files.save(
       day,
       (tempFile) => encodeTimelapse(stills.map((c) => c.files[kind]), tempFile, { size, frameMs, quality, signal: this.abort.signal }),
       (result, bytes) => ({
@@ -185,46 +191,23 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
         first_captured_at: stills[0]!.capturedAtIso,
         last_captured_at: stills.at(-1)!.capturedAtIso,
         last_id: stills.at(-1)!.id,
-        created_at: store.isoWithOffset(this.now()),
+        created_at: clock.iso(this.now()),
         trigger,
       }),
     );
-    const record = this.recordOf(saved.meta, day, trigger);
+    const record = timelapseRecord(saved.meta, day, this.deps.link(day), trigger);
     logger.info({ day, trigger, frames: record.frames, skipped: record.skipped, bytes: record.bytes, ms: Math.round(performance.now() - started) }, 'timelapse built');
     return record;
   }
 
-  private recordOf(meta: Record<string, unknown>, day: string, trigger: TimelapseTrigger): TimelapseRecord {
-    const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-    const str = (v: unknown) => (typeof v === 'string' ? v : '');
-    const frames = num(meta.frames);
-    const frameMs = num(meta.frame_ms);
-    return {
-      day,
-      url: this.deps.link(day),
-      frames,
-      skipped: num(meta.skipped),
-      width: num(meta.width),
-      height: num(meta.height),
-      bytes: num(meta.bytes),
-      frame_ms: frameMs,
-      duration_s: Math.round(frames * frameMs) / 1000,
-      first_captured_at: str(meta.first_captured_at),
-      last_captured_at: str(meta.last_captured_at),
-      last_id: str(meta.last_id),
-      created_at: str(meta.created_at),
-      trigger: (str(meta.trigger) || trigger) as TimelapseTrigger,
-    };
-  }
-
   /** The newest timelapse on disk among the last days, so a restart announces it again. */
   private async loadLatest(): Promise<void> {
-    const { store, logger } = this.deps;
+    const { store, files, logger } = this.deps;
     try {
       for (const day of (await store.listDays()).slice(-FINISHED_DAYS - 1).reverse()) {
-        const found = await store.timelapse(day);
+        const found = await files.get(day);
         if (found) {
-          this.latestRecord = this.recordOf(found.meta, day, 'startup');
+          this.latestRecord = timelapseRecord(found.meta, day, this.deps.link(day), 'startup');
           return;
         }
       }
@@ -250,4 +233,26 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
   private now(): Date {
     return this.deps.now ? this.deps.now() : new Date();
   }
+}
+
+/** What the outputs announce about a day's timelapse, from its description; `trigger` when it names none. */
+export function timelapseRecord(meta: TimelapseMeta, day: string, url: string, trigger: TimelapseTrigger): TimelapseRecord {
+  const frames = meta.frames ?? 0;
+  const frameMs = meta.frame_ms ?? 0;
+  return {
+    day,
+    url,
+    frames,
+    skipped: meta.skipped ?? 0,
+    width: meta.width ?? 0,
+    height: meta.height ?? 0,
+    bytes: meta.bytes ?? 0,
+    frame_ms: frameMs,
+    duration_s: Math.round(frames * frameMs) / 1000,
+    first_captured_at: meta.first_captured_at ?? '',
+    last_captured_at: meta.last_captured_at ?? '',
+    last_id: meta.last_id ?? '',
+    created_at: meta.created_at ?? '',
+    trigger: (meta.trigger || trigger) as TimelapseTrigger,
+  };
 }

@@ -6,10 +6,10 @@ import { addDays, isDay } from '../storage/layout.ts';
 import { requireCsrfToken, sameOrigin } from './auth.ts';
 import type { WebDeps } from './deps.ts';
 import { jsonBody } from './guards.ts';
-import { captureJson, timelapseJson } from './json.ts';
+import { captureJson, stillJson, timelapseJson } from './json.ts';
 
 export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) => Promise<boolean> }): Router {
-  const { config, store, captures, timelapses, events, logger } = deps;
+  const { config, store, clock, captures, timelapses, timelapseFiles, events, logger } = deps;
   const router = express.Router();
   router.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
@@ -21,13 +21,13 @@ export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) =>
 
   router.get('/state', async (req, res) => {
     const latest = store.latest();
-    const meta = latest ? await store.readMeta(latest.id).catch(() => undefined) : undefined;
+    const still = latest ? ((await store.read(latest.id).catch(() => undefined)) ?? latest) : undefined;
     res.json({
       camera: { id: config.camera.id, name: config.camera.name },
-      latest: latest ? { ...captureJson(latest), trigger: meta?.trigger, width: meta?.full_width, height: meta?.full_height } : null,
+      latest: still ? stillJson(still) : null,
       busy: captures.busy,
       health: captures.healthSnapshot(),
-      today: store.localDay(new Date()),
+      today: clock.day(new Date()),
       retention_days: config.storage.retention_days,
       fresh_on_visit: config.web.fresh_on_visit,
       csrf: req.session.csrf,
@@ -44,21 +44,21 @@ export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) =>
       res.status(400).json({ error: 'bad_day', message: 'expected a day as YYYY-MM-DD' });
       return;
     }
-    const [hours, days, timelapse] = await Promise.all([store.byHour(day), store.listDays(), store.timelapse(day)]);
+    const [hours, days, timelapse] = await Promise.all([store.byHour(day), store.listDays(), timelapseFiles.get(day)]);
     res.json({
       day,
       timelapse: timelapse ? timelapseJson(timelapse.meta, day) : null,
       hours: hours.map((list, hour) => ({ hour, captures: list.map(captureJson) })),
       prev: days.filter((d) => d < day).at(-1) ?? null,
       next: days.find((d) => d > day) ?? null,
-      oldest_allowed: config.storage.retention_days ? addDays(store.localDay(new Date()), -config.storage.retention_days) : null,
+      oldest_allowed: config.storage.retention_days ? addDays(clock.day(new Date()), -config.storage.retention_days) : null,
     });
   });
 
   /** Builds (or rebuilds) a day's timelapse now; `{"day": "YYYY-MM-DD"}`, default today. */
   router.post('/timelapse', sameOrigin, requireCsrfToken, ...jsonBody(1024), async (req, res) => {
     const body: unknown = req.body;
-    const day = body && typeof body === 'object' && 'day' in body ? (body as { day: unknown }).day : store.localDay(new Date());
+    const day = body && typeof body === 'object' && 'day' in body ? (body as { day: unknown }).day : clock.day(new Date());
     if (!isDay(day)) {
       res.status(400).json({ error: 'bad_day', message: 'expected a day as YYYY-MM-DD' });
       return;
@@ -83,7 +83,7 @@ export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) =>
   router.post('/capture', sameOrigin, requireCsrfToken, ...noParams, async (_req, res) => {
     try {
       const record = await captures.capture('web');
-      res.json({ ...captureJson(record.capture), trigger: record.trigger });
+      res.json({ ...captureJson(record.capture), trigger: record.capture.meta.trigger });
     } catch (err) {
       if (err instanceof CaptureFailedError) {
         res.status(503).json({ error: err.failure.error.code, message: err.failure.error.message });

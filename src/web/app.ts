@@ -84,7 +84,7 @@ export function createWebApp(deps: WebDeps): Express {
 
   // A session, or the day's link key (Home Assistant fetches timelapses without a session).
   app.use('/timelapse', mediaPolicy);
-  app.use(timelapseRoutes({ store: deps.store, sessionSecret: deps.sessionSecret }));
+  app.use(timelapseRoutes({ files: deps.timelapseFiles, sessionSecret: deps.sessionSecret }));
 
   // Everything below needs a session.
   app.use(requireSession);

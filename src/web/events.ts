@@ -3,7 +3,7 @@
 import type { Response } from 'express';
 import type { CaptureFailure, CaptureRecord, CaptureService } from '../capture/service.ts';
 import type { TimelapseRecord, TimelapseService } from '../timelapse/service.ts';
-import { captureJson, timelapseJson } from './json.ts';
+import { stillJson, timelapseJson } from './json.ts';
 
 /** Events are ~300 bytes; this is hundreds of unread events. */
 export const MAX_UNSENT_BYTES = 64 * 1024;
@@ -31,7 +31,7 @@ export class EventHub {
   private readonly clients = new Map<Response, StreamOwner | undefined>();
   private keepAlive?: NodeJS.Timeout;
   private readonly onCaptured = (r: CaptureRecord) =>
-    this.broadcast('captured', { ...captureJson(r.capture), trigger: r.trigger, width: r.fullWidth, height: r.fullHeight, brightness: r.scene.brightness, change: r.scene.change ?? null, changed: r.scene.changed });
+    this.broadcast('captured', { ...stillJson(r.capture), brightness: r.scene.brightness, change: r.scene.change ?? null, changed: r.scene.changed });
   private readonly onTimelapse = (t: TimelapseRecord) => this.broadcast('timelapse', timelapseJson({ ...t }, t.day));
   private readonly onFailed = (f: CaptureFailure) => this.broadcast('failed', { trigger: f.trigger, error: f.error.code, message: f.error.message, at: f.at.toISOString() });
 

@@ -1,11 +1,12 @@
 // The JSON shape of a still for the page and the API.
-import type { StoredCapture } from '../storage/store.ts';
+import type { Still } from '../storage/store.ts';
+import type { TimelapseMeta } from '../timelapse/files.ts';
 
 export function imageUrl(id: string, kind: 'full' | 'thumb' | 'preview'): string {
   return `/images/${id}/${kind}.jpg`;
 }
 
-export function captureJson(c: StoredCapture) {
+export function captureJson(c: Still) {
   return {
     id: c.id,
     captured_at: c.capturedAtIso,
@@ -16,8 +17,13 @@ export function captureJson(c: StoredCapture) {
   };
 }
 
+/** A still with what was recorded with it (undefined fields are left out when its metadata is missing). */
+export function stillJson(s: Still) {
+  return { ...captureJson(s), trigger: s.meta?.trigger, width: s.meta?.full_width, height: s.meta?.full_height };
+}
+
 /** A timelapse for the page: its session URL, versioned by its newest still so a rebuild is fetched anew. */
-export function timelapseJson(meta: Record<string, unknown>, day: string) {
+export function timelapseJson(meta: TimelapseMeta, day: string) {
   const version = typeof meta.last_id === 'string' ? `?v=${encodeURIComponent(meta.last_id)}` : '';
   return {
     day,

@@ -3,7 +3,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { type Router } from 'express';
 import { isDay } from '../storage/layout.ts';
-import type { CaptureStore } from '../storage/store.ts';
+import type { TimelapseFiles } from '../timelapse/files.ts';
 import { isAuthenticated } from './auth.ts';
 import { sendError } from './guards.ts';
 
@@ -25,7 +25,7 @@ function keyMatches(secret: string, day: string, given: unknown): boolean {
   return got.length === want.length && timingSafeEqual(got, want);
 }
 
-export function timelapseRoutes(deps: { store: Pick<CaptureStore, 'timelapse'>; sessionSecret: string }): Router {
+export function timelapseRoutes(deps: { files: Pick<TimelapseFiles, 'get'>; sessionSecret: string }): Router {
   const router = express.Router();
   router.get('/timelapse/:file', async (req, res) => {
     const m = /^(\d{4}-\d{2}-\d{2})\.webp$/.exec(req.params.file);
@@ -38,7 +38,7 @@ export function timelapseRoutes(deps: { store: Pick<CaptureStore, 'timelapse'>; 
       sendError(res, 404);
       return;
     }
-    const found = await deps.store.timelapse(day);
+    const found = await deps.files.get(day);
     if (!found) {
       sendError(res, 404);
       return;

@@ -27,7 +27,7 @@ describe('control socket', () => {
     const captures = {
       capture: async () => {
         stills++;
-        return { capture: { id: 'x', files: { original: '/data/x.jpg' }, bytes: 10 }, fullWidth: 4, fullHeight: 3 } as unknown as CaptureRecord;
+        return { capture: { id: 'x', files: { original: '/data/x.jpg' }, bytes: 10, meta: { full_width: 4, full_height: 3 } } } as unknown as CaptureRecord;
       },
     };
     const server = new ControlServer({ dataDir, captures, backend: 'fake', logger: pino({ level: 'silent' }) });

@@ -114,7 +114,7 @@ async function plantStill(daemon: Daemon, fromId: string, daysAgo: number): Prom
   const from = (await store.get(fromId))!;
   const at = new Date(from.capturedAt.getTime() - daysAgo * 86_400_000);
   const id = captureId(at);
-  const dir = path.join(store.dir, store.localDay(at));
+  const dir = path.join(store.dir, store.clock.day(at));
   fs.mkdirSync(dir, { recursive: true });
   for (const kind of FILE_KINDS) fs.copyFileSync(from.files[kind], path.join(dir, fileName(id, kind)));
   return id;
@@ -135,7 +135,7 @@ describe('timelapse over MQTT', () => {
     try {
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) ids.push(await still(daemon, sub));
-      const today = daemon.app.store.localDay(new Date());
+      const today = daemon.app.clock.day(new Date());
       sub.clear();
 
       await sub.publish(TL_SET, '');
@@ -159,7 +159,7 @@ describe('timelapse over MQTT', () => {
       const [ev] = await sub.waitFor(EVENT, 1, 5000, (m) => JSON.parse(m.payload.toString()).event_type === 'timelapse');
       assert.deepEqual(JSON.parse(ev!.payload.toString()), { event_type: 'timelapse', ...record });
 
-      const stored = await daemon.app.store.timelapse(today);
+      const stored = await daemon.app.timelapseFiles.get(today);
       assert.ok(stored, 'the timelapse is on disk');
       assert.equal(stored.bytes, record.bytes);
       const meta = await sharp(stored.file).metadata();
@@ -198,7 +198,7 @@ describe('timelapse over MQTT', () => {
       assert.equal(fail.day, yesterday);
       assert.equal(fail.trigger, 'mqtt');
       assert.equal(typeof fail.message, 'string');
-      assert.equal(await daemon.app.store.timelapse(yesterday), undefined);
+      assert.equal(await daemon.app.timelapseFiles.get(yesterday), undefined);
 
       // Refused commands: a failed event each (with the id when there was a valid one), nothing built.
       const latestBefore = daemon.app.timelapses.latest();
@@ -238,7 +238,7 @@ describe('timelapse over MQTT', () => {
     }
 
     // A restart on a brand-new broker (nothing retained there): the record is found on disk and republished.
-    const before = JSON.parse(fs.readFileSync(path.join(dataDir, 'captures', daemon.app.store.localDay(new Date()), 'timelapse.json'), 'utf8'));
+    const before = JSON.parse(fs.readFileSync(path.join(dataDir, 'captures', daemon.app.clock.day(new Date()), 'timelapse.json'), 'utf8'));
     ({ daemon, sub, log } = await start(dataDir));
     try {
       const latest = daemon.app.timelapses.latest();
@@ -271,7 +271,7 @@ describe('timelapse over MQTT', () => {
     const pub = await mqtt.connectAsync(daemon.url, { reconnectPeriod: 0, connectTimeout: 5000 });
     try {
       await still(daemon, sub);
-      const today = daemon.app.store.localDay(new Date());
+      const today = daemon.app.clock.day(new Date());
       sub.clear();
       await pub.publishAsync(TL_SET, 'today', { qos: 1, retain: true });
       await pub.publishAsync(TL_SET, JSON.stringify({ day: 'today', id: 'retained' }), { qos: 1, retain: true });
@@ -279,7 +279,7 @@ describe('timelapse over MQTT', () => {
       await sleep(1000);
       assert.deepEqual(events(sub), [], 'no event');
       assert.equal(sub.on(TL).length, 0, 'nothing built');
-      assert.equal(await daemon.app.store.timelapse(today), undefined);
+      assert.equal(await daemon.app.timelapseFiles.get(today), undefined);
       assert.ok(log.lines().some((l) => /retained command stored but not delivered/.test(String(l.msg)) && l.topic === TL_SET), 'the broker logs the guard');
 
       // Kicked off (a client takes over its client id) and back: the retained command arrives flagged and is ignored.
@@ -291,7 +291,7 @@ describe('timelapse over MQTT', () => {
       await sleep(1000);
       assert.deepEqual(events(sub), []);
       assert.equal(sub.on(TL).length, 0);
-      assert.equal(await daemon.app.store.timelapse(today), undefined);
+      assert.equal(await daemon.app.timelapseFiles.get(today), undefined);
       assert.ok(log.lines().some((l) => /^ignored a retained command/.test(String(l.msg)) && l.topic === TL_SET), 'logged as ignored');
 
       // Clearing it (an empty retained message) builds nothing either, and is no warning; a live command still works.
@@ -314,7 +314,7 @@ describe('timelapse over MQTT', () => {
     const { daemon, sub } = await start(tempDir());
     try {
       const id = await still(daemon, sub);
-      const today = daemon.app.store.localDay(new Date());
+      const today = daemon.app.clock.day(new Date());
       const yesterday = addDays(today, -1);
       const planted = [await plantStill(daemon, id, 1), await plantStill(daemon, id, 1.01)].sort();
       sub.clear();
@@ -344,7 +344,7 @@ describe('timelapse over MQTT', () => {
     const { daemon, sub } = await start(tempDir(), { MONCAM_WEB_ENABLED: 'false' });
     try {
       await daemon.app.captures.capture('mqtt');
-      const today = daemon.app.store.localDay(new Date());
+      const today = daemon.app.clock.day(new Date());
       await sub.publish(TL_SET, 'PRESS');
       const [m] = await sub.waitFor(TL, 1, 20_000);
       assert.equal(JSON.parse(m!.payload.toString()).url, `/timelapse/${today}.webp`);

@@ -2,7 +2,7 @@
 // Usage: node --import tsx crash-child.ts <dir> <run>. Without arguments (e.g. picked up by a test
 // runner's file glob) it does nothing.
 import { captureId } from '../../src/storage/layout.ts';
-import { input, makeStore } from './helpers.ts';
+import { input, makeStore, recorded } from './helpers.ts';
 
 const [dir, runArg] = process.argv.slice(2);
 if (dir && runArg) {
@@ -14,6 +14,6 @@ if (dir && runArg) {
   const base = Date.UTC(2026, 10, 23, 6, 0, 0) + run * 3_600_000;
   for (let i = 0; i < 10_000; i++) {
     const at = new Date(base + i * 1000);
-    await store.save(input(at, captureId(at), undefined, { run, i }));
+    await store.save(input(at, captureId(at), undefined, recorded({ requests: [{ trigger: 'schedule', requestId: `run ${run} #${i}` }] })));
   }
 }

@@ -24,11 +24,12 @@ import sharp from 'sharp';
 import { setPassword } from '../../src/auth/password.ts';
 import type { CaptureFailure, CaptureRecord } from '../../src/capture/service.ts';
 import { isTempName, nodeFs, type FileHandleLike, type StorageFs } from '../../src/storage/atomic.ts';
-import { CaptureStore, StorageError, type StoredCapture } from '../../src/storage/store.ts';
+import { CaptureStore, StorageError, type Still } from '../../src/storage/store.ts';
 import { PASSWORD } from '../helpers/daemon.ts';
 import { Recorder, instantCamera, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 import { GARDEN_8MP, memoryLogger, tempDir } from '../helpers/setup.ts';
 import { WebClient } from '../helpers/web.ts';
+import { recorded } from './helpers.ts';
 
 const run = promisify(execFile);
 const MIB = 1024 * 1024;
@@ -132,7 +133,7 @@ async function tree(dir: string): Promise<string[]> {
 const temps = async (dir: string) => (await tree(dir)).filter((f) => isTempName(path.basename(f)));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function snapshot(c: StoredCapture): Promise<Record<string, string>> {
+async function snapshot(c: Still): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const [kind, file] of Object.entries(c.files)) out[kind] = sha(await fsp.readFile(file));
   return out;
@@ -149,7 +150,7 @@ async function shoot(d: Daemon, rec: Recorder, id: string): Promise<Outcome> {
   const { captures } = d.app;
   const answer = new Promise<Outcome | { ok: false; failure: CaptureFailure }>((resolve) => {
     const mine = (requests: { requestId?: string }[]) => requests.some((r) => r.requestId === id);
-    const onCaptured = (record: CaptureRecord) => mine(record.requests) && done({ ok: true, record });
+    const onCaptured = (record: CaptureRecord) => mine(record.capture.meta.requests) && done({ ok: true, record });
     const onFailed = (failure: CaptureFailure) => mine(failure.requests) && done({ ok: false, failure });
     const done = (o: Outcome | { ok: false; failure: CaptureFailure }) => {
       captures.off('captured', onCaptured);
@@ -200,7 +201,7 @@ describe('disk full', () => {
     const failedEvents: CaptureFailure[] = [];
     d.daemon.app.captures.on('failed', (f) => failedEvents.push(f));
 
-    const kept: { capture: StoredCapture; files: Record<string, string> }[] = [];
+    const kept: { capture: Still; files: Record<string, string> }[] = [];
     let failure: Extract<Outcome, { ok: false }> | undefined;
     for (let i = 1; i <= 6 && !failure; i++) {
       const o = await shoot(d.daemon, d.rec, `fill-${i}`);
@@ -212,7 +213,7 @@ describe('disk full', () => {
     t.diagnostic(`${kept.length} captures fit, then: ${failure.failure.error.message}`);
 
     // The failure, as the capture service and MQTT report it.
-    const day = d.daemon.app.store.localDay(failure.failure.at);
+    const day = d.daemon.app.clock.day(failure.failure.at);
     const folder = path.join(d.storeDir, day);
     assert.equal(failure.failure.error.code, 'disk_full');
     assert.match(failure.failure.error.message, /^disk full: /);
@@ -263,7 +264,7 @@ describe('disk full', () => {
     defer(() => d.close());
     const { store } = d.daemon.app;
 
-    const taken: StoredCapture[] = [];
+    const taken: Still[] = [];
     let perCapture = 0;
     let n = 0;
     let lowestFree = Infinity;
@@ -305,7 +306,7 @@ describe('disk full', () => {
 });
 
 describe('min_free in the store', () => {
-  const inputFor = (at: Date) => ({ capturedAt: at, original: fixture, thumb: fixture.subarray(0, 40_000), preview: fixture.subarray(0, 200_000), meta: {} });
+  const inputFor = (at: Date) => ({ capturedAt: at, original: fixture, thumb: fixture.subarray(0, 40_000), preview: fixture.subarray(0, 200_000), meta: recorded() });
 
   test('a save that hits ENOSPC although statfs showed room removes the oldest stills and is retried once', { timeout: 30_000 }, async (t) => {
     const disk = await smallDisk(t, 12 * MIB);
@@ -315,7 +316,7 @@ describe('min_free in the store', () => {
     const lying: StorageFs = { ...nodeFs, statfs: async () => ({ bsize: 4096, bavail: 1 << 30 }) };
     const store = new CaptureStore({ dir: path.join(disk.dir, 'captures'), timeZone: 'UTC', retentionDays: 0, maxBytes: 0, minFree: MIB, logger: log.logger, fs: lying });
     await store.start();
-    const saved: StoredCapture[] = [];
+    const saved: Still[] = [];
     for (let i = 0; i < 8; i++) saved.push(await store.save(inputFor(new Date(Date.UTC(2026, 10, 23, 10, i)))));
     const retries = log.lines().filter((l) => l.msg === 'disk was full: retrying the save after removing the oldest stills');
     assert.ok(retries.length >= 4, `${retries.length} saves retried`);
@@ -337,7 +338,7 @@ describe('min_free in the store', () => {
     // min_free larger than the disk can give with two stills on it.
     const store = new CaptureStore({ dir, timeZone: 'UTC', retentionDays: 0, maxBytes: 0, minFree: 6 * MIB, logger: log.logger });
     await store.start();
-    const saved: StoredCapture[] = [];
+    const saved: Still[] = [];
     for (let i = 0; i < 5; i++) {
       saved.push(await store.save(inputFor(new Date(Date.UTC(2026, 10, 23, 11, i)))));
       const ids = (await store.listDay('2026-11-23')).map((c) => c.id);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import sharp from 'sharp';
 import { nodeFs, type StorageFs } from '../../src/storage/atomic.ts';
-import { CaptureStore, type CaptureStoreOptions, type SaveInput } from '../../src/storage/store.ts';
+import { CaptureStore, type CaptureStoreOptions, type RecordedMeta, type SaveInput } from '../../src/storage/store.ts';
 
 export const silentLogger = () => pino({ level: 'silent' });
 
@@ -36,8 +36,26 @@ export function expectedFiles(id: string, originalSize?: number): { original: Bu
   };
 }
 
+/** What a capture records with a still (the caller's part of a save), with `over` changed. */
+export function recorded(over: Partial<RecordedMeta> = {}): RecordedMeta {
+  return {
+    trigger: 'schedule',
+    requests: [{ trigger: over.trigger ?? 'schedule' }],
+    camera: 'synthetic',
+    width: 1280,
+    height: 960,
+    full_width: 3280,
+    full_height: 2464,
+    thumb_width: 480,
+    thumb_height: 360,
+    exposure: 'normal',
+    brightness: 42,
+    ...over,
+  };
+}
+
 /** A save input whose bytes are `expectedFiles(captureId(at))`. */
-export function input(at: Date, id: string, originalSize?: number, meta: Record<string, unknown> = {}): SaveInput {
+export function input(at: Date, id: string, originalSize?: number, meta: RecordedMeta = recorded()): SaveInput {
   return { capturedAt: at, ...expectedFiles(id, originalSize), meta };
 }
 

@@ -19,12 +19,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import mqtt from 'mqtt';
 import sharp from 'sharp';
 import { isTempName, nodeFs, type StorageFs } from '../../src/storage/atomic.ts';
-import { LocalClock, isDay, parseFileName } from '../../src/storage/layout.ts';
+import { LocalClock } from '../../src/clock.ts';
+import { isDay, parseFileName } from '../../src/storage/layout.ts';
 import { CaptureStore } from '../../src/storage/store.ts';
 import { ChildDaemon, PASSWORD } from '../helpers/daemon.ts';
 import { longOr } from '../helpers/long.ts';
 import { GARDEN_8MP, freePort, quietLogger, tempDir, until } from '../helpers/setup.ts';
 import { WebClient } from '../helpers/web.ts';
+import { recorded } from './helpers.ts';
 
 const MIN_ATTEMPTS = longOr(12, 50, 'MONCAM_POWER_CUT_ATTEMPTS');
 const DAY_MS = 86_400_000;
@@ -142,7 +144,7 @@ test('power cut: SIGKILL at random moments while capturing; restart leaves only 
   await history.start();
   const thumb = await sharp(fixture).resize(320).jpeg().toBuffer();
   const preview = await sharp(fixture).resize(640).jpeg().toBuffer();
-  for (let d = HISTORY_DAYS; d >= 1; d--) await history.save({ capturedAt: new Date(Date.now() - d * DAY_MS), original: fixture, thumb, preview, meta: { trigger: 'history' } });
+  for (let d = HISTORY_DAYS; d >= 1; d--) await history.save({ capturedAt: new Date(Date.now() - d * DAY_MS), original: fixture, thumb, preview, meta: recorded() });
   const staleDay = new LocalClock().day(new Date(Date.now() + STALE_OFFSET_MS));
 
   const brokerPort = await freePort();
@@ -292,7 +294,7 @@ test('age retention cut short halfway through a day folder: the day is never hal
   await writer.start();
   const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#363' } }).jpeg().toBuffer();
   for (const iso of ['2026-10-01T10:00:00Z', '2026-10-01T11:00:00Z', '2026-11-23T10:00:00Z']) {
-    await writer.save({ capturedAt: new Date(iso), original: jpeg, thumb: jpeg, preview: jpeg, meta: {} });
+    await writer.save({ capturedAt: new Date(iso), original: jpeg, thumb: jpeg, preview: jpeg, meta: recorded() });
   }
   // The power goes while the old day's files are being removed: some are gone, then nothing more happens.
   const dying: StorageFs = {

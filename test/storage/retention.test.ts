@@ -1,9 +1,9 @@
-import { test, describe } from 'node:test';
+import { test, describe, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { captureId } from '../../src/storage/layout.ts';
-import type { StoredCapture } from '../../src/storage/store.ts';
+import type { Still } from '../../src/storage/store.ts';
 import { input, listTree, makeStore, spyFs, tempDir, treeBytes } from './helpers.ts';
 
 const save = (store: ReturnType<typeof makeStore>, iso: string, size: number) => store.save(input(new Date(iso), captureId(new Date(iso)), size));
@@ -51,7 +51,7 @@ describe('retention', () => {
     t.after(cleanup);
     const store = makeStore(dir); // writes only; the limited store below prunes
     await store.start();
-    const caps: StoredCapture[] = [];
+    const caps: Still[] = [];
     for (const iso of ['2026-11-20T10:00:00.000Z', '2026-11-20T11:00:00.000Z', '2026-11-21T10:00:00.000Z', '2026-11-21T11:00:00.000Z', '2026-11-22T10:00:00.000Z']) {
       caps.push(await save(store, iso, 100_000));
     }
@@ -118,5 +118,33 @@ describe('retention', () => {
     const used = await store.usedBytes();
     assert.ok(used <= 1_000_000);
     assert.equal(used, await treeBytes(dir));
+  });
+
+  test('runs on its own timer, not only after a save; stop() ends it', async (t) => {
+    const { dir, cleanup } = await tempDir();
+    t.after(cleanup);
+    const writer = makeStore(dir);
+    await writer.start();
+    await save(writer, '2026-11-19T12:00:00.000Z', 1000);
+    await save(writer, '2026-11-23T09:00:00.000Z', 1000);
+    writer.stop();
+    mock.timers.enable({ apis: ['setInterval'] });
+    t.after(() => mock.timers.reset());
+    const store = makeStore(dir, { retentionDays: 2, now: () => new Date('2026-11-23T10:00:00Z'), retentionIntervalMs: 3_600_000 });
+    await store.start();
+    // The timer's prune is queued behind the store's lock: usedBytes() returns after it.
+    mock.timers.tick(3_599_999);
+    await store.usedBytes();
+    assert.deepEqual(await store.listDays(), ['2026-11-19', '2026-11-23'], 'nothing before the hour is up');
+    mock.timers.tick(1);
+    await store.usedBytes();
+    assert.deepEqual(await store.listDays(), ['2026-11-23'], 'the old day went without a save');
+
+    store.stop();
+    await fsp.mkdir(path.join(dir, '2026-11-18'));
+    await fsp.writeFile(path.join(dir, '2026-11-18', 'notes.txt'), 'x');
+    mock.timers.tick(2 * 3_600_000);
+    await store.usedBytes();
+    assert.deepEqual(await store.listDays(), ['2026-11-18', '2026-11-23'], 'stopped: no more pruning');
   });
 });

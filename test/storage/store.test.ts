@@ -5,11 +5,12 @@ import path from 'node:path';
 import { nodeFs, type StorageFs } from '../../src/storage/atomic.ts';
 import { captureId } from '../../src/storage/layout.ts';
 import { StorageError } from '../../src/storage/store.ts';
-import { expectedFiles, input, listTree, makeStore, spyFs, tempDir } from './helpers.ts';
+import type { RecordedMeta } from '../../src/storage/store.ts';
+import { expectedFiles, input, listTree, makeStore, recorded, spyFs, tempDir } from './helpers.ts';
 
 const at = (iso: string) => new Date(iso);
-const save = (store: ReturnType<typeof makeStore>, iso: string, size = 50_000, meta: Record<string, unknown> = {}) =>
-  store.save(input(at(iso), captureId(at(iso)), size, meta));
+const save = (store: ReturnType<typeof makeStore>, iso: string, size = 50_000, meta: Partial<RecordedMeta> = {}) =>
+  store.save(input(at(iso), captureId(at(iso)), size, recorded(meta)));
 
 describe('CaptureStore save and read', () => {
   test('save, then listDay, byHour, latest, get, readMeta; originals byte for byte', async (t) => {
@@ -20,9 +21,9 @@ describe('CaptureStore save and read', () => {
     assert.equal(store.latest(), undefined);
 
     // 23:30 UTC is already the next day in Berlin.
-    const a = await save(store, '2026-11-23T23:30:00.000Z', 300_000, { reason: 'schedule', exposure: 'night' });
-    const b = await save(store, '2026-11-24T08:15:42.250Z', 120_000, { reason: 'web' });
-    const c = await save(store, '2026-11-24T08:45:00.001Z', 80_000, { reason: 'mqtt', id: 'caller cannot override' });
+    const a = await save(store, '2026-11-23T23:30:00.000Z', 300_000, { trigger: 'schedule', exposure: 'night' });
+    const b = await save(store, '2026-11-24T08:15:42.250Z', 120_000, { trigger: 'web' });
+    const c = await save(store, '2026-11-24T08:45:00.001Z', 80_000, { trigger: 'mqtt', id: 'caller cannot override' } as Partial<RecordedMeta>);
 
     assert.equal(a.id, '20261123T233000.000Z');
     assert.equal(a.day, '2026-11-24');
@@ -56,7 +57,7 @@ describe('CaptureStore save and read', () => {
     }
 
     const meta = await store.readMeta(c.id);
-    assert.equal(meta?.reason, 'mqtt');
+    assert.equal(meta?.trigger, 'mqtt');
     assert.equal(meta?.id, c.id, 'store fields win over caller fields');
     assert.equal(meta?.capturedAt, '2026-11-24T08:45:00.001Z');
     assert.equal(meta?.capturedAtLocal, '2026-11-24T09:45:00.001+01:00');

@@ -14,8 +14,10 @@ import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
 import { TIMELAPSE_FILE } from '../../src/storage/layout.ts';
 import { CaptureStore } from '../../src/storage/store.ts';
+import { TimelapseFiles } from '../../src/timelapse/files.ts';
 import { TimelapseError, TimelapseService, type TimelapseFailure } from '../../src/timelapse/service.ts';
 import { prng, quietLogger, testConfig } from '../helpers/setup.ts';
+import { recorded } from '../storage/helpers.ts';
 
 const run = promisify(execFile);
 const NOW = new Date('2026-11-23T11:00:00.000Z');
@@ -71,9 +73,9 @@ async function setup(t: TestContext) {
   await store.start();
   for (let i = 0; i < 6; i++) {
     const jpeg = await noise(i + 1);
-    await store.save({ capturedAt: new Date(Date.parse(`${DAY}T07:00:00.000Z`) + i * 600_000), original: jpeg, thumb: jpeg, preview: jpeg, meta: {} });
+    await store.save({ capturedAt: new Date(Date.parse(`${DAY}T07:00:00.000Z`) + i * 600_000), original: jpeg, thumb: jpeg, preview: jpeg, meta: recorded() });
   }
-  const service = new TimelapseService({ store, config, logger: quietLogger(), link: (day) => `/timelapse/${day}.webp`, now: () => NOW });
+  const service = new TimelapseService({ store, files: new TimelapseFiles({ context: store.context, retentionDays: 0 }), clock: store.clock, config, logger: quietLogger(), link: (day) => `/timelapse/${day}.webp`, now: () => NOW });
   const failed: TimelapseFailure[] = [];
   service.on('failed', (f) => failed.push(f));
   t.after(() => service.stop());

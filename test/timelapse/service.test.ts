@@ -7,10 +7,11 @@ import path from 'node:path';
 import sharp from 'sharp';
 import type { Config } from '../../src/config/schema.ts';
 import { TIMELAPSE_FILE } from '../../src/storage/layout.ts';
-import { CaptureStore, type StoredCapture } from '../../src/storage/store.ts';
+import { CaptureStore, type Still } from '../../src/storage/store.ts';
+import { TimelapseFiles } from '../../src/timelapse/files.ts';
 import { TimelapseError, TimelapseService, type TimelapseFailure, type TimelapseRecord, type TimelapseServiceDeps } from '../../src/timelapse/service.ts';
 import { quietLogger, tempDir, testConfig, until } from '../helpers/setup.ts';
-import { PALETTE, listTree, solidJpeg, type Rgb } from '../storage/helpers.ts';
+import { PALETTE, listTree, recorded, solidJpeg, type Rgb } from '../storage/helpers.ts';
 
 
 // 12:00 in Berlin (UTC+1 in November): "today" is 2026-11-23.
@@ -23,14 +24,14 @@ const link = (day: string) => `/timelapse/${day}.webp?key=k-${day}`;
 
 
 /** A still whose thumbnail (480x360) and preview (1280x960) are solid colours; `preview` defaults to `thumb`'s. */
-async function still(store: CaptureStore, at: Date, thumb: Rgb, preview: Rgb = thumb): Promise<StoredCapture> {
+async function still(store: CaptureStore, at: Date, thumb: Rgb, preview: Rgb = thumb): Promise<Still> {
   const [original, t, p] = await Promise.all([solidJpeg(640, 480, thumb), solidJpeg(480, 360, thumb), solidJpeg(1280, 960, preview)]);
-  return store.save({ capturedAt: at, original, thumb: t, preview: p, meta: {} });
+  return store.save({ capturedAt: at, original, thumb: t, preview: p, meta: recorded() });
 }
 
 /** `n` stills on a local (Berlin) day from 08:00, `stepMin` minutes apart, palette colours in time order. */
-async function dayStills(store: CaptureStore, day: string, n: number, stepMin = 60, offset = 0): Promise<StoredCapture[]> {
-  const out: StoredCapture[] = [];
+async function dayStills(store: CaptureStore, day: string, n: number, stepMin = 60, offset = 0): Promise<Still[]> {
+  const out: Still[] = [];
   for (let i = 0; i < n; i++) {
     const at = new Date(Date.parse(`${day}T07:00:00.000Z`) + (offset + i) * stepMin * 60_000);
     out.push(await still(store, at, PALETTE[(offset + i) % PALETTE.length]!));
@@ -44,7 +45,7 @@ interface Harness {
   service: TimelapseService;
   built: TimelapseRecord[];
   failed: TimelapseFailure[];
-  /** Every store.saveTimelapse() call (one per build that got that far), with how often its encoder ran. */
+  /** Every files.save() call (one per build that got that far), with how often its encoder ran. */
   saves: Array<{ day: string; start: number; end: number; encodes: number }>;
   dir: string;
   /** Another service on the same store and config (a restart). */
@@ -70,8 +71,9 @@ async function setup(t: TestContext, env: Record<string, string> = {}, deps: Par
   });
   await store.start();
   const saves: Harness['saves'] = [];
-  const saveTimelapse = store.saveTimelapse.bind(store);
-  store.saveTimelapse = (async (day: string, build: (temp: string) => Promise<unknown>, meta: (r: unknown, b: number) => Record<string, unknown>) => {
+  const files = new TimelapseFiles({ context: store.context, retentionDays: config.storage.retention_days });
+  const saveTimelapse = files.save.bind(files);
+  files.save = (async (day: string, build: (temp: string) => Promise<unknown>, meta: (r: unknown, b: number) => Record<string, unknown>) => {
     const call = { day, start: performance.now(), end: 0, encodes: 0 };
     saves.push(call);
     try {
@@ -79,9 +81,9 @@ async function setup(t: TestContext, env: Record<string, string> = {}, deps: Par
     } finally {
       call.end = performance.now();
     }
-  }) as typeof store.saveTimelapse;
+  }) as typeof files.save;
   const make = (more: Partial<TimelapseServiceDeps> = {}) => {
-    const service = new TimelapseService({ store, config, logger: quietLogger(), link, now: () => NOW, ...deps, ...more });
+    const service = new TimelapseService({ store, files, clock: store.clock, config, logger: quietLogger(), link, now: () => NOW, ...deps, ...more });
     const built: TimelapseRecord[] = [];
     const failed: TimelapseFailure[] = [];
     service.on('built', (r) => built.push(r));
@@ -130,7 +132,7 @@ describe('TimelapseService.build', () => {
     const h = await setup(t);
     // Saved out of time order: the timelapse follows the capture time, not the order of saving.
     const order = [2, 0, 3, 1];
-    const caps: StoredCapture[] = [];
+    const caps: Still[] = [];
     for (const i of order) caps[i] = await still(h.store, new Date(Date.parse(`${Y1}T07:00:00.000Z`) + i * 3_600_000), PALETTE[i]!);
     await dayStills(h.store, TODAY, 1); // another day's still is not part of it
     const listed = await h.store.listDay(Y1);

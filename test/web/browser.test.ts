@@ -9,6 +9,7 @@ import { setPassword } from '../../src/auth/password.ts';
 import { CameraError, type Camera } from '../../src/camera/types.ts';
 import { instantCamera, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 import { makeJpeg, tempDir, until } from '../helpers/setup.ts';
+import { recorded } from '../storage/helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'browser-secret-1';
@@ -43,7 +44,7 @@ describe('the page in Chromium', () => {
     // A still yesterday (filed in yesterday's folder) and two today.
     const yesterday = new Date(Date.now() - 86_400_000);
     const jpeg = await makeJpeg(1600, 1200, '#7f4a3a');
-    await daemon.app.store.save({ capturedAt: yesterday, original: jpeg, thumb: await makeJpeg(480, 360, '#7f4a3a'), preview: await makeJpeg(1280, 960, '#7f4a3a'), meta: { trigger: 'schedule' } });
+    await daemon.app.store.save({ capturedAt: yesterday, original: jpeg, thumb: await makeJpeg(480, 360, '#7f4a3a'), preview: await makeJpeg(1280, 960, '#7f4a3a'), meta: recorded({ trigger: 'schedule' }) });
     await daemon.app.captures.capture('schedule');
     await daemon.app.captures.capture('web');
     browser = await launch();

@@ -36,7 +36,7 @@ before(async () => {
   const passwordFile = path.join(dataDir, 'private', 'pass_user');
   await writePasswordHash(passwordFile, await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 1024, timeCost: 1 }));
   d = await startDaemon(instantCamera(await makeJpeg(64, 48)), { MONCAM_DATA_DIR: dataDir, MONCAM_BROKER_ENABLED: 'false', MONCAM_WEB_ENABLED: 'false', MONCAM_WEB_MAX_EVENT_CLIENTS: '50' });
-  const { config, store, captures, timelapses } = d.app;
+  const { config, store, clock, captures, timelapses, timelapseFiles } = d.app;
   // Only the hub uses setInterval (its keep-alive); timeouts and sockets stay real.
   mock.timers.enable({ apis: ['setInterval'] });
   hub = new EventHub(captures, { maxClients: config.web.max_event_clients, timelapses });
@@ -45,8 +45,10 @@ before(async () => {
   const app = createWebApp({
     config: { ...config, web: { ...config.web, password_file: passwordFile } },
     store,
+    clock,
     captures,
     timelapses,
+    timelapseFiles,
     events: hub,
     limiter: new LoginLimiter({ attempts: 100, windowMs: 60_000 }),
     verifier: new PasswordVerifier(),

@@ -45,12 +45,14 @@ after(async () => {
 /** The page's app with its own limiter, logging to memory; listens on loopback. */
 async function page(attempts: number) {
   const log = memoryLogger();
-  const { config, store, captures, timelapses } = d.app;
+  const { config, store, clock, captures, timelapses, timelapseFiles } = d.app;
   const app = createWebApp({
     config: { ...config, web: { ...config.web, password_file: passwordFile } },
     store,
+    clock,
     captures,
     timelapses,
+    timelapseFiles,
     events: new EventHub(captures, { maxClients: 10 }),
     limiter: new LoginLimiter({ attempts, windowMs: 15 * 60_000 }),
     verifier: new PasswordVerifier({ verify: async () => false }),

@@ -33,7 +33,7 @@ async function plantStill(daemon: Daemon, fromId: string, daysAgo: number): Prom
   const { store } = daemon.app;
   const from = (await store.get(fromId))!;
   const at = new Date(from.capturedAt.getTime() - daysAgo * 86_400_000);
-  const day = store.localDay(at);
+  const day = store.clock.day(at);
   fs.mkdirSync(path.join(store.dir, day), { recursive: true });
   for (const kind of FILE_KINDS) fs.copyFileSync(from.files[kind], path.join(store.dir, day, fileName(captureId(at), kind)));
   return day;
@@ -54,7 +54,7 @@ describe('web: day timelapses', () => {
     const cam = instantCamera(await makeJpeg(800, 600));
     daemon = await startDaemon(cam, { MONCAM_DATA_DIR: dataDir, MONCAM_BROKER_ENABLED: 'false', MONCAM_WEB_FRESH_ON_VISIT: 'false', MONCAM_STORAGE_RETENTION_DAYS: '3' }, { timelapseTiming: { catchUpDelayMs: 60_000 } });
     for (let i = 0; i < 3; i++) await daemon.app.captures.capture('web');
-    today = daemon.app.store.localDay(new Date());
+    today = daemon.app.clock.day(new Date());
     yesterday = addDays(today, -1);
     secret = fs.readFileSync(path.join(dataDir, 'private', 'session_secret'), 'utf8').trim();
     web = new WebClient(daemon.web);
@@ -185,7 +185,7 @@ describe('web: day timelapses', () => {
       assert.equal(json.error, error, body);
       assert.equal(typeof json.message, 'string');
     }
-    assert.equal(await daemon.app.store.timelapse(yesterday), undefined);
+    assert.equal(await daemon.app.timelapseFiles.get(yesterday), undefined);
 
     // Stills left on a day that retention (3 days) is about to remove: 409 too_old, nothing written.
     const old = await plantStill(daemon, daemon.app.store.latest()!.id, 6);
@@ -193,10 +193,10 @@ describe('web: day timelapses', () => {
     const tooOld = await web.api('/api/timelapse', JSON.stringify({ day: old }));
     assert.equal(tooOld.status, 409);
     assert.equal(((await tooOld.json()) as { error: string }).error, 'too_old');
-    assert.equal(await daemon.app.store.timelapse(old), undefined);
+    assert.equal(await daemon.app.timelapseFiles.get(old), undefined);
     assert.deepEqual(fs.readdirSync(path.join(daemon.app.store.dir, old)).filter((f) => f.includes('timelapse')), [], 'no temp file left');
 
-    const before = await daemon.app.store.timelapse(today);
+    const before = await daemon.app.timelapseFiles.get(today);
     const body = JSON.stringify({ day: today });
     assert.equal((await web.post('/api/timelapse', body, { 'content-type': 'application/json' })).status, 403, 'no token');
     assert.equal((await web.post('/api/timelapse', body, { 'content-type': 'application/json', 'x-csrf-token': 'forged' })).status, 403, 'wrong token');
@@ -206,7 +206,7 @@ describe('web: day timelapses', () => {
     const anon = new WebClient(daemon.web);
     const noSession = await anon.post('/api/timelapse', body, { 'content-type': 'application/json' });
     assert.ok([401, 403].includes(noSession.status), `no session -> ${noSession.status}`);
-    const after = await daemon.app.store.timelapse(today);
+    const after = await daemon.app.timelapseFiles.get(today);
     assert.deepEqual(after?.meta.created_at, before?.meta.created_at, 'none of these rebuilt it');
   });
 

@@ -1,4 +1,4 @@
-// The store's side of day timelapses: saveTimelapse()/timelapse(), and how size accounting, max_bytes,
+// A day's timelapse files (timelapse/files.ts): save()/get(), and how size accounting, max_bytes,
 // min_free, age retention and the start sweep treat a day's timelapse.webp + timelapse.json.
 // Real parts throughout: real stills (sharp JPEGs) saved with store.save(), the real WebP encoder.
 import { test, describe } from 'node:test';
@@ -8,21 +8,33 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { nodeFs, type StorageFs } from '../../src/storage/atomic.ts';
 import { TIMELAPSE_FILE } from '../../src/storage/layout.ts';
-import { StorageError, type CaptureStore, type StoredCapture } from '../../src/storage/store.ts';
+import { StorageError, type CaptureStore, type Still } from '../../src/storage/store.ts';
+import { TimelapseFiles } from '../../src/timelapse/files.ts';
 import { encodeTimelapse } from '../../src/timelapse/webp.ts';
-import { PALETTE, listTree, makeStore, solidJpeg, tempDir, treeBytes, type Rgb } from './helpers.ts';
+import { PALETTE, listTree, makeStore as makeCaptureStore, recorded, solidJpeg, tempDir, treeBytes, type Rgb } from '../storage/helpers.ts';
+
+const timelapseFiles = new WeakMap<CaptureStore, TimelapseFiles>();
+
+/** A store with its timelapse files beside it, sharing its lock and size ledger, as app.ts builds them. */
+function makeStore(dir: string, opts: Parameters<typeof makeCaptureStore>[1] = {}): CaptureStore {
+  const store = makeCaptureStore(dir, opts);
+  timelapseFiles.set(store, new TimelapseFiles({ context: store.context, retentionDays: opts.retentionDays ?? 0 }));
+  return store;
+}
+
+const tl = (store: CaptureStore): TimelapseFiles => timelapseFiles.get(store)!;
 
 
 
 /** One still of a solid colour: 640x480 original, 480x360 thumbnail, 1280x960 preview. */
-async function still(store: CaptureStore, iso: string, colour: Rgb): Promise<StoredCapture> {
+async function still(store: CaptureStore, iso: string, colour: Rgb): Promise<Still> {
   const [original, thumb, preview] = await Promise.all([solidJpeg(640, 480, colour), solidJpeg(480, 360, colour), solidJpeg(1280, 960, colour)]);
-  return store.save({ capturedAt: new Date(iso), original, thumb, preview, meta: { test: true } });
+  return store.save({ capturedAt: new Date(iso), original, thumb, preview, meta: recorded() });
 }
 
 /** Stills at hourly steps from `firstIso`, colours from the palette. */
-async function stills(store: CaptureStore, firstIso: string, n: number): Promise<StoredCapture[]> {
-  const out: StoredCapture[] = [];
+async function stills(store: CaptureStore, firstIso: string, n: number): Promise<Still[]> {
+  const out: Still[] = [];
   for (let i = 0; i < n; i++) out.push(await still(store, new Date(Date.parse(firstIso) + i * 3_600_000).toISOString(), PALETTE[i % PALETTE.length]!));
   return out;
 }
@@ -30,7 +42,7 @@ async function stills(store: CaptureStore, firstIso: string, n: number): Promise
 /** Builds the day's timelapse from its thumbnails with the real encoder, as the service does. */
 async function buildDay(store: CaptureStore, day: string) {
   const list = await store.listDay(day);
-  return store.saveTimelapse(
+  return tl(store).save(
     day,
     (temp) => encodeTimelapse(list.map((c) => c.files.thumb), temp, { size: 480, frameMs: 250, quality: 60 }),
     (result, bytes) => ({ frames: result.frames, width: result.width, last_id: list.at(-1)!.id, encoderBytes: result.bytes, statBytes: bytes }),
@@ -39,7 +51,7 @@ async function buildDay(store: CaptureStore, day: string) {
 
 const tempFiles = async (dir: string) => (await listTree(dir)).filter((f) => /\.tmp-/.test(path.basename(f)));
 const exists = (file: string) => fsp.stat(file).then(() => true, () => false);
-const captureBytes = async (c: StoredCapture) => {
+const captureBytes = async (c: Still) => {
   let sum = 0;
   for (const f of Object.values(c.files)) sum += (await fsp.stat(f)).size;
   return sum;
@@ -48,7 +60,7 @@ const timelapseBytes = async (dir: string, day: string) =>
   (await fsp.stat(path.join(dir, day, TIMELAPSE_FILE.video))).size + (await fsp.stat(path.join(dir, day, TIMELAPSE_FILE.meta))).size;
 
 describe('CaptureStore timelapse files', () => {
-  test('saveTimelapse stores the video and its description; timelapse() reads them; stills listing unchanged', async (t) => {
+  test('save() stores the video and its description; get() reads them; stills listing unchanged', async (t) => {
     const { dir, cleanup } = await tempDir();
     t.after(cleanup);
     const store = makeStore(dir, { timeZone: 'UTC' });
@@ -57,7 +69,7 @@ describe('CaptureStore timelapse files', () => {
     const caps = await stills(store, '2026-11-22T08:00:00.000Z', 3);
     const listed = await store.listDay(day);
     const days = await store.listDays();
-    assert.equal(await store.timelapse(day), undefined, 'none before the first build');
+    assert.equal(await tl(store).get(day), undefined, 'none before the first build');
 
     const saved = await buildDay(store, day);
     const video = path.join(dir, day, TIMELAPSE_FILE.video);
@@ -71,7 +83,7 @@ describe('CaptureStore timelapse files', () => {
     assert.deepEqual(meta, { frames: 3, width: 480, last_id: caps[2]!.id, encoderBytes: onDisk.length, statBytes: onDisk.length, day, bytes: onDisk.length });
     assert.deepEqual(saved.meta, meta);
 
-    const found = await store.timelapse(day);
+    const found = await tl(store).get(day);
     assert.deepEqual(found, { day, file: video, bytes: onDisk.length, meta });
     // The timelapse files are no stills: listings, get() and latest() do not change.
     assert.deepEqual(await store.listDay(day), listed);
@@ -81,18 +93,18 @@ describe('CaptureStore timelapse files', () => {
     assert.deepEqual(await tempFiles(dir), []);
 
     // Not there / not a day.
-    assert.equal(await store.timelapse('2026-11-21'), undefined);
-    assert.equal(await store.timelapse('../2026-11-22'), undefined);
-    assert.equal(await store.timelapse('2026-02-30'), undefined);
+    assert.equal(await tl(store).get('2026-11-21'), undefined);
+    assert.equal(await tl(store).get('../2026-11-22'), undefined);
+    assert.equal(await tl(store).get('2026-02-30'), undefined);
 
     // A missing or broken description does not hide the video, and carries no stale last_id.
     await fsp.writeFile(metaFile, '{ broken');
-    assert.deepEqual(await store.timelapse(day), { day, file: video, bytes: onDisk.length, meta: { day, bytes: onDisk.length } });
+    assert.deepEqual(await tl(store).get(day), { day, file: video, bytes: onDisk.length, meta: { day, bytes: onDisk.length } });
     await fsp.rm(metaFile);
-    assert.deepEqual((await store.timelapse(day))?.meta, { day, bytes: onDisk.length });
+    assert.deepEqual((await tl(store).get(day))?.meta, { day, bytes: onDisk.length });
     // An empty video (power cut on storage that ignores flushes) is none.
     await fsp.writeFile(video, '');
-    assert.equal(await store.timelapse(day), undefined);
+    assert.equal(await tl(store).get(day), undefined);
   });
 
   test('invalid and too-old days are refused before anything is written', async (t) => {
@@ -108,9 +120,9 @@ describe('CaptureStore timelapse files', () => {
       await fsp.writeFile(temp, 'x');
       return 1;
     };
-    await assert.rejects(store.saveTimelapse('2026-13-01', build, () => ({})), RangeError);
-    await assert.rejects(store.saveTimelapse('../../x', build, () => ({})), RangeError);
-    await assert.rejects(store.saveTimelapse('2026-11-19', build, () => ({})), (err: unknown) => {
+    await assert.rejects(tl(store).save('2026-13-01', build, () => ({})), RangeError);
+    await assert.rejects(tl(store).save('../../x', build, () => ({})), RangeError);
+    await assert.rejects(tl(store).save('2026-11-19', build, () => ({})), (err: unknown) => {
       assert.ok(err instanceof StorageError);
       assert.match(err.message, /retention_days/);
       return true;
@@ -118,9 +130,9 @@ describe('CaptureStore timelapse files', () => {
     assert.equal(calls, 0, 'the builder never ran');
     assert.equal(await exists(path.join(dir, '2026-11-19', TIMELAPSE_FILE.video)), false);
     // The cutoff day itself is still kept, so it can be built.
-    await store.saveTimelapse('2026-11-20', build, () => ({}));
+    await tl(store).save('2026-11-20', build, () => ({}));
     assert.equal(calls, 1);
-    assert.equal((await store.timelapse('2026-11-20'))?.bytes, 1);
+    assert.equal((await tl(store).get('2026-11-20'))?.bytes, 1);
   });
 
   test('a failed build or commit leaves the previous timelapse byte for byte and no temp files', async (t) => {
@@ -149,7 +161,7 @@ describe('CaptureStore timelapse files', () => {
     // The builder dies halfway through writing (an encoder error, a full disk).
     let sawTemp = '';
     await assert.rejects(
-      store.saveTimelapse(
+      tl(store).save(
         day,
         async (temp) => {
           sawTemp = temp;
@@ -168,7 +180,7 @@ describe('CaptureStore timelapse files', () => {
 
     // The description cannot be made: nothing changes either.
     await assert.rejects(
-      store.saveTimelapse(day, (temp) => fsp.writeFile(temp, 'new video'), () => {
+      tl(store).save(day, (temp) => fsp.writeFile(temp, 'new video'), () => {
         throw new Error('no description');
       }),
       /no description/,
@@ -240,7 +252,7 @@ describe('CaptureStore timelapse files', () => {
     );
     assert.deepEqual(await fsp.readFile(path.join(dayDir, TIMELAPSE_FILE.video)), video);
     assert.deepEqual(await fsp.readFile(path.join(dayDir, TIMELAPSE_FILE.meta)), meta);
-    assert.equal((await restarted.timelapse(day))?.bytes, video.length);
+    assert.equal((await tl(restarted).get(day))?.bytes, video.length);
     assert.equal(restarted.latest()?.id, caps[1]!.id);
   });
 });
@@ -311,7 +323,7 @@ describe('CaptureStore timelapse and retention', () => {
     assert.equal(await full.usedBytes(), total - dayA);
     // The next day is untouched, with its timelapse.
     assert.deepEqual((await full.listDay('2026-11-21')).map((c) => c.id), b.map((c) => c.id));
-    assert.equal((await full.timelapse('2026-11-21'))?.meta.last_id, b[1]!.id);
+    assert.equal((await tl(full).get('2026-11-21'))?.meta.last_id, b[1]!.id);
   });
 
   test('max_bytes with the sizes already loaded: a build then a prune keeps the totals exact', async (t) => {
@@ -359,7 +371,7 @@ describe('CaptureStore timelapse and retention', () => {
     const fs: StorageFs = { ...nodeFs, statfs: async () => ({ bavail: free, bsize: 1 }) };
     const store = makeStore(dir, { timeZone: 'UTC', minFree, fs });
     await store.start();
-    await store.save({ capturedAt: new Date('2026-11-22T08:00:00.000Z'), original, thumb: solidJpeg(480, 360, [10, 10, 10]), preview: solidJpeg(1280, 960, [10, 10, 10]), meta: {} });
+    await store.save({ capturedAt: new Date('2026-11-22T08:00:00.000Z'), original, thumb: solidJpeg(480, 360, [10, 10, 10]), preview: solidJpeg(1280, 960, [10, 10, 10]), meta: recorded() });
 
     assert.deepEqual(await store.listDays(), ['2026-11-21', '2026-11-22'], 'day A went whole');
     assert.deepEqual((await store.listDay('2026-11-21')).map((c) => c.id), b.map((c) => c.id), 'no still of the next day went');
@@ -385,7 +397,7 @@ describe('CaptureStore timelapse and retention', () => {
     const building = new Promise<void>((r) => (started = r));
     const gate = new Promise<void>((r) => (release = r));
     const list = await store.listDay('2026-11-22');
-    const save = store.saveTimelapse(
+    const save = tl(store).save(
       '2026-11-22',
       async (temp) => {
         started();
@@ -404,7 +416,7 @@ describe('CaptureStore timelapse and retention', () => {
     assert.equal(await exists(path.join(dir, '2026-11-22')), true, 'the day being built stays');
     release();
     await save;
-    assert.equal((await store.timelapse('2026-11-22'))?.meta.rebuilt, true);
+    assert.equal((await tl(store).get('2026-11-22'))?.meta.rebuilt, true);
     assert.equal(await store.usedBytes(), await treeBytes(dir));
     assert.ok((await store.usedBytes()) < used);
 
