@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { MALLOC_ENV, reexecEnv } from '../src/runtime.ts';
+import { MALLOC_ENV, reexecEnv, reexecNodeArgs } from '../src/runtime.ts';
 import { BIN, TSX } from './helpers/cli.ts';
 import { setPassword } from '../src/auth/password.ts';
 import { freePort, tempDir, until } from './helpers/setup.ts';
@@ -16,6 +16,12 @@ test('reexecEnv: nothing to do when both allocator settings are there; a user va
   assert.equal(reexecEnv({ ...MALLOC_ENV }), undefined);
   assert.deepEqual(reexecEnv({ PATH: '/bin' }), { PATH: '/bin', ...MALLOC_ENV });
   assert.deepEqual(reexecEnv({ MALLOC_ARENA_MAX: '4' }), { MALLOC_ARENA_MAX: '4', MALLOC_MMAP_THRESHOLD_: MALLOC_ENV.MALLOC_MMAP_THRESHOLD_ });
+});
+
+test('reexecNodeArgs: the semi-space flag is added unless the user gave one; other node arguments are kept', () => {
+  assert.deepEqual(reexecNodeArgs([]), ['--max-semi-space-size=2']);
+  assert.deepEqual(reexecNodeArgs(['--import', 'tsx']), ['--max-semi-space-size=2', '--import', 'tsx']);
+  assert.deepEqual(reexecNodeArgs(['--max-semi-space-size=8']), ['--max-semi-space-size=8']);
 });
 
 test('the shebang of bin.ts carries the allocator settings and the semi-space flag', () => {
@@ -65,6 +71,8 @@ test('without the settings: the daemon runs as a child with them; SIGTERM to the
     const childEnv = environOf(child);
     for (const [k, v] of Object.entries(MALLOC_ENV)) assert.equal(childEnv[k], v);
     assert.equal(environOf(d.child.pid!).MALLOC_ARENA_MAX, undefined);
+    // V8 sizes the young generation at start: the flag must be on the child's command line.
+    assert.ok(fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=2'));
     d.child.kill(how);
     const exit = await d.exited;
     if (how === 'SIGTERM') {
