@@ -18,10 +18,11 @@ test('reexecEnv: nothing to do when both allocator settings are there; a user va
   assert.deepEqual(reexecEnv({ MALLOC_ARENA_MAX: '4' }), { MALLOC_ARENA_MAX: '4', MALLOC_MMAP_THRESHOLD_: MALLOC_ENV.MALLOC_MMAP_THRESHOLD_ });
 });
 
-test('reexecNodeArgs: the semi-space flag is added unless the user gave one; other node arguments are kept', () => {
-  assert.deepEqual(reexecNodeArgs([]), ['--max-semi-space-size=2']);
-  assert.deepEqual(reexecNodeArgs(['--import', 'tsx']), ['--max-semi-space-size=2', '--import', 'tsx']);
-  assert.deepEqual(reexecNodeArgs(['--max-semi-space-size=8']), ['--max-semi-space-size=8']);
+test('reexecNodeArgs: each V8 flag is added unless the user gave it; other node arguments are kept', () => {
+  const all = ['--max-semi-space-size=2', '--lite-mode', '--no-expose-wasm'];
+  assert.deepEqual(reexecNodeArgs([]), all);
+  assert.deepEqual(reexecNodeArgs(['--import', 'tsx']), [...all, '--import', 'tsx']);
+  assert.deepEqual(reexecNodeArgs(['--max-semi-space-size=8']), ['--lite-mode', '--no-expose-wasm', '--max-semi-space-size=8']);
 });
 
 test('releaseMemory: Buffers nobody references any more are freed without --expose-gc on the command line', async () => {
@@ -41,7 +42,7 @@ test('the shebang of bin.ts carries the allocator settings and the semi-space fl
   const first = fs.readFileSync(BIN, 'utf8').split('\n')[0]!;
   assert.match(first, /^#!\/usr\/bin\/env -S /);
   for (const [k, v] of Object.entries(MALLOC_ENV)) assert.ok(first.includes(`${k}=${v}`), first);
-  assert.ok(first.includes('--max-semi-space-size=2'), first);
+  assert.ok(first.endsWith(' node --max-semi-space-size=2 --lite-mode --no-expose-wasm'), first);
 });
 
 function start(args: string[], env: Record<string, string>, cwd: string) {
@@ -77,7 +78,8 @@ test('without the settings: the daemon runs as a child with them; SIGTERM to the
   };
   for (const how of ['SIGTERM', 'SIGKILL'] as const) {
     const d = start(['run'], env, dir);
-    await until(() => d.out().stderr.includes('"msg":"moncam started"') || d.child.exitCode !== null, 20_000, 'moncam started');
+    // The banner (stdout) is written just before the signal handlers go in, with no await between them.
+    await until(() => d.out().stdout.includes('Change the password') || d.child.exitCode !== null, 20_000, 'moncam started');
     assert.ok(d.out().stderr.includes('"msg":"moncam started"'), d.out().stderr);
     const [child] = childrenOf(d.child.pid!);
     assert.ok(child, 'a re-run child');
@@ -85,7 +87,8 @@ test('without the settings: the daemon runs as a child with them; SIGTERM to the
     for (const [k, v] of Object.entries(MALLOC_ENV)) assert.equal(childEnv[k], v);
     assert.equal(environOf(d.child.pid!).MALLOC_ARENA_MAX, undefined);
     // V8 sizes the young generation at start: the flag must be on the child's command line.
-    assert.ok(fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0').includes('--max-semi-space-size=2'));
+    const cmdline = fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
+    assert.ok(['--max-semi-space-size=2', '--lite-mode', '--no-expose-wasm'].every((f) => cmdline.includes(f)), cmdline.join(' '));
     d.child.kill(how);
     const exit = await d.exited;
     if (how === 'SIGTERM') {

@@ -1,0 +1,17 @@
+import sharp from 'sharp'; import fs from 'fs';
+sharp.cache(false); sharp.concurrency(Number(process.env.C ?? 1));
+const jpeg = fs.readFileSync('test/fixtures/garden-8mp.jpg');
+const med = (a) => a.sort((x, y) => x - y)[a.length >> 1];
+const time = async (name, f) => { const t = []; for (let i = 0; i < 12; i++) { const s = performance.now(); await f(); if (i > 1) t.push(performance.now() - s); } console.log(name.padEnd(40), med(t).toFixed(1)); };
+await time('resize 1640 raw (bench ref)', () => sharp(jpeg).resize(1640).raw().toBuffer());
+await time('seq: resize 1640 raw', () => sharp(jpeg, { sequentialRead: true }).resize(1640).raw().toBuffer());
+await time('shrink-on-load only (no resize) via jpeg shrink', () => sharp(jpeg).resize(1640, null, { fastShrinkOnLoad: true, kernel: 'nearest' }).raw().toBuffer());
+await time('preview 1280 inside raw', () => sharp(jpeg).resize(1280, 1280, { fit: 'inside' }).removeAlpha().raw().toBuffer());
+await time('preview 1280 inside raw, linear', () => sharp(jpeg).resize(1280, 1280, { fit: 'inside', kernel: 'linear' }).removeAlpha().raw().toBuffer());
+await time('preview 1280 inside raw, mitchell', () => sharp(jpeg).resize(1280, 1280, { fit: 'inside', kernel: 'mitchell' }).removeAlpha().raw().toBuffer());
+await time('metadata', () => sharp(jpeg).metadata());
+const { data, info } = await sharp(jpeg).resize(1280, 1280, { fit: 'inside' }).raw().toBuffer({ resolveWithObject: true });
+const raw = { width: info.width, height: info.height, channels: 3 };
+await time('preview encode q80', () => sharp(data, { raw }).jpeg({ quality: 80 }).toBuffer());
+await time('preview encode q80 no optimiseCoding', () => sharp(data, { raw }).jpeg({ quality: 80, optimiseCoding: false }).toBuffer());
+await time('thumb resize 480 raw', () => sharp(data, { raw }).resize(480, 270, { fit: 'fill' }).raw().toBuffer());
