@@ -73,8 +73,8 @@ async function breakdown(n) {
       drawTimeTag(small, w, th, 3, '2026-01-01 12:00:00');
       return c;
     });
-    await lap('preview JPEG encode', () => s(copy, { raw }).jpeg({ quality: config.mqtt.preview_quality }).toBuffer());
-    await lap('thumbnail JPEG encode', () => s(small, { raw: { width: w, height: th, channels: 3 } }).jpeg({ quality: config.storage.thumb_quality }).toBuffer());
+    await lap('preview JPEG encode', () => s(copy, { raw }).jpeg({ quality: config.mqtt.preview_quality, optimiseCoding: false }).toBuffer());
+    await lap('thumbnail JPEG encode', () => s(small, { raw: { width: w, height: th, channels: 3 } }).jpeg({ quality: config.storage.thumb_quality, optimiseCoding: false }).toBuffer());
     await lap('write + fsync the original', async () => {
       const f = path.join(dataDir, `o-${i}.jpg`);
       const h = await fs.promises.open(f, 'w');
