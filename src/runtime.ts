@@ -29,12 +29,12 @@ export const MALLOC_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '1310
 /**
  * V8 flags that only work on the command line: `v8.setFlagsFromString` cannot shrink a young generation that
  * is already set up (measured: 17 MB of new space at idle without the flag, 0.3 MB with it). The shebang and
- * the unit pass them; the re-run adds them unless the user gave their own value. `--lite-mode` (V8's mode for
- * low-memory devices: no optimising compiler, no lazily allocated feedback, bytecode flushed sooner) measured
- * 14 MB less RSS idle and at peak, for ~10 % more CPU in moncam's own JavaScript (docs/memory.md). Lite mode
- * turns WebAssembly off (nothing moncam loads uses it); `--no-expose-wasm` says so, else V8 warns on stderr.
+ * the unit pass them; the re-run adds them unless the user gave their own value. `--no-opt --no-sparkplug`
+ * leave moncam's JavaScript to V8's interpreter (no optimised or baseline machine code): 10-14 MB less RSS idle
+ * and at peak, for ~10 % more CPU in moncam's own JavaScript; the image work is libvips' and not affected
+ * (docs/memory.md). `--lite-mode` saves the same but turns WebAssembly off, which Node's fetch() needs.
  */
-export const NODE_FLAGS = ['--max-semi-space-size=2', '--lite-mode', '--no-expose-wasm'] as const;
+export const NODE_FLAGS = ['--max-semi-space-size=2', '--no-opt', '--no-sparkplug'] as const;
 
 /** Node's arguments for the re-run child: the parent's, plus each of NODE_FLAGS not already given. */
 export function reexecNodeArgs(execArgv: readonly string[]): string[] {
