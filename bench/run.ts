@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { profileDaemon } from './daemon-profile.ts';
 
 // The daemon's memory settings, as in `npm start` and deploy/moncam.service (see README: memory).
-const NODE_FLAGS = ['--max-semi-space-size=2', '--no-opt', '--no-sparkplug'];
+const NODE_FLAGS = ['--max-semi-space-size=2', '--no-concurrent-recompilation'];
 const NODE_ENV_MEM = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
 const FIXTURE = path.join(import.meta.dirname, '..', 'test', 'fixtures', 'garden-8mp.jpg');
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);

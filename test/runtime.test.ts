@@ -19,10 +19,10 @@ test('reexecEnv: nothing to do when both allocator settings are there; a user va
 });
 
 test('reexecNodeArgs: each V8 flag is added unless the user gave it; other node arguments are kept', () => {
-  const all = ['--max-semi-space-size=2', '--no-opt', '--no-sparkplug'];
+  const all = ['--max-semi-space-size=2', '--no-concurrent-recompilation'];
   assert.deepEqual(reexecNodeArgs([]), all);
   assert.deepEqual(reexecNodeArgs(['--import', 'tsx']), [...all, '--import', 'tsx']);
-  assert.deepEqual(reexecNodeArgs(['--max-semi-space-size=8']), ['--no-opt', '--no-sparkplug', '--max-semi-space-size=8']);
+  assert.deepEqual(reexecNodeArgs(['--max-semi-space-size=8']), ['--no-concurrent-recompilation', '--max-semi-space-size=8']);
 });
 
 test('releaseMemory: Buffers nobody references any more are freed without --expose-gc on the command line', async () => {
@@ -45,7 +45,7 @@ test('the shebang of bin.ts carries the allocator settings and the semi-space fl
   const first = fs.readFileSync(BIN, 'utf8').split('\n')[0]!;
   assert.match(first, /^#!\/usr\/bin\/env -S /);
   for (const [k, v] of Object.entries(MALLOC_ENV)) assert.ok(first.includes(`${k}=${v}`), first);
-  assert.ok(first.endsWith(' node --max-semi-space-size=2 --no-opt --no-sparkplug'), first);
+  assert.ok(first.endsWith(' node --max-semi-space-size=2 --no-concurrent-recompilation'), first);
 });
 
 function start(args: string[], env: Record<string, string>, cwd: string) {
@@ -91,7 +91,7 @@ test('without the settings: the daemon runs as a child with them; SIGTERM to the
     assert.equal(environOf(d.child.pid!).MALLOC_ARENA_MAX, undefined);
     // V8 sizes the young generation at start: the flag must be on the child's command line.
     const cmdline = fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
-    assert.ok(['--max-semi-space-size=2', '--no-opt', '--no-sparkplug'].every((f) => cmdline.includes(f)), cmdline.join(' '));
+    assert.ok(['--max-semi-space-size=2', '--no-concurrent-recompilation'].every((f) => cmdline.includes(f)), cmdline.join(' '));
     d.child.kill(how);
     const exit = await d.exited;
     if (how === 'SIGTERM') {
