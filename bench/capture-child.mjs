@@ -6,6 +6,9 @@ import path from 'node:path';
 import { pino } from 'pino';
 import sharp from 'sharp';
 import { CaptureService } from '../dist/capture/service.js';
+import { drawTimeTag } from '../dist/capture/timetag.js';
+import { sceneStats } from '../dist/scene/scene.js';
+import { loadSharp } from '../dist/sharp.js';
 import { loadConfig } from '../dist/config/load.js';
 import { CaptureStore } from '../dist/storage/store.js';
 
@@ -38,5 +41,50 @@ for (let i = 0; i < 5; i++) {
   await sharp(jpeg).resize(Math.ceil(3280 / 2)).raw().toBuffer();
   decode.push(performance.now() - t);
 }
+// Where the overhead goes: derive.ts's steps one after another (in the pipeline the store's write overlaps
+// them), with moncam's sharp settings. Medians of `runs` passes, ms.
+const steps = await breakdown(runs);
 fs.rmSync(dataDir, { recursive: true, force: true });
-process.stdout.write(JSON.stringify({ overhead, decode, rssIdle, peakRss: peak, sharpConcurrency: sharp.concurrency() }) + '\n');
+process.stdout.write(JSON.stringify({ overhead, decode, steps, rssIdle, peakRss: peak, sharpConcurrency: sharp.concurrency() }) + '\n');
+
+async function breakdown(n) {
+  const s = await loadSharp();
+  const size = config.mqtt.preview_size;
+  const times = {};
+  const lap = async (name, f) => {
+    const t = performance.now();
+    const r = await f();
+    (times[name] ??= []).push(performance.now() - t);
+    return r;
+  };
+  for (let i = 0; i < n + 1; i++) {
+    const meta = await lap('metadata', () => s(jpeg, { failOn: 'truncated' }).metadata());
+    const { data, info } = await lap('decode at 1/2 + resize to preview (raw)', () =>
+      s(jpeg, { failOn: 'truncated' }).resize(size, size, { fit: 'inside', withoutEnlargement: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true }),
+    );
+    const raw = { width: info.width, height: info.height, channels: 3 };
+    const w = config.storage.thumb_width;
+    const th = Math.round((raw.height * w) / raw.width);
+    const small = await lap('thumbnail resize (raw)', () => s(data, { raw }).resize(w, th, { fit: 'fill' }).raw().toBuffer());
+    await lap('scene stats', () => sceneStats(small, { width: w, height: th, channels: 3 }));
+    const copy = await lap('preview copy + time tags', () => {
+      const c = Buffer.from(data);
+      drawTimeTag(c, raw.width, raw.height, 3, '2026-01-01 12:00:00');
+      drawTimeTag(small, w, th, 3, '2026-01-01 12:00:00');
+      return c;
+    });
+    await lap('preview JPEG encode', () => s(copy, { raw }).jpeg({ quality: config.mqtt.preview_quality, optimiseCoding: false }).toBuffer());
+    await lap('thumbnail JPEG encode', () => s(small, { raw: { width: w, height: th, channels: 3 } }).jpeg({ quality: config.storage.thumb_quality, optimiseCoding: false }).toBuffer());
+    await lap('write + fsync the original', async () => {
+      const f = path.join(dataDir, `o-${i}.jpg`);
+      const h = await fs.promises.open(f, 'w');
+      await h.writeFile(jpeg);
+      await h.sync();
+      await h.close();
+    });
+    if (i === 0) for (const k of Object.keys(times)) times[k] = []; // warm-up pass
+    void meta;
+  }
+  const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, med(v)]));
+}

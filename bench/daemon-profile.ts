@@ -21,13 +21,21 @@ export interface Phase {
   megapixels: number;
   /** MQTT PRESS -> "captured" event, ms. */
   latency: number[];
-  /** Daemon VmHWM after this phase (peak RSS since start). */
+  /** VmHWM (peak RSS since start) after this phase, summed over moncam's node processes. */
   peakRss: number;
+  /** The same, of the process that runs the daemon alone (the re-run child when there is one). */
+  peakRssDaemon: number;
 }
 
 export interface ProfileResult {
   pid: number;
+  /** RSS 10 s after start, summed over moncam's node processes (a re-run parent included). */
   idleRss: number;
+  /** The daemon process alone, and the re-run parent alone (0 when started with the settings: one process). */
+  idleRssDaemon: number;
+  idleRssParent: number;
+  /** CPU seconds (user + system) the daemon process used from start to the end of the captures. */
+  cpuSeconds: number;
   phases: Phase[];
   pageTimes: number[];
   pageErrors: number;
@@ -85,6 +93,18 @@ function nodeTree(pid: number): number[] {
 /** RSS (or peak RSS) summed over moncam's node processes: what `moncam run` costs, however it started. */
 export function vm(pid: number, key: 'VmRSS' | 'VmHWM'): number {
   return nodeTree(pid).reduce((sum, p) => sum + vmOf(p, key), 0);
+}
+
+/** The node process that runs the daemon: the deepest one (the re-run child, or `pid` itself). */
+export function daemonPid(pid: number): number {
+  return nodeTree(pid).at(-1) ?? pid;
+}
+
+/** utime + stime of a process, seconds (/proc/<pid>/stat fields 14 and 15, in clock ticks of 1/100 s). */
+function cpuOf(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /**
@@ -195,7 +215,7 @@ export async function profileDaemon(opts: ProfileOptions = {}): Promise<ProfileR
   let exit: ProfileResult['exit'];
   child.once('exit', (code, signal) => (exit = { code, signal }));
   const pid = child.pid!;
-  const result: ProfileResult = { pid, idleRss: NaN, phases: [], pageTimes: [], pageErrors: 0, imageFetches: 0, exit: undefined, log: '' };
+  const result: ProfileResult = { pid, idleRss: NaN, idleRssDaemon: NaN, idleRssParent: NaN, cpuSeconds: NaN, phases: [], pageTimes: [], pageErrors: 0, imageFetches: 0, exit: undefined, log: '' };
   try {
     const t0 = Date.now();
     while (!log.includes('"msg":"moncam started"')) {
@@ -205,6 +225,9 @@ export async function profileDaemon(opts: ProfileOptions = {}): Promise<ProfileR
     }
     await sleep(opts.idleWaitMs ?? 10_000);
     result.idleRss = vm(pid, 'VmRSS');
+    const daemon = daemonPid(pid);
+    result.idleRssDaemon = vmOf(daemon, 'VmRSS');
+    result.idleRssParent = daemon === pid ? 0 : result.idleRss - result.idleRssDaemon;
     const base = `http://127.0.0.1:${webPort}`;
     const login = await fetch(base + '/login', {
       method: 'POST',
@@ -246,8 +269,9 @@ export async function profileDaemon(opts: ProfileOptions = {}): Promise<ProfileR
           latency.push(performance.now() - t);
           opts.onSample?.();
         }
-        result.phases.push({ label, megapixels: mp, latency, peakRss: vm(pid, 'VmHWM') });
+        result.phases.push({ label, megapixels: mp, latency, peakRss: vm(pid, 'VmHWM'), peakRssDaemon: vmOf(daemonPid(pid), 'VmHWM') });
       }
+      result.cpuSeconds = cpuOf(daemonPid(pid));
     } finally {
       const l = await load.stop();
       Object.assign(result, { pageTimes: l.pageTimes, pageErrors: l.errors, imageFetches: l.images });

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { profileDaemon } from './daemon-profile.ts';
 
 // The daemon's memory settings, as in `npm start` and deploy/moncam.service (see README: memory).
-const NODE_FLAGS = ['--max-semi-space-size=2'];
+const NODE_FLAGS = ['--max-semi-space-size=2', '--no-concurrent-recompilation'];
 const NODE_ENV_MEM = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
 const FIXTURE = path.join(import.meta.dirname, '..', 'test', 'fixtures', 'garden-8mp.jpg');
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
@@ -47,6 +47,8 @@ async function djpegFloor(): Promise<{ whole: number; startup: number }> {
 interface ChildResult {
   overhead: number[];
   decode: number[];
+  /** derive.ts's steps one after another, median ms each (the pipeline overlaps the write with them). */
+  steps: Record<string, number>;
   rssIdle: number;
   peakRss: number;
   sharpConcurrency: number;
@@ -189,6 +191,7 @@ const rows: Array<[string, string, string, string]> = [
   ['  floor: djpeg -scale 1/2 minus djpeg start-up (same file, same run)', `${ms(floor)} (${ms(dj.whole)} - ${ms(dj.startup)})`, '1.00x', ''],
   ['  the same against djpeg with its start-up (flattering)', ms(dj.whole), `${(overhead / dj.whole).toFixed(2)}x`, ''],
   ['  sharp decode alone at 1/2 scale (in process)', ms(median(pipe.decode)), `${(median(pipe.decode) / floor).toFixed(2)}x floor; overhead ${(overhead / median(pipe.decode)).toFixed(2)}x it`, ''],
+  ...Object.entries(pipe.steps).map(([step, t]): [string, string, string, string] => [`    step: ${step}`, ms(t), `${((100 * t) / overhead).toFixed(0)}% of overhead`, '']),
   ['MQTT command -> preview at a subscriber (median of 20)', ms(latency), `${(latency / overhead).toFixed(2)}x overhead`, '<= 2.5x'],
   ['authenticated page GET / p50 (+ /api/state p50)', `${ms(web.pageP50)} (+${ms(web.stateP50)})`, '', '<= 20 ms'],
   ['latest thumbnail, requests/s (wrk, 16 connections, 5 s)', web.thumbRps.toFixed(0), '', '>= 3000'],

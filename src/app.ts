@@ -41,6 +41,8 @@ export interface AppDeps {
   web?: boolean;
   /** Leave the control socket out (one-shot CLI commands: nobody else should ask them for stills). */
   control?: boolean;
+  /** Frees memory after each still (the daemon passes runtime.releaseMemory; one-shot commands and tests need not). */
+  releaseMemory?: () => Promise<void>;
   /** Test hooks: faster HA-birth republish and reconnects. */
   mqttTiming?: { birthDelayMs?: [number, number]; reconnectMs?: [number, number] };
   /** Test hooks: when finished days get their timelapse (cron), and the catch-up delay after start. */
@@ -104,6 +106,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     config,
     logger: logger.child({ module: 'capture' }),
     ...(autoExposure ? { scheduleExposure: () => autoExposure.exposure } : {}),
+    ...(deps.releaseMemory ? { afterStill: deps.releaseMemory } : {}),
   });
   const onCaptured = (r: CaptureRecord) => autoExposure?.observe(r.capture.meta);
   const webEnabled = deps.web !== false && config.web.enabled;

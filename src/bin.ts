@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=2 --no-concurrent-recompilation
 // The `moncam` executable: the only place that exits the process. The shebang sets the allocator up for
 // `moncam` (global install, ./dist/bin.js); `node dist/bin.js` without it re-runs itself once (runtime.ts).
 import { applyEarlySettings, reexecEnv } from './runtime.ts';

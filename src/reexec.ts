@@ -1,6 +1,7 @@
 // Runs moncam again as a child with the allocator settings, when started without them (`node dist/bin.js`
 // with no shebang and no unit file). The parent only forwards signals and mirrors the exit status.
 import { spawn } from 'node:child_process';
+import { reexecNodeArgs } from './runtime.ts';
 
 /** Set in the child: a SIGKILL of this parent cannot be forwarded, so the child watches for it instead. */
 export const PARENT_ENV = 'MONCAM_REEXEC_PARENT';
@@ -8,7 +9,7 @@ export const PARENT_ENV = 'MONCAM_REEXEC_PARENT';
 const FORWARDED = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR2'] as const;
 
 export function reexec(env: NodeJS.ProcessEnv): void {
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
+  const child = spawn(process.execPath, [...reexecNodeArgs(process.execArgv), process.argv[1]!, ...process.argv.slice(2)], {
     env: { ...env, [PARENT_ENV]: String(process.pid) },
     stdio: 'inherit',
   });

@@ -106,6 +106,8 @@ export interface CaptureServiceDeps {
   now?: () => Date;
   /** `schedule.exposure: auto`: the profile scheduled stills use now (else the fixed schedule.exposure applies). */
   scheduleExposure?: () => Exposure | undefined;
+  /** Called once each still has settled, stored or failed (the daemon frees its buffers: runtime.releaseMemory). */
+  afterStill?: () => Promise<void>;
 }
 
 /** Requests with an id (or source) echoed per still (MQTT `ids`, metadata); a burst beyond shares the still unnamed. */
@@ -294,6 +296,7 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
       )
       .finally(() => {
         if (this.inFlight === job) this.inFlight = undefined;
+        this.deps.afterStill?.().catch((err: unknown) => this.deps.logger.warn({ err }, 'afterStill hook failed'));
       });
   }
 

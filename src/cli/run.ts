@@ -4,12 +4,13 @@ import { generateIfUnset, readPasswordHash, storeGenerated } from '../auth/passw
 import { startBanner } from './banner.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../log.ts';
+import { releaseMemory } from '../runtime.ts';
 import type { CliIo } from './io.ts';
 
 export async function cmdRun(config: Config, io: CliIo): Promise<number> {
   const logger = createLogger(config.log.level);
   const generated = await generateIfUnset(config.web.password_file);
-  const app = await createApp({ config, logger });
+  const app = await createApp({ config, logger, releaseMemory });
   await app.start();
   // Only now: a start that failed (a port in use) stored no password, so the next start shows one.
   const stored = generated ? await storeGenerated(config.web.password_file, generated) : false;

@@ -31,6 +31,10 @@ export async function clientOptions(config: Config): Promise<IClientOptions> {
     protocolVersion: m.url ? 5 : 4,
     connectTimeout: 10_000,
     keepalive: 30,
+    // mqtt-packet otherwise pre-builds a Buffer for each of the 65,536 two-byte numbers on its first write
+    // (~7 MB of heap, kept for good). aedes shares that module, so this turns it off for the embedded broker
+    // too: the client is created before the broker has written anything (docs/memory.md).
+    writeCache: false,
     ...(m.url && m.username ? { username: m.username } : {}),
     ...(m.url && m.password ? { password: m.password } : {}),
     ...(ca ? { ca } : {}),

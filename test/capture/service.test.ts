@@ -192,6 +192,26 @@ describe('capture service', () => {
     assert.equal(camera.requests[1]!.exposure, 'normal');
   });
 
+  test('afterStill runs once per settled still, stored or failed, after the caller has its answer', async () => {
+    const config = testConfig();
+    const camera = new GateCamera(await makeJpeg(640, 480));
+    const store = new CaptureStore({ dir: config.storage.dir, retentionDays: 0, maxBytes: 0, logger: quietLogger() });
+    await store.start();
+    const order: string[] = [];
+    const service = new CaptureService({ camera, store, config, logger: quietLogger(), afterStill: async () => void order.push('afterStill') });
+    const good = service.capture('web').then(() => order.push('stored'));
+    await until(() => camera.pending === 1);
+    camera.release();
+    await good;
+    await until(() => order.length === 2);
+    const bad = service.capture('web').catch(() => order.push('failed'));
+    await until(() => camera.pending === 1);
+    camera.fail(new CameraError('busy', 'camera busy'));
+    await bad;
+    await until(() => order.length === 4);
+    assert.deepEqual(order, ['stored', 'afterStill', 'failed', 'afterStill']);
+  });
+
   test('a throwing event listener does not break capturing', async () => {
     const { camera, service, captured } = await setup();
     service.prependListener('captured', () => {

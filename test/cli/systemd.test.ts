@@ -63,7 +63,7 @@ describe('moncam service install', () => {
     const file = path.join(dir, 'moncam.service');
     const unit = fs.readFileSync(file, 'utf8');
     assert.equal(fs.statSync(file).mode & 0o777, 0o644);
-    assert.match(unit, new RegExp(`^ExecStart=${NODE} --max-semi-space-size=2 ${BIN} run$`, 'm'));
+    assert.match(unit, new RegExp(`^ExecStart=${NODE} --max-semi-space-size=2 --no-concurrent-recompilation ${BIN} run$`, 'm'));
     assert.match(unit, /^User=moncamtest$/m);
     assert.deepEqual(fs.readdirSync(dir), ['moncam.service'], 'no temp file left behind');
     // One source: apart from the generated header, ExecStart= and User=, the unit is deploy/moncam.service.
@@ -106,7 +106,7 @@ describe('moncam service install', () => {
     assert.equal(r.code, 0, r.stderr);
     const config = fs.realpathSync(path.join(cwd, 'cam.yaml'));
     assert.match(r.stdout, /^\[Service\]$/m);
-    assert.ok(r.stdout.includes(`\nExecStart=${NODE} --max-semi-space-size=2 ${BIN} run --config ${config}\n`), r.stdout);
+    assert.ok(r.stdout.includes(`\nExecStart=${NODE} --max-semi-space-size=2 --no-concurrent-recompilation ${BIN} run --config ${config}\n`), r.stdout);
     assert.deepEqual(fs.readdirSync(dir), []);
     // The temp dir is under /tmp, which PrivateTmp=yes hides from the service: said, but not fatal for a dry run.
     assert.match(r.stderr, /warning: the config file is at .* under \/tmp \(PrivateTmp=yes\)/);
@@ -178,7 +178,7 @@ describe('deploy/moncam.service', () => {
 
   test('the template works as-is for the documented layout and keeps the values the command replaces', () => {
     const text = template();
-    assert.ok(text.includes(`\nExecStart=${TEMPLATE_DEFAULTS.node} --max-semi-space-size=2 ${TEMPLATE_DEFAULTS.bin} run\n`));
+    assert.ok(text.includes(`\nExecStart=${TEMPLATE_DEFAULTS.node} --max-semi-space-size=2 --no-concurrent-recompilation ${TEMPLATE_DEFAULTS.bin} run\n`));
     assert.ok(text.includes(`\nUser=${TEMPLATE_DEFAULTS.user}\n`));
     // Every directive carries a comment saying why (the line above it).
     const lines = text.split('\n');
