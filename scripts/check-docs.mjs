@@ -19,11 +19,15 @@ const run = promisify(execFile);
 
 // ---- the grammar, from the help text ----
 
-/** `moncam --help` and each `moncam <command> --help` that differs from it, as printed by the CLI in src/. */
+/**
+ * `moncam --help`, and `moncam <command> --help` for each command the main help points to for its options
+ * ("see moncam cert --help"), as printed by the CLI in src/. (Asking every command costs a second each.)
+ */
 async function helpTexts() {
   const cli = (args) => run(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'bin.ts'), ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: '1' } }).then((r) => r.stdout);
   const global = await cli(['--help']);
-  const commands = [...new Set(commandSynopses(global).map((c) => c.words).filter(Boolean))];
+  const known = new Set(commandSynopses(global).map((c) => c.words).filter(Boolean));
+  const commands = [...new Set([...global.matchAll(/moncam ([a-z][a-z ]*?) --help/g)].map((m) => m[1]))].filter((c) => known.has(c));
   const own = new Map();
   await Promise.all(
     commands.map(async (c) => {
