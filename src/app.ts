@@ -7,7 +7,8 @@ import { LoginLimiter } from './auth/limiter.ts';
 import { PasswordVerifier } from './auth/verifier.ts';
 import { probeCamera } from './camera/auto.ts';
 import type { Camera } from './camera/types.ts';
-import { CaptureService, type CaptureRecord } from './capture/service.ts';
+import { CaptureService } from './capture/service.ts';
+import { Lifecycle, named } from './lifecycle.ts';
 import { stillRequest } from './capture/request.ts';
 import type { Config } from './config/schema.ts';
 import { expiryState, readTlsPair, type TlsPair } from './config/tls.ts';
@@ -99,16 +100,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
     logger: logger.child({ module: 'storage' }),
   });
   const lock = new DataDirLock(config.data_dir, logger.child({ module: 'storage' }));
-  const autoExposure = config.schedule.exposure === 'auto' ? new AutoExposure({ config, logger: logger.child({ module: 'schedule' }) }) : undefined;
+  let autoExposure: AutoExposure | undefined;
   const captures = new CaptureService({
     camera,
     store,
     config,
     logger: logger.child({ module: 'capture' }),
-    ...(autoExposure ? { scheduleExposure: () => autoExposure.exposure } : {}),
+    ...(config.schedule.exposure === 'auto' ? { scheduleExposure: () => autoExposure?.exposure } : {}),
     ...(deps.releaseMemory ? { afterStill: deps.releaseMemory } : {}),
   });
-  const onCaptured = (r: CaptureRecord) => autoExposure?.observe(r.capture.meta);
+  if (config.schedule.exposure === 'auto') autoExposure = new AutoExposure({ config, logger: logger.child({ module: 'schedule' }), captures, store });
   const webEnabled = deps.web !== false && config.web.enabled;
   const privateDir = path.join(config.data_dir, 'private');
   // The web page's secret also signs the timelapse links published over MQTT.
@@ -209,6 +210,27 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   const control = deps.control === false ? undefined : new ControlServer({ dataDir: config.data_dir, captures, backend: camera.backend, logger: logger.child({ module: 'control' }) });
 
+  // Started in this order, stopped in reverse: the captures stop (a still in flight finishes) before the
+  // MQTT client, so that still is published before `offline`; the lock is the first taken and the last freed.
+  const lifecycle = new Lifecycle(
+    [
+      { name: 'data dir lock', start: () => lock.acquire(), stop: () => lock.release() },
+      { name: 'camera', stop: () => camera.stop?.() },
+      named('store', store),
+      named('auto exposure', autoExposure),
+      named('MQTT broker', broker),
+      named('MQTT client', mqtt),
+      named('timelapses', timelapses),
+      named('captures', captures),
+      web && { name: 'web sessions', start: () => sessions.restore(), stop: () => sessions.flush() },
+      web && named('live updates', events),
+      named('web server', web),
+      named('control socket', control),
+      named('schedule', scheduler),
+    ],
+    logger,
+  );
+
   return {
     config,
     clock,
@@ -224,45 +246,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
     web,
     control,
     async start() {
-      await lock.acquire();
-      await store.start();
-      // The last still's scene: the next still's change score and auto exposure's starting point.
-      const latest = store.latest();
-      const meta = latest ? (await store.read(latest.id).catch(() => undefined))?.meta : undefined;
-      captures.restoreScene(meta);
-      autoExposure?.observe(meta ?? {});
-      captures.on('captured', onCaptured);
-      await timelapses.start();
-      await broker?.start();
-      mqtt?.start();
-      if (web) {
-        await sessions.restore();
-        events.start();
-        await web.start();
-      }
-      await control?.start();
-      scheduler?.start();
+      await lifecycle.start();
       logger.info(
         { camera: camera.backend, data_dir: config.data_dir, latest: store.latest()?.id, mqtt: mqtt ? brokerUrl(config, broker) : 'off', exposure: autoExposure ? `auto (${autoExposure.mode})` : (config.schedule.exposure ?? config.camera.exposure) },
         'moncam started',
       );
     },
     async stop() {
-      scheduler?.stop();
-      await control?.stop();
-      if (web) {
-        await web.stop();
-        events.stop();
-        await sessions.flush();
-      }
-      await captures.stop();
-      await timelapses.stop();
-      captures.off('captured', onCaptured);
-      await mqtt?.stop();
-      await broker?.stop();
-      store.stop();
-      await camera.stop?.();
-      await lock.release();
+      await lifecycle.stop();
       logger.info('moncam stopped');
     },
   };

@@ -1,15 +1,15 @@
 // The one capture path every trigger calls: camera -> validate -> store -> derive -> events.
-// Over 300 lines for now: splitting it is issue 14 (one typed Still first, then the split; behaviour unchanged).
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { emitSafely } from '../events.ts';
-import { CameraError, type Camera } from '../camera/types.ts';
+import type { Camera } from '../camera/types.ts';
 import type { Config, Exposure } from '../config/schema.ts';
-import type { CaptureStore, RecordedMeta, SavedStill, StillMeta, Trigger } from '../storage/store.ts';
-import { StorageError } from '../storage/store.ts';
+import type { CaptureStore, RecordedMeta, SavedStill, Trigger } from '../storage/store.ts';
 import { stillMeta } from '../storage/still.ts';
 import { burnTimestamp, deriveImages } from './derive.ts';
-import { changeScore, decodeSignature, encodeSignature } from '../scene/scene.ts';
+import { encodeSignature } from '../scene/scene.ts';
+import { SceneReferences, sceneProfile } from './scene-refs.ts';
+import { CaptureFailedError, classify, MAX_REQUESTS_PER_CAPTURE, type CaptureEvents, type CaptureFailure, type CaptureOptions, type CaptureRecord, type CaptureRequest } from './types.ts';
 import { CaptureHealth, type HealthSnapshot } from './health.ts';
 import { originalOf } from './original.ts';
 import { stillRequest } from './request.ts';
@@ -17,73 +17,7 @@ import { timeTagText } from '../image/timetag.ts';
 
 export { TRIGGERS, type Trigger } from '../storage/still.ts';
 
-/** Per-request overrides (MQTT validates its own whitelist before calling). */
-export interface CaptureOptions {
-  exposure?: Exposure;
-  shutterUs?: number;
-  gain?: number;
-  /** Per-still focus (rpicam, Camera Module 3): see StillOverrides. */
-  lensPosition?: number;
-  autofocus?: boolean;
-  /** Caller's id, echoed in events (MQTT `id`). */
-  requestId?: string;
-  /** Free text naming who asked (MQTT `source`). */
-  source?: string;
-  /** Accept the capture already in flight instead of queueing a fresh one (page visits). */
-  joinInFlight?: boolean;
-}
-
-export interface CaptureRequest {
-  trigger: Trigger;
-  requestId?: string;
-  source?: string;
-}
-
-/** A stored still with the metadata it was saved with, and what only its capture knows. */
-export interface CaptureRecord {
-  capture: SavedStill;
-  /** The MQTT preview JPEG, so outputs need not read it back from disk. */
-  preview: Buffer;
-  scene: SceneReading;
-  /** Time from the camera's start to its JPEG, and from the JPEG to stored files. */
-  cameraMs: number;
-  pipelineMs: number;
-}
-
-/** Scene sensors of one still (DESIGN: computed from the thumbnail, before its time tag). */
-export interface SceneReading {
-  /** Mean brightness, 0..100 %. */
-  brightness: number;
-  /** % of the picture that changed since the previous still; undefined for the first still. */
-  change?: number;
-  /** change reached `scene.change_threshold`. */
-  changed: boolean;
-  previousBrightness?: number;
-}
-
-/** `backoff`: refused without running the camera, during the pause after failures in a row; `stopped`: the daemon is shutting down. */
-export type FailureCode = CameraError['code'] | 'disk_full' | 'io' | 'internal' | 'backoff' | 'stopped';
-
-export interface CaptureFailure {
-  trigger: Trigger;
-  requests: CaptureRequest[];
-  at: Date;
-  error: { code: FailureCode; message: string; detail?: string };
-}
-
-export interface CaptureEvents {
-  captured: [CaptureRecord];
-  failed: [CaptureFailure];
-}
-
-export class CaptureFailedError extends Error {
-  readonly failure: CaptureFailure;
-  constructor(failure: CaptureFailure) {
-    super(failure.error.message);
-    this.name = 'CaptureFailedError';
-    this.failure = failure;
-  }
-}
+export * from './types.ts';
 
 interface Job {
   trigger: Trigger;
@@ -110,16 +44,6 @@ export interface CaptureServiceDeps {
   afterStill?: () => Promise<void>;
 }
 
-/** Requests with an id (or source) echoed per still (MQTT `ids`, metadata); a burst beyond shares the still unnamed. */
-export const MAX_REQUESTS_PER_CAPTURE = 1000;
-
-function classify(err: unknown): CaptureFailure['error'] {
-  if (err instanceof CameraError) return { code: err.code, message: err.message, ...(err.detail ? { detail: err.detail } : {}) };
-  // too_old is only thrown for a timelapse of a past day; a still is always of today.
-  if (err instanceof StorageError) return { code: err.code === 'too_old' ? 'io' : err.code, message: err.message };
-  return { code: 'internal', message: err instanceof Error ? err.message : String(err) };
-}
-
 /**
  * One capture at a time. A request that arrives while one runs queues ONE more; later requests join
  * that queued one, so a burst costs at most two camera runs.
@@ -130,17 +54,13 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
   private queued?: Job;
   private stopping = false;
   private readonly health: CaptureHealth;
-  /**
-   * The last still's scene per exposure profile, which the next still of that profile is measured against: a
-   * night exposure of an unchanged garden looks nothing like a normal one, and comparing across profiles
-   * would fire `changed` twice (at the night still, and at the normal one after it).
-   */
-  private readonly sceneRefs = new Map<string, { signature?: Buffer; brightness?: number }>();
+  private readonly scenes: SceneReferences;
 
   constructor(deps: CaptureServiceDeps) {
     super();
     this.deps = deps;
     const cam = deps.config.camera;
+    this.scenes = new SceneReferences(deps.config.scene.change_threshold);
     this.health = new CaptureHealth({ after: cam.backoff_after, firstMs: cam.backoff_s * 1000, maxMs: Math.max(cam.backoff_s, cam.backoff_max_s) * 1000 });
   }
 
@@ -149,14 +69,13 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
   }
 
   /**
-   * Picks up the scene of the still stored last (its metadata), so the first still after a restart
-   * gets a change score too.
+   * Picks up the scene of the still stored last (its metadata), so the first still after a restart gets
+   * a change score too. The store must have started.
    */
-  restoreScene(meta: StillMeta | undefined): void {
-    if (!meta) return;
-    const signature = decodeSignature(meta.scene_signature);
-    const brightness = meta.brightness;
-    if (signature || brightness !== undefined) this.sceneRefs.set(sceneProfile(meta.exposure ?? 'normal', meta.manual === true), { signature, brightness });
+  async start(): Promise<void> {
+    this.stopping = false;
+    const latest = this.deps.store.latest();
+    this.scenes.restore(latest ? await this.deps.store.readMeta(latest.id).catch(() => undefined) : undefined);
   }
 
   /** Failures in a row, the last error and any pause, for the page and /api/state. */
@@ -178,7 +97,7 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
       this.queued = job;
       this.inFlight.promise.catch(() => undefined).finally(() => this.startQueued());
     } else {
-      this.start(job);
+      this.begin(job);
     }
     return job.promise;
   }
@@ -253,10 +172,10 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
   private startQueued(): void {
     const job = this.queued;
     this.queued = undefined;
-    if (job) this.start(job);
+    if (job) this.begin(job);
   }
 
-  private start(job: Job): void {
+  private begin(job: Job): void {
     const pausedUntil = this.health.pausedAt(this.now());
     if (pausedUntil) {
       const last = this.health.lastFailure;
@@ -330,7 +249,7 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
       label,
     });
     const profile = sceneProfile(request.exposure, manual);
-    const scene = derivedP.then((d) => this.sceneReading(d.scene.brightness, d.scene.signature, profile));
+    const scene = derivedP.then((d) => this.scenes.reading(d.scene.brightness, d.scene.signature, profile));
     const meta = Promise.all([derivedP, scene]).then(([d, sc]): RecordedMeta => ({
       trigger: job.trigger,
       requests: job.requests,
@@ -354,8 +273,7 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     const capture: SavedStill = { ...stored, meta: stillMeta(stored, await meta, store.timeZone) };
     const derived = await derivedP;
     const reading = await scene;
-    // Only a stored still becomes the reference: a failed save must not hide the change from the next one.
-    this.sceneRefs.set(profile, { signature: derived.scene.signature, brightness: reading.brightness });
+    this.scenes.remember(profile, derived.scene.signature, reading.brightness);
     const pipelineMs = performance.now() - t1;
     logger.info(
       {
@@ -389,21 +307,4 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     const fixed = this.deps.config.schedule.exposure;
     return fixed === 'auto' ? undefined : fixed;
   }
-
-  private sceneReading(brightness: number, signature: Buffer, profile: string): SceneReading {
-    const previous = this.sceneRefs.get(profile);
-    const change = changeScore(previous?.signature, signature);
-    const threshold = this.deps.config.scene.change_threshold;
-    return {
-      brightness,
-      ...(change !== undefined ? { change } : {}),
-      changed: threshold > 0 && change !== undefined && change >= threshold,
-      ...(previous?.brightness !== undefined ? { previousBrightness: previous.brightness } : {}),
-    };
-  }
-}
-
-/** Stills are compared like with like: same exposure profile, and forced shutter/gain apart from automatic. */
-function sceneProfile(exposure: Exposure, manual: boolean): string {
-  return manual ? `${exposure}+manual` : exposure;
 }

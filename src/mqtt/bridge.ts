@@ -7,7 +7,7 @@ import type { LocalClock } from '../clock.ts';
 import type { CaptureFailure, CaptureRecord, CaptureService } from '../capture/service.ts';
 import { addDays } from '../storage/layout.ts';
 import type { CaptureStore, Still } from '../storage/store.ts';
-import { stillAttributes } from './attributes.ts';
+import { capturedEvent, changedEvent, failedEvent, refusedEvent, stillAttributes, timelapseEvent, timelapseFailedEvent } from './payloads.ts';
 import type { TimelapseFailure, TimelapseRecord, TimelapseService } from '../timelapse/service.ts';
 import { parseCommand, parseTimelapseCommand } from './command.ts';
 import { announcedNow, forgetPreviousIdentity } from './announced.ts';
@@ -53,8 +53,7 @@ export class MqttBridge {
   private readonly onCaptured = (r: CaptureRecord) => this.track(this.publishCapture(r));
   private readonly onFailed = (f: CaptureFailure) => this.track(this.publishFailure(f));
   private readonly onTimelapse = (t: TimelapseRecord) => this.track(this.publishTimelapse(t));
-  private readonly onTimelapseFailed = (f: TimelapseFailure) =>
-    this.track(this.publishEvent({ event_type: 'failed', what: 'timelapse', ...(f.requestId ? { id: f.requestId } : {}), day: f.day, trigger: f.trigger, error: f.error.code, message: f.error.message, at: f.at.toISOString() }));
+  private readonly onTimelapseFailed = (f: TimelapseFailure) => this.track(this.publishEvent(timelapseFailedEvent(f)));
   /** Publishes of stills and failures under way: a still finished during shutdown is published before `offline`. */
   private readonly pending = new Set<Promise<void>>();
 
@@ -186,60 +185,20 @@ export class MqttBridge {
       return;
     }
     const gen = connection.generation;
-    const { meta } = record.capture;
-    const ids = meta.requests.flatMap((r) => (r.requestId ? [r.requestId] : []));
-    const source = meta.requests.find((r) => r.source)?.source;
-    const { scene } = record;
-    const sceneFields = { brightness: scene.brightness, change: scene.change ?? null };
     try {
       // The retained state may be superseded by a newer still (latest wins); the event is published for
       // every still all the same, after the state it refers to or a newer one: it answers the request ids.
       await this.state.run(() => this.publishState(gen, record.capture, record.preview));
-      await this.send(
-        gen,
-        topics.event,
-        JSON.stringify({
-          event_type: 'captured',
-          ...(ids.length ? { id: ids[0], ids } : {}),
-          capture_id: record.capture.id,
-          trigger: meta.trigger,
-          ...(source ? { source } : {}),
-          captured_at: record.capture.capturedAtIso,
-          width: meta.width,
-          height: meta.height,
-          ...sceneFields,
-        }),
-      );
-      if (scene.changed) {
-        await this.send(
-          gen,
-          topics.event,
-          JSON.stringify({
-            event_type: 'changed',
-            capture_id: record.capture.id,
-            trigger: meta.trigger,
-            captured_at: record.capture.capturedAtIso,
-            ...sceneFields,
-            ...(scene.previousBrightness !== undefined ? { previous_brightness: scene.previousBrightness } : {}),
-          }),
-        );
-      }
+      await this.send(gen, topics.event, JSON.stringify(capturedEvent(record)));
+      const changed = changedEvent(record);
+      if (changed) await this.send(gen, topics.event, JSON.stringify(changed));
     } catch (err) {
       logger.warn({ err: { message: (err as Error).message }, id: record.capture.id }, 'MQTT publish of a still failed; the latest still is republished on reconnect');
     }
   }
 
   private async publishFailure(failure: CaptureFailure): Promise<void> {
-    const ids = failure.requests.flatMap((r) => (r.requestId ? [r.requestId] : []));
-    await this.publishEvent({
-      event_type: 'failed',
-      ...(ids.length ? { id: ids[0], ids } : {}),
-      trigger: failure.trigger,
-      error: failure.error.code,
-      message: failure.error.message,
-      ...(failure.error.detail ? { detail: failure.error.detail } : {}),
-      at: failure.at.toISOString(),
-    });
+    await this.publishEvent(failedEvent(failure));
   }
 
   /** Retained (the latest timelapse, for HA's sensor and image entity) and as a `timelapse` event. */
@@ -254,10 +213,10 @@ export class MqttBridge {
       this.deps.logger.warn({ err: { message: (err as Error).message }, day: record.day }, 'MQTT publish of a timelapse failed; it is republished on reconnect');
       return;
     }
-    await this.publishEvent({ event_type: 'timelapse', ...record });
+    await this.publishEvent(timelapseEvent(record));
   }
 
-  private async publishEvent(event: Record<string, unknown>): Promise<void> {
+  private async publishEvent(event: { event_type: string }): Promise<void> {
     const connection = this.connection;
     if (!connection?.connected) return; // events are moments: not replayed hours later
     try {
@@ -294,7 +253,7 @@ export class MqttBridge {
     if (!cmd.ok) {
       // Bounded: a flood of bad commands must not flood the log (each one still gets its failed event).
       if (this.logs.refused.allow()) logger.warn({ topic, error: cmd.error, bytes: payload.length }, `refused MQTT command: ${cmd.message}`);
-      void this.publishEvent({ event_type: 'failed', ...(cmd.id ? { id: cmd.id } : {}), trigger: 'mqtt', error: cmd.error, message: cmd.message, at: new Date().toISOString() });
+      void this.publishEvent(refusedEvent(cmd, new Date()));
       return;
     }
     if (this.logs.accepted.allow()) logger.info({ topic, id: cmd.id, source: cmd.source }, 'MQTT capture command');
@@ -311,7 +270,7 @@ export class MqttBridge {
     const cmd = parseTimelapseCommand(payload, today, addDays(today, -1));
     if (!cmd.ok) {
       if (this.logs.refused.allow()) logger.warn({ topic, error: cmd.error, bytes: payload.length }, `refused MQTT timelapse command: ${cmd.message}`);
-      void this.publishEvent({ event_type: 'failed', what: 'timelapse', ...(cmd.id ? { id: cmd.id } : {}), trigger: 'mqtt', error: cmd.error, message: cmd.message, at: now.toISOString() });
+      void this.publishEvent(refusedEvent(cmd, now, 'timelapse'));
       return;
     }
     if (this.logs.accepted.allow()) logger.info({ topic, day: cmd.day, id: cmd.id }, 'MQTT timelapse command');

@@ -1,6 +1,16 @@
 // Night awareness for scheduled stills: the exposure profile follows the brightness of the last still.
 import type { Logger } from 'pino';
+import type { CaptureRecord, CaptureService } from '../capture/service.ts';
 import type { Config, Exposure } from '../config/schema.ts';
+import type { CaptureStore } from '../storage/store.ts';
+
+export interface AutoExposureDeps {
+  config: Config;
+  logger: Logger;
+  /** start() learns from the last stored still and then from each new one (tests may call observe() instead). */
+  captures?: Pick<CaptureService, 'on' | 'off'>;
+  store?: Pick<CaptureStore, 'latest' | 'readMeta'>;
+}
 
 /**
  * `schedule.exposure: auto`. A still taken with the day profile that comes out darker than
@@ -17,14 +27,30 @@ export class AutoExposure {
   private readonly dayAbove: number;
   private readonly logger: Logger;
   private isNight = false;
+  private readonly deps: AutoExposureDeps;
+  private readonly onCaptured = (r: CaptureRecord) => this.observe(r.capture.meta);
 
-  constructor(opts: { config: Config; logger: Logger }) {
+  constructor(opts: AutoExposureDeps) {
+    this.deps = opts;
     const { camera, schedule } = opts.config;
     this.day = camera.exposure;
     this.night = schedule.night_exposure;
     this.nightBelow = schedule.night_below;
     this.dayAbove = schedule.day_above;
     this.logger = opts.logger;
+  }
+
+  /** Starts from the light of the still stored last (day when there is none), then follows each new still. */
+  async start(): Promise<void> {
+    const { store, captures } = this.deps;
+    const latest = store?.latest();
+    const meta = latest ? await store!.readMeta(latest.id).catch(() => undefined) : undefined;
+    this.observe(meta ?? {});
+    captures?.on('captured', this.onCaptured);
+  }
+
+  stop(): void {
+    this.deps.captures?.off('captured', this.onCaptured);
   }
 
   /** The profile the next scheduled still uses. */

@@ -4,7 +4,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { stillAttributes } from '../../src/mqtt/attributes.ts';
+import { stillAttributes } from '../../src/mqtt/payloads.ts';
 import { captureId } from '../../src/storage/layout.ts';
 import { STILL_VERSION, parseStillMeta } from '../../src/storage/still.ts';
 import { stillJson } from '../../src/web/json.ts';
