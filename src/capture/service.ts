@@ -1,4 +1,5 @@
 // The one capture path every trigger calls: camera -> validate -> store -> derive -> events.
+// One file though over 300 lines: the job queue, the failure pause and the pipeline share the in-flight job; types and scene references live beside it.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { emitSafely } from '../events.ts';
