@@ -1,9 +1,7 @@
 // `npm run bench`: moncam's speed and memory targets, each measured against a floor in the same run.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
-import mqtt from 'mqtt';
 import readline from 'node:readline';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -75,13 +73,6 @@ interface WebResult {
   thumbRps: number;
 }
 
-/** /proc/<pid>/status: total, anonymous (V8 heap, malloc) and file-backed (node's own code, libraries). */
-function procMemory(pid: number): { rss: number; anon: number; file: number } {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') };
-}
-
 interface HistoryResult {
   stills: number;
   files: number;
@@ -89,15 +80,6 @@ interface HistoryResult {
   listDay: number;
   listDayHttp: number;
   startToReady: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
 }
 
 interface CameraResult {
