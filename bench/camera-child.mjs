@@ -26,4 +26,6 @@ const firstWarm = await time(() => warm.capture(req));
 const warmMs = [];
 for (let i = 0; i < 10; i++) warmMs.push(await time(() => warm.capture(req)));
 await warm.stop();
-process.stdout.write(JSON.stringify({ program: path.basename(program), single: median(singleMs), firstWarm, warm: median(warmMs), cpus: os.cpus().length }) + '\n');
+process.stdout.write(
+  JSON.stringify({ program: path.basename(program), single: median(singleMs), firstWarm, warm: median(warmMs), cpus: os.cpus().length }) + '\n',
+);

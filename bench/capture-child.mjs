@@ -38,7 +38,10 @@ peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS 
 const decode = [];
 for (let i = 0; i < 5; i++) {
   const t = performance.now();
-  await sharp(jpeg).resize(Math.ceil(3280 / 2)).raw().toBuffer();
+  await sharp(jpeg)
+    .resize(Math.ceil(3280 / 2))
+    .raw()
+    .toBuffer();
   decode.push(performance.now() - t);
 }
 // Where the overhead goes: derive.ts's steps one after another (in the pipeline the store's write overlaps
@@ -60,7 +63,11 @@ async function breakdown(n) {
   for (let i = 0; i < n + 1; i++) {
     const meta = await lap('metadata', () => s(jpeg, { failOn: 'truncated' }).metadata());
     const { data, info } = await lap('decode at 1/2 + resize to preview (raw)', () =>
-      s(jpeg, { failOn: 'truncated' }).resize(size, size, { fit: 'inside', withoutEnlargement: true }).removeAlpha().raw().toBuffer({ resolveWithObject: true }),
+      s(jpeg, { failOn: 'truncated' })
+        .resize(size, size, { fit: 'inside', withoutEnlargement: true })
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true }),
     );
     const raw = { width: info.width, height: info.height, channels: 3 };
     const w = config.storage.thumb_width;
@@ -74,7 +81,11 @@ async function breakdown(n) {
       return c;
     });
     await lap('preview JPEG encode', () => s(copy, { raw }).jpeg({ quality: config.mqtt.preview_quality, optimiseCoding: false }).toBuffer());
-    await lap('thumbnail JPEG encode', () => s(small, { raw: { width: w, height: th, channels: 3 } }).jpeg({ quality: config.storage.thumb_quality, optimiseCoding: false }).toBuffer());
+    await lap('thumbnail JPEG encode', () =>
+      s(small, { raw: { width: w, height: th, channels: 3 } })
+        .jpeg({ quality: config.storage.thumb_quality, optimiseCoding: false })
+        .toBuffer(),
+    );
     await lap('write + fsync the original', async () => {
       const f = path.join(dataDir, `o-${i}.jpg`);
       const h = await fs.promises.open(f, 'w');

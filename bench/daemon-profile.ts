@@ -81,13 +81,16 @@ function vmOf(pid: number, key: 'VmRSS' | 'VmHWM'): number {
 function nodeTree(pid: number): number[] {
   const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   const mine = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'node' ? [pid] : [];
-  return [...mine, ...children.flatMap((c) => {
-    try {
-      return nodeTree(c);
-    } catch {
-      return []; // exited meanwhile
-    }
-  })];
+  return [
+    ...mine,
+    ...children.flatMap((c) => {
+      try {
+        return nodeTree(c);
+      } catch {
+        return []; // exited meanwhile
+      }
+    }),
+  ];
 }
 
 /** RSS (or peak RSS) summed over moncam's node processes: what `moncam run` costs, however it started. */
@@ -215,7 +218,19 @@ export async function profileDaemon(opts: ProfileOptions = {}): Promise<ProfileR
   let exit: ProfileResult['exit'];
   child.once('exit', (code, signal) => (exit = { code, signal }));
   const pid = child.pid!;
-  const result: ProfileResult = { pid, idleRss: NaN, idleRssDaemon: NaN, idleRssParent: NaN, cpuSeconds: NaN, phases: [], pageTimes: [], pageErrors: 0, imageFetches: 0, exit: undefined, log: '' };
+  const result: ProfileResult = {
+    pid,
+    idleRss: NaN,
+    idleRssDaemon: NaN,
+    idleRssParent: NaN,
+    cpuSeconds: NaN,
+    phases: [],
+    pageTimes: [],
+    pageErrors: 0,
+    imageFetches: 0,
+    exit: undefined,
+    log: '',
+  };
   try {
     const t0 = Date.now();
     while (!log.includes('"msg":"moncam started"')) {
@@ -235,7 +250,10 @@ export async function profileDaemon(opts: ProfileOptions = {}): Promise<ProfileR
       body: `password=${encodeURIComponent(PASSWORD)}`,
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
     });
-    const cookie = login.headers.getSetCookie().map((l) => l.split(';')[0]).join('; ');
+    const cookie = login.headers
+      .getSetCookie()
+      .map((l) => l.split(';')[0])
+      .join('; ');
     if (login.headers.get('location') !== '/' || !cookie) throw new Error(`login failed: HTTP ${login.status}`);
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${brokerPort}`);
     let onCaptured: ((err?: Error) => void) | undefined;
@@ -247,7 +265,10 @@ export async function profileDaemon(opts: ProfileOptions = {}): Promise<ProfileR
     await client.subscribeAsync('moncam/bench/event');
     const load = pageLoad(base, cookie, opts.loaders ?? 3);
     try {
-      for (const [label, mp] of [['12mp', 12], ['8mp', 8]] as const) {
+      for (const [label, mp] of [
+        ['12mp', 12],
+        ['8mp', 8],
+      ] as const) {
         useStill(dir, cam.stills[label]);
         const latency: number[] = [];
         for (let i = 0; i < stills; i++) {

@@ -72,7 +72,10 @@ let web;
 for (let i = 0; i < 5; i++) {
   const webPort = await free();
   const t = performance.now();
-  const child = spawn(process.execPath, ['--max-semi-space-size=2', BIN, 'run'], { env: { ...env, MONCAM_WEB_PORT: String(webPort), MONCAM_BROKER_PORT: String(await free()) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--max-semi-space-size=2', BIN, 'run'], {
+    env: { ...env, MONCAM_WEB_PORT: String(webPort), MONCAM_BROKER_PORT: String(await free()) },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let rest = '';
   await new Promise((resolve, reject) => {
     child.stderr.on('data', (c) => {
@@ -85,8 +88,16 @@ for (let i = 0; i < 5; i++) {
   if (i === 4) {
     // Listing the day over HTTP, as the page does it.
     const base = `http://127.0.0.1:${webPort}`;
-    const login = await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', body: 'password=bench-password', headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' } });
-    const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const login = await fetch(`${base}/login`, {
+      method: 'POST',
+      redirect: 'manual',
+      body: 'password=bench-password',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+    });
+    const cookie = login.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
     const times = [];
     for (let j = 0; j < 120; j++) {
       const t1 = performance.now();
@@ -101,4 +112,7 @@ for (let i = 0; i < 5; i++) {
   await new Promise((r) => child.once('exit', r));
 }
 fs.rmSync(dataDir, { recursive: true, force: true });
-process.stdout.write(JSON.stringify({ stills, files: stills * 4, generateMs, storeStartMs, listDay: median(listTimes), listDayHttp: web, startToReady: median(readyTimes) }) + '\n');
+process.stdout.write(
+  JSON.stringify({ stills, files: stills * 4, generateMs, storeStartMs, listDay: median(listTimes), listDayHttp: web, startToReady: median(readyTimes) }) +
+    '\n',
+);

@@ -19,7 +19,13 @@ const port = await new Promise((resolve) => {
   });
 });
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'moncam-bench-mqtt-'));
-const env = { MONCAM_DATA_DIR: dataDir, MONCAM_CAMERA_ID: 'bench', MONCAM_BROKER_HOST: '127.0.0.1', MONCAM_BROKER_PORT: String(port), MONCAM_SCHEDULE_ENABLED: 'false' };
+const env = {
+  MONCAM_DATA_DIR: dataDir,
+  MONCAM_CAMERA_ID: 'bench',
+  MONCAM_BROKER_HOST: '127.0.0.1',
+  MONCAM_BROKER_PORT: String(port),
+  MONCAM_SCHEDULE_ENABLED: 'false',
+};
 const { config } = loadConfig({ env, cwd: dataDir });
 const camera = { backend: 'fixture', description: 'fixture', capture: async () => ({ jpeg }) };
 const app = await createApp({ config, logger: pino({ level: 'silent' }), camera });

@@ -55,7 +55,8 @@ function makeGroup(): Group {
   const root = '/sys/fs/cgroup';
   if (fs.existsSync(path.join(root, 'cgroup.controllers')) && writable(root)) {
     const controllers = fs.readFileSync(path.join(root, 'cgroup.controllers'), 'utf8');
-    if (!/\bmemory\b/.test(controllers) || !/\bcpu\b/.test(controllers)) throw new Error(`cgroup v2 at ${root} lacks the memory or cpu controller (${controllers.trim()})`);
+    if (!/\bmemory\b/.test(controllers) || !/\bcpu\b/.test(controllers))
+      throw new Error(`cgroup v2 at ${root} lacks the memory or cpu controller (${controllers.trim()})`);
     fs.writeFileSync(path.join(root, 'cgroup.subtree_control'), '+memory +cpu');
     const dir = path.join(root, name);
     fs.mkdirSync(dir);
@@ -85,7 +86,11 @@ try {
 }
 // The wrapper joins the group itself and then execs node, so nothing of moncam ever runs outside it.
 const wrapper = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'moncam-pi-')), 'enter-cgroup.sh');
-fs.writeFileSync(wrapper, '#!/bin/sh\n# usage: enter-cgroup.sh PROCS_FILE... -- COMMAND...\nwhile [ "$1" != "--" ]; do echo $$ > "$1" || exit 125; shift; done\nshift\nexec "$@"\n', { mode: 0o755 });
+fs.writeFileSync(
+  wrapper,
+  '#!/bin/sh\n# usage: enter-cgroup.sh PROCS_FILE... -- COMMAND...\nwhile [ "$1" != "--" ]; do echo $$ > "$1" || exit 125; shift; done\nshift\nexec "$@"\n',
+  { mode: 0o755 },
+);
 
 let result: ProfileResult | undefined;
 let failure: Error | undefined;
@@ -106,14 +111,23 @@ fs.rmSync(path.dirname(wrapper), { recursive: true, force: true });
 
 const mb = (x: number) => `${(x / 1024 / 1024).toFixed(0)} MiB`;
 const ms = (x: number) => `${x.toFixed(0)} ms`;
-console.log(`moncam bench:pi — ${new Date().toISOString()} — node ${process.version}, cgroup ${group.kind}, ${MEMORY / 1024 / 1024} MiB, ${CPU_QUOTA / CPU_PERIOD} CPU, ${STILLS} stills per size`);
-console.log(`started as: ${process.env.PI_VIA_NODE === '1' ? 'node dist/bin.js run' : 'dist/bin.js run (moncam run: its shebang)'} — a stand-in for a Pi Zero 2 W, not a Pi`);
+console.log(
+  `moncam bench:pi — ${new Date().toISOString()} — node ${process.version}, cgroup ${group.kind}, ${MEMORY / 1024 / 1024} MiB, ${CPU_QUOTA / CPU_PERIOD} CPU, ${STILLS} stills per size`,
+);
+console.log(
+  `started as: ${process.env.PI_VIA_NODE === '1' ? 'node dist/bin.js run' : 'dist/bin.js run (moncam run: its shebang)'} — a stand-in for a Pi Zero 2 W, not a Pi`,
+);
 console.log(`OOM kills in the group: ${ooms} (target 0)`);
 console.log(`cgroup peak (memory.${group.kind === 'v1' ? 'max_usage_in_bytes' : 'peak'}, page cache included): ${mb(peak)}`);
 if (result) {
   console.log(`idle RSS 10 s after start: ${mb(result.idleRss)}`);
-  for (const p of result.phases) console.log(`${p.label}: still-to-image (MQTT PRESS -> captured) median ${ms(median(p.latency))}, max ${ms(Math.max(...p.latency))}; daemon peak RSS so far ${mb(p.peakRss)}`);
-  console.log(`page GET / under load: p50 ${median(result.pageTimes).toFixed(1)} ms over ${result.pageTimes.length} requests; ${result.imageFetches} image fetches, ${result.pageErrors} errors`);
+  for (const p of result.phases)
+    console.log(
+      `${p.label}: still-to-image (MQTT PRESS -> captured) median ${ms(median(p.latency))}, max ${ms(Math.max(...p.latency))}; daemon peak RSS so far ${mb(p.peakRss)}`,
+    );
+  console.log(
+    `page GET / under load: p50 ${median(result.pageTimes).toFixed(1)} ms over ${result.pageTimes.length} requests; ${result.imageFetches} image fetches, ${result.pageErrors} errors`,
+  );
 }
 if (failure) console.log(`FAILED: ${failure.message.slice(0, 600)}`);
 process.exitCode = failure || ooms !== 0 ? 1 : 0;

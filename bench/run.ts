@@ -36,7 +36,9 @@ async function djpegFloor(): Promise<{ whole: number; startup: number }> {
   const which = spawnSync('djpeg', ['-version']);
   if (which.error) throw new Error('djpeg not found: sudo apt-get install libjpeg-turbo-progs');
   const tiny = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'moncam-bench-')), 'tiny.jpg');
-  await sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } }).jpeg().toFile(tiny);
+  await sharp({ create: { width: 16, height: 16, channels: 3, background: '#808080' } })
+    .jpeg()
+    .toFile(tiny);
   const startup = median(djpegTimes(tiny));
   fs.rmSync(path.dirname(tiny), { recursive: true, force: true });
   return { whole: median(djpegTimes(FIXTURE)), startup };
@@ -63,7 +65,10 @@ function capturePipeline(): ChildResult {
 // The bench measures the built daemon code, as `moncam run` (dist/bin.js) runs it.
 execFileSync('npm', ['run', 'build'], { cwd: path.join(import.meta.dirname, '..'), stdio: 'inherit' });
 function mqttLatency(): number[] {
-  const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'mqtt-child.mjs'), FIXTURE, '20'], { encoding: 'utf8', env: { ...process.env, ...NODE_ENV_MEM } });
+  const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'mqtt-child.mjs'), FIXTURE, '20'], {
+    encoding: 'utf8',
+    env: { ...process.env, ...NODE_ENV_MEM },
+  });
   return (JSON.parse(out.trim().split('\n').pop()!) as { latency: number[] }).latency;
 }
 
@@ -91,13 +96,19 @@ interface CameraResult {
 
 /** Warm vs single-shot with the fake camera's modelled costs (or a real camera: MONCAM_BENCH_CAMERA). */
 function cameraLatency(): CameraResult {
-  const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'camera-child.mjs')], { encoding: 'utf8', env: { ...process.env, ...NODE_ENV_MEM } });
+  const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'camera-child.mjs')], {
+    encoding: 'utf8',
+    env: { ...process.env, ...NODE_ENV_MEM },
+  });
   return JSON.parse(out.trim().split('\n').pop()!) as CameraResult;
 }
 
 /** 43,800 hourly stills (5 years) on disk: day listing and start-to-ready on that history. */
 function history(): HistoryResult {
-  const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'history-child.mjs')], { encoding: 'utf8', env: { ...process.env, ...NODE_ENV_MEM } });
+  const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'history-child.mjs')], {
+    encoding: 'utf8',
+    env: { ...process.env, ...NODE_ENV_MEM },
+  });
   return JSON.parse(out.trim().split('\n').pop()!) as HistoryResult;
 }
 
@@ -118,13 +129,19 @@ interface TimelapseBench {
 
 /** Animated WebP timelapses of 480-px stills: peak RSS must not grow with the frame count. */
 function timelapse(): TimelapseBench {
-  const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'timelapse-child.mjs')], { encoding: 'utf8', env: { ...process.env, ...NODE_ENV_MEM } });
+  const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'timelapse-child.mjs')], {
+    encoding: 'utf8',
+    env: { ...process.env, ...NODE_ENV_MEM },
+  });
   return JSON.parse(out.trim().split('\n').pop()!) as TimelapseBench;
 }
 
 /** The daemon serves in a child; requests come from this process, as a browser's would. */
 async function webNumbers(): Promise<WebResult> {
-  const child = spawn(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'web-child.mjs'), FIXTURE], { env: { ...process.env, ...NODE_ENV_MEM }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'web-child.mjs'), FIXTURE], {
+    env: { ...process.env, ...NODE_ENV_MEM },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const first = await new Promise<string>((resolve) => readline.createInterface({ input: child.stdout! }).once('line', resolve));
   const { base, cookie, thumb } = JSON.parse(first) as { base: string; cookie: string; thumb: string };
   const headers = { cookie };
@@ -172,8 +189,18 @@ const rows: Array<[string, string, string, string]> = [
   ['capture overhead per 8 MP still (validate+store+thumb+preview)', ms(overhead), `${(overhead / floor).toFixed(2)}x floor`, '<= 1.3x'],
   ['  floor: djpeg -scale 1/2 minus djpeg start-up (same file, same run)', `${ms(floor)} (${ms(dj.whole)} - ${ms(dj.startup)})`, '1.00x', ''],
   ['  the same against djpeg with its start-up (flattering)', ms(dj.whole), `${(overhead / dj.whole).toFixed(2)}x`, ''],
-  ['  sharp decode alone at 1/2 scale (in process)', ms(median(pipe.decode)), `${(median(pipe.decode) / floor).toFixed(2)}x floor; overhead ${(overhead / median(pipe.decode)).toFixed(2)}x it`, ''],
-  ...Object.entries(pipe.steps).map(([step, t]): [string, string, string, string] => [`    step: ${step}`, ms(t), `${((100 * t) / overhead).toFixed(0)}% of overhead`, '']),
+  [
+    '  sharp decode alone at 1/2 scale (in process)',
+    ms(median(pipe.decode)),
+    `${(median(pipe.decode) / floor).toFixed(2)}x floor; overhead ${(overhead / median(pipe.decode)).toFixed(2)}x it`,
+    '',
+  ],
+  ...Object.entries(pipe.steps).map(([step, t]): [string, string, string, string] => [
+    `    step: ${step}`,
+    ms(t),
+    `${((100 * t) / overhead).toFixed(0)}% of overhead`,
+    '',
+  ]),
   ['MQTT command -> preview at a subscriber (median of 20)', ms(latency), `${(latency / overhead).toFixed(2)}x overhead`, '<= 2.5x'],
   ['authenticated page GET / p50 (+ /api/state p50)', `${ms(web.pageP50)} (+${ms(web.stateP50)})`, '', '<= 20 ms'],
   ['latest thumbnail, requests/s (wrk, 16 connections, 5 s)', web.thumbRps.toFixed(0), '', '>= 3000'],
@@ -187,9 +214,24 @@ const rows: Array<[string, string, string, string]> = [
   ['  the same through GET /api/days/:day (HTTP, session)', ms(hist.listDayHttp), '', ''],
   [`still on demand, single-shot (-t 1000 settle), ${cam.program}`, ms(cam.single), '1.00x', ''],
   [`still on demand, warm camera (first still: ${ms(cam.firstWarm)})`, ms(cam.warm), `${(cam.warm / cam.single).toFixed(2)}x single`, 'well under 1 s'],
-  [`timelapse of ${tl24.frames} / ${tl288.frames} stills (480 px JPEG -> animated WebP), peak RSS`, `${mb(tl24.peakRss)} / ${mb(tl288.peakRss)}`, `${(tl288.peakRss / tl24.peakRss).toFixed(2)}x`, 'flat (~1x)'],
-  ['  sharp join: { animated: true } on the same stills (for reference)', `${mb(join24.peakRss)} / ${mb(join288.peakRss)}`, `${(join288.peakRss / join24.peakRss).toFixed(2)}x`, ''],
-  [`  time per frame, output per frame (${(tl.jpegBytes / 1e3).toFixed(0)} KB JPEG in)`, `${ms(tl288.ms / tl288.frames)}, ${(tl288.bytes / tl288.frames / 1e3).toFixed(1)} KB`, `${(tl288.ms / join288.ms).toFixed(2)}x join`, ''],
+  [
+    `timelapse of ${tl24.frames} / ${tl288.frames} stills (480 px JPEG -> animated WebP), peak RSS`,
+    `${mb(tl24.peakRss)} / ${mb(tl288.peakRss)}`,
+    `${(tl288.peakRss / tl24.peakRss).toFixed(2)}x`,
+    'flat (~1x)',
+  ],
+  [
+    '  sharp join: { animated: true } on the same stills (for reference)',
+    `${mb(join24.peakRss)} / ${mb(join288.peakRss)}`,
+    `${(join288.peakRss / join24.peakRss).toFixed(2)}x`,
+    '',
+  ],
+  [
+    `  time per frame, output per frame (${(tl.jpegBytes / 1e3).toFixed(0)} KB JPEG in)`,
+    `${ms(tl288.ms / tl288.frames)}, ${(tl288.bytes / tl288.frames / 1e3).toFixed(1)} KB`,
+    `${(tl288.ms / join288.ms).toFixed(2)}x join`,
+    '',
+  ],
 ];
 const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), ['measure', 'value', 'ratio', 'target'][i]!.length));
 const line = (r: string[]) => r.map((c, i) => c.padEnd(w[i]!)).join(' | ');

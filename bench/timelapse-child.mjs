@@ -28,17 +28,27 @@ async function writeFrames(into, n) {
         px[o + 2] = Math.min(255, Math.max(0, 128 + 50 * Math.sin((x + y) / 40 + (i / n) * 6.28) + noise));
       }
     }
-    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 80 }).toFile(path.join(into, `f${String(i).padStart(4, '0')}.jpg`));
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+      .jpeg({ quality: 80 })
+      .toFile(path.join(into, `f${String(i).padStart(4, '0')}.jpg`));
   }
 }
 
 /** One case in this (fresh) process: time, peak RSS and output size. */
 async function runCase(encoder) {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.jpg')).sort().slice(0, Number(count)).map((f) => path.join(dir, f));
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .slice(0, Number(count))
+    .map((f) => path.join(dir, f));
   const out = path.join(dir, `${encoder}-${count}.webp`);
   const t = performance.now();
   if (encoder === 'moncam') await encodeTimelapse(files, out, OPTS);
-  else await sharp(files, { join: { animated: true } }).webp({ quality: OPTS.quality, delay: OPTS.frameMs, loop: 0 }).toFile(out);
+  else
+    await sharp(files, { join: { animated: true } })
+      .webp({ quality: OPTS.quality, delay: OPTS.frameMs, loop: 0 })
+      .toFile(out);
   const ms = performance.now() - t;
   return { frames: files.length, ms, peakRss: process.resourceUsage().maxRSS * 1024, bytes: fs.statSync(out).size };
 }
@@ -49,7 +59,8 @@ if (mode) {
   const frames = fs.mkdtempSync(path.join(os.tmpdir(), 'moncam-bench-timelapse-'));
   await writeFrames(frames, Math.max(...CASES));
   const jpegBytes = fs.readdirSync(frames).reduce((n, f) => n + fs.statSync(path.join(frames, f)).size, 0) / Math.max(...CASES);
-  const run = (encoder, n) => JSON.parse(execFileSync(process.execPath, [...process.execArgv, import.meta.filename, encoder, frames, String(n)], { encoding: 'utf8' }));
+  const run = (encoder, n) =>
+    JSON.parse(execFileSync(process.execPath, [...process.execArgv, import.meta.filename, encoder, frames, String(n)], { encoding: 'utf8' }));
   const result = { jpegBytes, moncam: CASES.map((n) => run('moncam', n)), join: CASES.map((n) => run('join', n)) };
   fs.rmSync(frames, { recursive: true, force: true });
   process.stdout.write(JSON.stringify(result) + '\n');

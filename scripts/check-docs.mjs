@@ -24,9 +24,16 @@ const run = promisify(execFile);
  * ("see moncam cert --help"), as printed by the CLI in src/. (Asking every command costs a second each.)
  */
 async function helpTexts() {
-  const cli = (args) => run(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'bin.ts'), ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: '1' } }).then((r) => r.stdout);
+  const cli = (args) =>
+    run(process.execPath, ['--import', 'tsx', path.join(REPO, 'src', 'bin.ts'), ...args], { cwd: REPO, env: { ...process.env, NO_COLOR: '1' } }).then(
+      (r) => r.stdout,
+    );
   const global = await cli(['--help']);
-  const known = new Set(commandSynopses(global).map((c) => c.words).filter(Boolean));
+  const known = new Set(
+    commandSynopses(global)
+      .map((c) => c.words)
+      .filter(Boolean),
+  );
   const commands = [...new Set([...global.matchAll(/moncam ([a-z][a-z ]*?) --help/g)].map((m) => m[1]))].filter((c) => known.has(c));
   const own = new Map();
   await Promise.all(
@@ -240,7 +247,13 @@ export function invocationOf(words) {
     const w = words[i];
     if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(w)) i++;
     else if (PREFIX_WORDS.has(w)) i++;
-    else if (/^-/.test(w) && i > 0 && words[i - 1] !== undefined && (PREFIX_WORDS.has(words[i - 1]) || /^-/.test(words[i - 1]) || SUDO_VALUE_OPTIONS.has(words[i - 2]))) i += SUDO_VALUE_OPTIONS.has(w) ? 2 : 1;
+    else if (
+      /^-/.test(w) &&
+      i > 0 &&
+      words[i - 1] !== undefined &&
+      (PREFIX_WORDS.has(words[i - 1]) || /^-/.test(words[i - 1]) || SUDO_VALUE_OPTIONS.has(words[i - 2]))
+    )
+      i += SUDO_VALUE_OPTIONS.has(w) ? 2 : 1;
     else break;
   }
   const rest = words.slice(i);
@@ -314,7 +327,13 @@ function checkLinks(file, md) {
 // ---- the check ----
 
 export function defaultFiles(root) {
-  const docs = fs.existsSync(path.join(root, 'docs')) ? fs.readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => path.join('docs', f)) : [];
+  const docs = fs.existsSync(path.join(root, 'docs'))
+    ? fs
+        .readdirSync(path.join(root, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .sort()
+        .map((f) => path.join('docs', f))
+    : [];
   return ['README.md', 'CONTRIBUTING.md', 'CHANGELOG.md', ...docs, path.join('ha-config', 'README.md')].filter((f) => fs.existsSync(path.join(root, f)));
 }
 
@@ -331,7 +350,12 @@ export function checkFiles({ root, files, grammar, scripts, onCommand = () => {}
         if (!inv) continue;
         checked++;
         onCommand(`${rel}:${line}: ${inv.kind === 'moncam' ? ['moncam', ...inv.argv].join(' ') : `npm run ${inv.script}`}`);
-        const found = inv.kind === 'moncam' ? checkMoncam(inv.argv, grammar) : scripts[inv.script] === undefined ? [`npm script "${inv.script}" is not in package.json`] : [];
+        const found =
+          inv.kind === 'moncam'
+            ? checkMoncam(inv.argv, grammar)
+            : scripts[inv.script] === undefined
+              ? [`npm script "${inv.script}" is not in package.json`]
+              : [];
         for (const message of found) problems.push(`${rel}:${line}: ${message} (in: ${text.trim()})`);
       }
     }

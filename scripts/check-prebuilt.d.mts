@@ -8,4 +8,7 @@ export interface NativePackage {
   napi: number;
   binaries: string[];
 }
-export function checkPrebuilt(modulesDir: string, enginesNode: string): { problems: string[]; natives: NativePackage[]; oldest: string; provided: number; skipped: string[] };
+export function checkPrebuilt(
+  modulesDir: string,
+  enginesNode: string,
+): { problems: string[]; natives: NativePackage[]; oldest: string; provided: number; skipped: string[] };

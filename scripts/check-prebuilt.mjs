@@ -59,7 +59,14 @@ export function builtNapiVersion(file) {
   const sections = [];
   for (let i = 0; i < shnum; i++) {
     const o = shoff + i * shentsize;
-    sections.push({ type: u(o + 4, 4), addr: u(o + (is64 ? 16 : 12), W), offset: u(o + (is64 ? 24 : 16), W), size: u(o + (is64 ? 32 : 20), W), link: u(o + (is64 ? 40 : 24), 4), entsize: u(o + (is64 ? 56 : 36), W) });
+    sections.push({
+      type: u(o + 4, 4),
+      addr: u(o + (is64 ? 16 : 12), W),
+      offset: u(o + (is64 ? 24 : 16), W),
+      size: u(o + (is64 ? 32 : 20), W),
+      link: u(o + (is64 ? 40 : 24), 4),
+      entsize: u(o + (is64 ? 56 : 36), W),
+    });
   }
   const dynsym = sections.find((s) => s.type === 11);
   if (!dynsym) return null;
@@ -156,7 +163,9 @@ export function checkPrebuilt(modulesDir, enginesNode) {
     if (!binaries.length && !hasGyp) return;
     const compiled = binaries.filter((f) => path.relative(dir, f).split(path.sep).includes('build'));
     for (const f of compiled) {
-      problems.push(`${name}: ${path.relative(modulesDir, f)} was compiled at install time (node-gyp build/), not loaded from a prebuilt; a Pi without a compiler cannot install it`);
+      problems.push(
+        `${name}: ${path.relative(modulesDir, f)} was compiled at install time (node-gyp build/), not loaded from a prebuilt; a Pi without a compiler cannot install it`,
+      );
     }
     const prebuilt = binaries.filter((f) => !compiled.includes(f));
     if (hasGyp && !prebuilt.length && !compiled.length && !hasPrebuiltPackage(modulesDir, name)) {
@@ -169,9 +178,12 @@ export function checkPrebuilt(modulesDir, enginesNode) {
     }
     const need = Math.max(0, ...Object.values(needed));
     if (need > provided) {
-      problems.push(`${name}@${pkg.version}: its prebuilt needs Node-API ${need}, but engines allows Node ${oldest}, which has Node-API ${provided}; pin a version built for Node-API <= ${provided} or raise engines.node`);
+      problems.push(
+        `${name}@${pkg.version}: its prebuilt needs Node-API ${need}, but engines allows Node ${oldest}, which has Node-API ${provided}; pin a version built for Node-API <= ${provided} or raise engines.node`,
+      );
     }
-    if (prebuilt.length || compiled.length) natives.push({ name, version: pkg.version, napi: need, binaries: prebuilt.map((f) => path.relative(modulesDir, f)) });
+    if (prebuilt.length || compiled.length)
+      natives.push({ name, version: pkg.version, napi: need, binaries: prebuilt.map((f) => path.relative(modulesDir, f)) });
   });
   return { problems, natives, oldest, provided, skipped };
 }

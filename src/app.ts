@@ -79,7 +79,11 @@ async function tlsPair(section: 'web' | 'broker', files: { tls_cert?: string; tl
   if (!files.tls_cert || !files.tls_key) return undefined;
   const pair = await readTlsPair(section, files.tls_cert, files.tls_key);
   const expiry = expiryState(pair);
-  if (expiry) logger.warn({ file: files.tls_cert, valid_to: pair.validTo.toISOString() }, `${section} TLS certificate ${expiry === 'expired' ? 'has expired: clients will refuse it' : 'expires within 30 days'}; make a new one with moncam cert --force`);
+  if (expiry)
+    logger.warn(
+      { file: files.tls_cert, valid_to: pair.validTo.toISOString() },
+      `${section} TLS certificate ${expiry === 'expired' ? 'has expired: clients will refuse it' : 'expires within 30 days'}; make a new one with moncam cert --force`,
+    );
   return pair;
 }
 
@@ -136,23 +140,22 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // Certificates are read and checked here, before anything listens: a bad file is one config error.
   const webTls = webEnabled ? await tlsPair('web', config.web, logger) : undefined;
   const brokerTls = embedded ? await tlsPair('broker', config.broker, logger) : undefined;
-  const broker =
-    embedded
-      ? new EmbeddedBroker({
-          host: config.broker.host,
-          port: config.broker.port,
-          ...(brokerTls ? { tls: { port: config.broker.tls_port, cert: brokerTls.cert, key: brokerTls.key } } : {}),
-          plainRemote: config.broker.plain_remote,
-          username: config.broker.username,
-          passwordFiles: [config.broker.password_file, config.web.password_file],
-          limiter,
-          verifier,
-          maxPacketSize: config.broker.max_packet_size,
-          maxConnections: config.broker.max_connections,
-          isCommandTopic: (t) => isCommandTopic(config.mqtt.base_topic, t),
-          logger: logger.child({ module: 'broker' }),
-        })
-      : undefined;
+  const broker = embedded
+    ? new EmbeddedBroker({
+        host: config.broker.host,
+        port: config.broker.port,
+        ...(brokerTls ? { tls: { port: config.broker.tls_port, cert: brokerTls.cert, key: brokerTls.key } } : {}),
+        plainRemote: config.broker.plain_remote,
+        username: config.broker.username,
+        passwordFiles: [config.broker.password_file, config.web.password_file],
+        limiter,
+        verifier,
+        maxPacketSize: config.broker.max_packet_size,
+        maxConnections: config.broker.max_connections,
+        isCommandTopic: (t) => isCommandTopic(config.mqtt.base_topic, t),
+        logger: logger.child({ module: 'broker' }),
+      })
+    : undefined;
   const topics = mqttTopics({ baseTopic: config.mqtt.base_topic, cameraId: config.camera.id, discoveryPrefix: config.mqtt.discovery_prefix });
   const discoveryContext: DiscoveryContext = {
     topics,
@@ -208,7 +211,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
         })
       : undefined;
 
-  const control = deps.control === false ? undefined : new ControlServer({ dataDir: config.data_dir, captures, backend: camera.backend, logger: logger.child({ module: 'control' }) });
+  const control =
+    deps.control === false
+      ? undefined
+      : new ControlServer({ dataDir: config.data_dir, captures, backend: camera.backend, logger: logger.child({ module: 'control' }) });
 
   // Started in this order, stopped in reverse: the captures stop (a still in flight finishes) before the
   // MQTT client, so that still is published before `offline`; the lock is the first taken and the last freed.
@@ -248,7 +254,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     async start() {
       await lifecycle.start();
       logger.info(
-        { camera: camera.backend, data_dir: config.data_dir, latest: store.latest()?.id, mqtt: mqtt ? brokerUrl(config, broker) : 'off', exposure: autoExposure ? `auto (${autoExposure.mode})` : (config.schedule.exposure ?? config.camera.exposure) },
+        {
+          camera: camera.backend,
+          data_dir: config.data_dir,
+          latest: store.latest()?.id,
+          mqtt: mqtt ? brokerUrl(config, broker) : 'off',
+          exposure: autoExposure ? `auto (${autoExposure.mode})` : (config.schedule.exposure ?? config.camera.exposure),
+        },
         'moncam started',
       );
     },

@@ -23,8 +23,11 @@ if (env) {
   applyEarlySettings(process.env);
   if (process.env.MONCAM_REEXEC_PARENT) (await import('./reexec.ts')).watchParent(process.env);
   const { main } = await import('./cli.ts');
-  main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }).then(exit, (err: unknown) => {
-    process.stderr.write(`moncam: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
-    exit(1);
-  });
+  main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() }).then(
+    exit,
+    (err: unknown) => {
+      process.stderr.write(`moncam: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+      exit(1);
+    },
+  );
 }

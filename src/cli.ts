@@ -78,12 +78,20 @@ interface Command {
 /** One line per subcommand: its words, its options, what it runs. */
 const COMMANDS: Record<string, Command> = {
   run: { options: [], run: ({ io, load }) => cmdRun(load().config, io) },
-  capture: { options: ['out'], run: ({ io, load, values }) => cmdCapture(load().config, io, values.out === undefined || values.out === '-' ? values.out : path.resolve(io.cwd, values.out)) },
+  capture: {
+    options: ['out'],
+    run: ({ io, load, values }) =>
+      cmdCapture(load().config, io, values.out === undefined || values.out === '-' ? values.out : path.resolve(io.cwd, values.out)),
+  },
   config: { options: ['reference'], run: async ({ io, load, values }) => printConfig(io, values.reference ? undefined : load()) },
   passwd: { options: ['mqtt'], run: ({ io, load, values }) => cmdPasswd(load().config, io, values.mqtt === true) },
   'mqtt remove': { options: [], run: ({ io, load }) => cmdMqttRemove(load().config, io) },
   // No config: the file given with --config is for the service to read, not for this command.
-  'service install': { options: ['user', 'unit-dir', 'print', 'force'], run: ({ io, values }) => serviceInstall({ user: values.user, config: values.config, unitDir: values['unit-dir'], print: values.print, force: values.force }, io) },
+  'service install': {
+    options: ['user', 'unit-dir', 'print', 'force'],
+    run: ({ io, values }) =>
+      serviceInstall({ user: values.user, config: values.config, unitDir: values['unit-dir'], print: values.print, force: values.force }, io),
+  },
 };
 
 const GLOBAL_OPTIONS: OptionName[] = ['config', 'help', 'version'];
@@ -91,7 +99,10 @@ const HINT = 'see moncam --help';
 
 function printConfig(io: CliIo, loaded: LoadedConfig | undefined): number {
   if (!loaded) io.stdout.write(configReference() + '\n');
-  else io.stdout.write(`# effective configuration${loaded.file ? ` (file: ${loaded.file})` : ' (no config file)'}\n` + YAML.stringify(redactConfig(loaded.config)));
+  else
+    io.stdout.write(
+      `# effective configuration${loaded.file ? ` (file: ${loaded.file})` : ' (no config file)'}\n` + YAML.stringify(redactConfig(loaded.config)),
+    );
   return 0;
 }
 

@@ -2,7 +2,13 @@
 import type { Logger } from 'pino';
 
 /** Calls every listener of `event` with `args`; one that throws is logged once and the others still run. */
-export function emitSafely(emitter: { listeners(event: string): Array<(...a: never[]) => unknown> }, logger: Logger, what: string, event: string, args: unknown[]): void {
+export function emitSafely(
+  emitter: { listeners(event: string): Array<(...a: never[]) => unknown> },
+  logger: Logger,
+  what: string,
+  event: string,
+  args: unknown[],
+): void {
   for (const listener of emitter.listeners(event)) {
     try {
       (listener as (...a: unknown[]) => unknown)(...args);

@@ -73,5 +73,7 @@ const WINDOW_MS = 60_000;
 
 /** A limiter whose summary line says how many `what` were held back (20 lines a minute). */
 export function limitedLog(logger: Logger, level: 'info' | 'warn', what: string): LogLimiter {
-  return new LogLimiter(BURST, WINDOW_MS, (n) => logger[level]({ suppressed: n }, `${n} more ${what} in the last ${WINDOW_MS / 1000} s (logged ${BURST} a minute)`));
+  return new LogLimiter(BURST, WINDOW_MS, (n) =>
+    logger[level]({ suppressed: n }, `${n} more ${what} in the last ${WINDOW_MS / 1000} s (logged ${BURST} a minute)`),
+  );
 }

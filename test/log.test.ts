@@ -52,6 +52,9 @@ describe('LogLimiter', () => {
     for (let i = 0; i < 1000; i++) if (limiter.allow(7_000_000 + i)) passed++;
     assert.equal(passed, 20);
     limiter.flush();
-    assert.deepEqual(lines().map((l) => [l.level, l.msg, l.suppressed]), [[40, '980 more refused MQTT clients in the last 60 s (logged 20 a minute)', 980]]);
+    assert.deepEqual(
+      lines().map((l) => [l.level, l.msg, l.suppressed]),
+      [[40, '980 more refused MQTT clients in the last 60 s (logged 20 a minute)', 980]],
+    );
   });
 });

@@ -9,7 +9,14 @@ import { BIN, TSX } from './helpers/cli.ts';
 import { setPassword } from '../src/auth/password.ts';
 import { freePort, tempDir, until } from './helpers/setup.ts';
 
-const environOf = (pid: number) => Object.fromEntries(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+const environOf = (pid: number) =>
+  Object.fromEntries(
+    fs
+      .readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 const childrenOf = (pid: number) => fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
 
 test('reexecEnv: nothing to do when both allocator settings are there; a user value is kept', () => {
@@ -38,7 +45,7 @@ test('releaseMemory: Buffers nobody references any more are freed without --expo
   while (before - process.memoryUsage().arrayBuffers < 30e6 && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 20));
   const after = process.memoryUsage().arrayBuffers;
   assert.ok(before - after >= 30e6, `arrayBuffers ${before} -> ${after}`);
-  assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', 'gc is not exposed to moncam\'s own code');
+  assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined', "gc is not exposed to moncam's own code");
 });
 
 test('the shebang of bin.ts carries the allocator settings and the semi-space flag', () => {
@@ -49,7 +56,11 @@ test('the shebang of bin.ts carries the allocator settings and the semi-space fl
 });
 
 function start(args: string[], env: Record<string, string>, cwd: string) {
-  const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], { cwd, env: { PATH: process.env.PATH!, HOME: cwd, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH!, HOME: cwd, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
   let stdout = '';
   child.stderr.on('data', (c) => (stderr += c));
@@ -91,7 +102,10 @@ test('without the settings: the daemon runs as a child with them; SIGTERM to the
     assert.equal(environOf(d.child.pid!).MALLOC_ARENA_MAX, undefined);
     // V8 sizes the young generation at start: the flag must be on the child's command line.
     const cmdline = fs.readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
-    assert.ok(['--max-semi-space-size=2', '--no-concurrent-recompilation'].every((f) => cmdline.includes(f)), cmdline.join(' '));
+    assert.ok(
+      ['--max-semi-space-size=2', '--no-concurrent-recompilation'].every((f) => cmdline.includes(f)),
+      cmdline.join(' '),
+    );
     d.child.kill(how);
     const exit = await d.exited;
     if (how === 'SIGTERM') {
@@ -99,7 +113,11 @@ test('without the settings: the daemon runs as a child with them; SIGTERM to the
       assert.match(d.out().stderr, /"msg":"moncam stopped"/);
     } else {
       // The orphan notices within a second and stops itself.
-      await until(() => !fs.existsSync(`/proc/${child}`) || fs.readFileSync(`/proc/${child}/stat`, 'utf8').split(' ')[2] === 'Z', 10_000, 'orphaned child gone');
+      await until(
+        () => !fs.existsSync(`/proc/${child}`) || fs.readFileSync(`/proc/${child}/stat`, 'utf8').split(' ')[2] === 'Z',
+        10_000,
+        'orphaned child gone',
+      );
     }
   }
 });

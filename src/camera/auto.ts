@@ -93,7 +93,10 @@ function isLogger(x: ProbeDeps | Logger): x is Logger {
  * (tests inject PATH, environment and the synthetic factory). Never throws for a missing camera:
  * `auto` falls back to the synthetic scene, an explicit backend reports at capture time.
  */
-export async function probeCamera(config: CameraConfig | { camera: CameraConfig; schedule?: { timezone?: string } }, depsOrLogger: ProbeDeps | Logger): Promise<ProbeResult> {
+export async function probeCamera(
+  config: CameraConfig | { camera: CameraConfig; schedule?: { timezone?: string } },
+  depsOrLogger: ProbeDeps | Logger,
+): Promise<ProbeResult> {
   const cam = 'camera' in config ? config.camera : config;
   const deps: ProbeDeps = isLogger(depsOrLogger) ? { logger: depsOrLogger } : depsOrLogger;
   const env = deps.env ?? process.env;
@@ -186,7 +189,8 @@ async function probeAuto(cam: CameraConfig, ctx: Ctx, tried: string[]): Promise<
   if (cam.command) {
     const b = backendOfCommand(cam.command);
     if (b) programs[b] = [cam.command];
-    else ctx.logger.warn({ command: cam.command }, 'camera.command is ignored with backend auto: its name does not tell which backend it is; set camera.backend');
+    else
+      ctx.logger.warn({ command: cam.command }, 'camera.command is ignored with backend auto: its name does not tell which backend it is; set camera.backend');
   }
 
   for (const name of programs.rpicam) {
@@ -249,10 +253,17 @@ async function listLibcameraCameras(file: string, cam: CameraConfig, ctx: Ctx): 
       const sensor = parseListCameras(r.stdout.toString('utf8')).find((c) => c.index === index);
       const full = sensor ? fullSize(sensor) : undefined;
       const size = full && (!cam.width || !cam.height) ? full : undefined;
-      if (size) ctx.logger.info({ sensor: sensor?.model, width: size.width, height: size.height }, `camera: ${sensor?.model} full size ${size.width}x${size.height}, used where camera.width/height are not set`);
+      if (size)
+        ctx.logger.info(
+          { sensor: sensor?.model, width: size.width, height: size.height },
+          `camera: ${sensor?.model} full size ${size.width}x${size.height}, used where camera.width/height are not set`,
+        );
       return { ok: true, summary: `found ${cameras.join(', ')}`, ...(size ? { size } : {}) };
     }
-    const last = lines.map((l) => l.trim()).filter(Boolean).at(-1);
+    const last = lines
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .at(-1);
     return { ok: false, summary: last ?? (r.signal ? `killed by ${r.signal}` : `exit code ${r.exitCode}, no camera listed`) };
   } catch (err) {
     return { ok: false, summary: (err as Error).message };

@@ -50,10 +50,15 @@ const RULES: readonly ClassifyRule[] = [
   { code: 'no_camera', pattern: /Permission denied/i, message: 'no access to the video device (is the user in the video group?)' },
   {
     code: 'no_camera',
-    pattern: /Connection refused|timed out|Server returned 404|404 Not Found|No route to host|Network is unreachable|Name or service not known|Temporary failure in name resolution/i,
+    pattern:
+      /Connection refused|timed out|Server returned 404|404 Not Found|No route to host|Network is unreachable|Name or service not known|Temporary failure in name resolution/i,
     message: 'camera stream not reachable',
   },
-  { code: 'config', pattern: /Invalid argument|Unrecognized option|Option not found|Error splitting the argument list|Unknown encoder/i, message: 'ffmpeg rejected its options' },
+  {
+    code: 'config',
+    pattern: /Invalid argument|Unrecognized option|Option not found|Error splitting the argument list|Unknown encoder/i,
+    message: 'ffmpeg rejected its options',
+  },
 ];
 
 export function classifyFfmpeg(lines: readonly string[]): Classification | undefined {
@@ -75,7 +80,13 @@ export class FfmpegCamera implements Camera {
   }
 
   async capture(req: StillRequest, signal?: AbortSignal): Promise<Still> {
-    const run = await captureWithProgram(this.opts, this.program, { args: ffmpegArgs(req, this.opts, this.opts.extraArgs), req, signal, classify: classifyFfmpeg, scrubLine: scrubCredentials });
+    const run = await captureWithProgram(this.opts, this.program, {
+      args: ffmpegArgs(req, this.opts, this.opts.extraArgs),
+      req,
+      signal,
+      classify: classifyFfmpeg,
+      scrubLine: scrubCredentials,
+    });
     return { jpeg: run.jpeg };
   }
 }

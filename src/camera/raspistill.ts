@@ -26,9 +26,21 @@ export function raspistillArgs(req: StillRequest, extraArgs: readonly string[] =
 // most specific line ("Camera is not detected...", "Camera is not enabled in this build..."); ENOSPC from
 // mmal_vc_component_enable means another process holds the camera. Exit codes: 64 usage, 70 camera failure.
 const RULES: readonly ClassifyRule[] = [
-  { code: 'no_camera', pattern: /Camera is not detected|Camera is not enabled in this build/i, message: 'no camera found (check the ribbon cable and that the camera is enabled)' },
-  { code: 'config', pattern: /Invalid command line option|Only \d+M of gpu_mem is configured/i, message: 'raspistill rejected its options or the system configuration' },
-  { code: 'busy', pattern: /ENOSPC|couldn't be enabled|Failed to enable camera|out of resources/i, message: 'camera is in use by another process (or out of GPU resources)' },
+  {
+    code: 'no_camera',
+    pattern: /Camera is not detected|Camera is not enabled in this build/i,
+    message: 'no camera found (check the ribbon cable and that the camera is enabled)',
+  },
+  {
+    code: 'config',
+    pattern: /Invalid command line option|Only \d+M of gpu_mem is configured/i,
+    message: 'raspistill rejected its options or the system configuration',
+  },
+  {
+    code: 'busy',
+    pattern: /ENOSPC|couldn't be enabled|Failed to enable camera|out of resources/i,
+    message: 'camera is in use by another process (or out of GPU resources)',
+  },
   { code: 'no_camera', pattern: /Failed to create camera component/i, message: 'camera component could not be created (is the camera connected and enabled?)' },
 ];
 
@@ -51,7 +63,12 @@ export class RaspistillCamera implements Camera {
   }
 
   async capture(req: StillRequest, signal?: AbortSignal): Promise<Still> {
-    const run = await captureWithProgram(this.opts, this.program, { args: raspistillArgs(req, this.opts.extraArgs), req, signal, classify: classifyRaspistill });
+    const run = await captureWithProgram(this.opts, this.program, {
+      args: raspistillArgs(req, this.opts.extraArgs),
+      req,
+      signal,
+      classify: classifyRaspistill,
+    });
     return { jpeg: run.jpeg };
   }
 }

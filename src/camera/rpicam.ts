@@ -62,7 +62,11 @@ const RULES: readonly ClassifyRule[] = [
   },
   // libcamera "Pipeline handler in use by another process" (camera.cpp, logged at INFO), then
   // "failed to acquire camera <id>" (core/rpicam_app.cpp OpenCamera); V4L2 EBUSY.
-  { code: 'busy', pattern: /Pipeline handler in use by another process|failed to acquire camera|Device or resource busy/i, message: 'camera is in use by another process' },
+  {
+    code: 'busy',
+    pattern: /Pipeline handler in use by another process|failed to acquire camera|Device or resource busy/i,
+    message: 'camera is in use by another process',
+  },
   // "no cameras available" / "selected camera is not available" (OpenCamera); legacy stack or non-Pi board (RPiCamApp ctor).
   {
     code: 'no_camera',

@@ -37,7 +37,12 @@ export function parseListCameras(text: string): SensorInfo[] {
     const header = HEADER.exec(line);
     if (header && !line.includes('Modes:') && !/^\s*'/.test(line)) {
       const area = header[3] ? /^(\d+)x(\d+)\b/.exec(header[3].trim()) : null;
-      sensors.push({ index: Number(header[1]), model: header[2]!, ...(area ? { active: { width: Number(area[1]), height: Number(area[2]) } } : {}), modes: [] });
+      sensors.push({
+        index: Number(header[1]),
+        model: header[2]!,
+        ...(area ? { active: { width: Number(area[1]), height: Number(area[2]) } } : {}),
+        modes: [],
+      });
       continue;
     }
     const current = sensors.at(-1);

@@ -152,7 +152,10 @@ function tailLines(tail: string, max: number, scrub?: (line: string) => string):
 export function spawnFailure(program: string, err: NodeJS.ErrnoException): CameraError {
   if (err.code === 'ENOENT' || err.code === 'EACCES') {
     const why = err.code === 'ENOENT' ? 'not found' : 'not executable (permission denied)';
-    return new CameraError('not_installed', `${program}: program ${why}; install it or set camera.command`, { detail: `spawn ${program} ${err.code}`, cause: err });
+    return new CameraError('not_installed', `${program}: program ${why}; install it or set camera.command`, {
+      detail: `spawn ${program} ${err.code}`,
+      cause: err,
+    });
   }
   return new CameraError('failed', `${program}: could not start: ${err.message}`, { detail: err.code, cause: err });
 }

@@ -46,7 +46,11 @@ export class SyntheticCamera implements Camera {
     const width = req.width ?? this.opts.width ?? DEFAULT_WIDTH;
     const height = req.height ?? this.opts.height ?? DEFAULT_HEIGHT;
     const dark = req.exposure === 'night' || req.exposure === 'long';
-    const pixels = await sharp(Buffer.from(sceneSvg(width, height, date, dark))).flatten().removeAlpha().raw().toBuffer();
+    const pixels = await sharp(Buffer.from(sceneSvg(width, height, date, dark)))
+      .flatten()
+      .removeAlpha()
+      .raw()
+      .toBuffer();
     // A big clock in the scene (not the small burned-in tag added to derived images).
     const scale = Math.max(1, Math.floor(width / 200));
     drawTimeTag(pixels, width, height, 3, timeTagText(date, this.opts.timeZone), { scale, left: Math.round(width * 0.05), top: Math.round(height * 0.8) });
@@ -54,7 +58,10 @@ export class SyntheticCamera implements Camera {
     if (req.rotation) img = img.rotate(req.rotation);
     if (req.vflip) img = img.flip();
     if (req.hflip) img = img.flop();
-    const jpeg = await img.jpeg({ quality: req.quality }).withExif({ IFD0: { Make: 'moncam', Model: 'synthetic' } }).toBuffer();
+    const jpeg = await img
+      .jpeg({ quality: req.quality })
+      .withExif({ IFD0: { Make: 'moncam', Model: 'synthetic' } })
+      .toBuffer();
     return { jpeg };
   }
 }

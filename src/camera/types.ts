@@ -10,7 +10,11 @@ export class CameraError extends Error {
   readonly detail?: string;
   readonly exitCode?: number | null;
   readonly signal?: NodeJS.Signals | null;
-  constructor(code: CameraErrorCode, message: string, extra: { detail?: string; exitCode?: number | null; signal?: NodeJS.Signals | null; cause?: unknown } = {}) {
+  constructor(
+    code: CameraErrorCode,
+    message: string,
+    extra: { detail?: string; exitCode?: number | null; signal?: NodeJS.Signals | null; cause?: unknown } = {},
+  ) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'CameraError';
     this.code = code;

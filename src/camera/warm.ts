@@ -171,7 +171,8 @@ export class WarmRpicamCamera implements Camera {
   /** The process did not become ready: report, count, and for a warm-only problem take this still single-shot. */
   private async startFailed(proc: WarmProcess, outcome: Outcome, job: Job, deadline: number, signal: AbortSignal): Promise<Still> {
     if (outcome === 'aborted') throw this.abortError(signal); // it keeps starting; the next still uses it
-    if (outcome === 'exited' && proc.stopping) throw new CameraError('failed', `${this.program} (warm): stopped while starting (${proc.howItEnded()})`, { detail: 'stopped' });
+    if (outcome === 'exited' && proc.stopping)
+      throw new CameraError('failed', `${this.program} (warm): stopped while starting (${proc.howItEnded()})`, { detail: 'stopped' });
     let err: CameraError;
     if (outcome === 'timeout') {
       await this.stopWarm('it did not become ready in time', proc, false);
@@ -219,7 +220,10 @@ export class WarmRpicamCamera implements Camera {
       jpeg = await fsp.readFile(file); // 3-5 MB: not on the event loop
       await fsp.rm(file, { force: true }); // a few MB of RAM on tmpfs
     } catch (cause) {
-      const err = new CameraError('corrupt', `${this.program} (warm): reported a saved still but ${file} cannot be read`, { detail: (cause as Error).message, cause });
+      const err = new CameraError('corrupt', `${this.program} (warm): reported a saved still but ${file} cannot be read`, {
+        detail: (cause as Error).message,
+        cause,
+      });
       this.warmFailed(err);
       throw err;
     }
@@ -232,14 +236,18 @@ export class WarmRpicamCamera implements Camera {
       throw err;
     }
     this.failures = 0;
-    this.logger?.debug({ program: this.program, cameraPid: proc.pid, width: info.width, height: info.height, bytes: jpeg.length, ms: Math.round(performance.now() - sentAt) }, 'still captured (warm)');
+    this.logger?.debug(
+      { program: this.program, cameraPid: proc.pid, width: info.width, height: info.height, bytes: jpeg.length, ms: Math.round(performance.now() - sentAt) },
+      'still captured (warm)',
+    );
     const rotate = rotationLeft(req);
     return rotate ? { jpeg, rotate } : { jpeg };
   }
 
   private startWarm(key: string, req: StillRequest): WarmProcess {
     const file = this.file();
-    if (Buffer.byteLength(file) > MAX_OUTPUT_NAME) throw new Error(`the still file name ${file} is longer than rpicam-still accepts (${MAX_OUTPUT_NAME} bytes)`);
+    if (Buffer.byteLength(file) > MAX_OUTPUT_NAME)
+      throw new Error(`the still file name ${file} is longer than rpicam-still accepts (${MAX_OUTPUT_NAME} bytes)`);
     const args = rpicamWarmArgs(file, req, this.opts.extraArgs);
     const proc = new WarmProcess(this.program, args, this.opts.env, key);
     this.proc = proc;
@@ -255,7 +263,10 @@ export class WarmRpicamCamera implements Camera {
       // Died between stills. Not restarted now (no loop): the next still starts it again.
       if (this.proc === proc) this.proc = undefined;
       const err = proc.failure('exited unexpectedly');
-      this.logger?.warn({ cameraPid: proc.pid, code: err.code, detail: err.detail }, `warm ${this.program} ${proc.spawnError ? 'could not start' : `exited unexpectedly (${proc.howItEnded()})`}; it is started again for the next still`);
+      this.logger?.warn(
+        { cameraPid: proc.pid, code: err.code, detail: err.detail },
+        `warm ${this.program} ${proc.spawnError ? 'could not start' : `exited unexpectedly (${proc.howItEnded()})`}; it is started again for the next still`,
+      );
       this.warmFailed(err);
     });
     this.logger?.debug({ cameraPid: proc.pid, args }, `starting warm ${this.program}`);

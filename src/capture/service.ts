@@ -10,7 +10,16 @@ import { stillMeta } from '../storage/still.ts';
 import { burnTimestamp, deriveImages } from './derive.ts';
 import { encodeSignature } from '../scene/scene.ts';
 import { SceneReferences, sceneProfile } from './scene-refs.ts';
-import { CaptureFailedError, classify, MAX_REQUESTS_PER_CAPTURE, type CaptureEvents, type CaptureFailure, type CaptureOptions, type CaptureRecord, type CaptureRequest } from './types.ts';
+import {
+  CaptureFailedError,
+  classify,
+  MAX_REQUESTS_PER_CAPTURE,
+  type CaptureEvents,
+  type CaptureFailure,
+  type CaptureOptions,
+  type CaptureRecord,
+  type CaptureRequest,
+} from './types.ts';
 import { CaptureHealth, type HealthSnapshot } from './health.ts';
 import { originalOf } from './original.ts';
 import { stillRequest } from './request.ts';
@@ -85,7 +94,11 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
   }
 
   capture(trigger: Trigger, options: CaptureOptions = {}): Promise<CaptureRecord> {
-    const request: CaptureRequest = { trigger, ...(options.requestId ? { requestId: options.requestId } : {}), ...(options.source ? { source: options.source } : {}) };
+    const request: CaptureRequest = {
+      trigger,
+      ...(options.requestId ? { requestId: options.requestId } : {}),
+      ...(options.source ? { source: options.source } : {}),
+    };
     if (this.stopping) {
       const job = this.newJob(trigger, options, request);
       this.refuse(job, 'stopped', 'moncam is shutting down');
@@ -159,7 +172,16 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
       reject = rej;
     });
     promise.catch(() => undefined); // callers that do not await must not crash the process
-    return { trigger, options, requests: [request], promise, resolve, reject, abort: new AbortController(), named: request.requestId || request.source ? 1 : 0 };
+    return {
+      trigger,
+      options,
+      requests: [request],
+      promise,
+      resolve,
+      reject,
+      abort: new AbortController(),
+      named: request.requestId || request.source ? 1 : 0,
+    };
   }
 
   /** Fails a job without running the camera (pause after failures, shutdown). */
@@ -197,10 +219,15 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
           this.emitSafely('captured', record);
         },
         (err: unknown) => {
-          const error: CaptureFailure['error'] = job.abort.signal.aborted ? { code: 'stopped', message: 'capture discarded: moncam is shutting down' } : classify(err);
+          const error: CaptureFailure['error'] = job.abort.signal.aborted
+            ? { code: 'stopped', message: 'capture discarded: moncam is shutting down' }
+            : classify(err);
           const failure: CaptureFailure = { trigger: job.trigger, requests: job.requests, at: this.now(), error };
           const { logger } = this.deps;
-          logger.error({ trigger: job.trigger, code: failure.error.code, detail: failure.error.detail, err: failure.error.code === 'internal' ? err : undefined }, `capture failed: ${failure.error.message}`);
+          logger.error(
+            { trigger: job.trigger, code: failure.error.code, detail: failure.error.detail, err: failure.error.code === 'internal' ? err : undefined },
+            `capture failed: ${failure.error.message}`,
+          );
           if (!this.stopping) {
             const pauseMs = this.health.failed({ code: failure.error.code, message: failure.error.message, at: failure.at });
             if (pauseMs !== undefined) {

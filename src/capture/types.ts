@@ -81,4 +81,3 @@ export function classify(err: unknown): CaptureFailure['error'] {
   if (err instanceof StorageError) return { code: err.code === 'too_old' ? 'io' : err.code, message: err.message };
   return { code: 'internal', message: err instanceof Error ? err.message : String(err) };
 }
-

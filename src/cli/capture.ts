@@ -45,14 +45,21 @@ export async function cmdCapture(config: Config, io: CliIo, out: string | undefi
     await app.start();
   } catch (err) {
     if (err instanceof DataDirLockedError) {
-      throw Object.assign(new Error(`a moncam daemon is running on ${config.data_dir} but does not answer on ${controlSocketPath(config.data_dir)}; take the still from the web page or over MQTT, or use moncam capture --out FILE`), { code: 'locked' });
+      throw Object.assign(
+        new Error(
+          `a moncam daemon is running on ${config.data_dir} but does not answer on ${controlSocketPath(config.data_dir)}; take the still from the web page or over MQTT, or use moncam capture --out FILE`,
+        ),
+        { code: 'locked' },
+      );
     }
     throw err;
   }
   try {
     const record = await app.captures.capture('cli');
     io.stdout.write(`${record.capture.files.original}\n`);
-    io.stderr.write(`captured ${record.capture.id} (${record.capture.meta.full_width}x${record.capture.meta.full_height}, ${record.capture.bytes} bytes, ${app.camera.backend})\n`);
+    io.stderr.write(
+      `captured ${record.capture.id} (${record.capture.meta.full_width}x${record.capture.meta.full_height}, ${record.capture.bytes} bytes, ${app.camera.backend})\n`,
+    );
   } finally {
     await app.stop();
   }

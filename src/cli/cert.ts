@@ -84,7 +84,11 @@ export function certNames(hosts: string[], interfaces: NodeJS.Dict<os.NetworkInt
 const generateKeyPair = promisify(crypto.generateKeyPair);
 
 async function newKey(): Promise<string> {
-  const { privateKey } = await generateKeyPair('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+  const { privateKey } = await generateKeyPair('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
   return privateKey;
 }
 
@@ -110,7 +114,10 @@ function makeCa(keyPem: string, host: string, now: Date): string {
   const publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
   const notAfter = new Date(now);
   notAfter.setUTCFullYear(notAfter.getUTCFullYear() + CA_YEARS);
-  const subject = [{ name: 'commonName', value: `moncam CA (${host})` }, { name: 'organizationName', value: 'moncam' }];
+  const subject = [
+    { name: 'commonName', value: `moncam CA (${host})` },
+    { name: 'organizationName', value: 'moncam' },
+  ];
   // An hour back: a client whose clock is a little behind still accepts a certificate made just now.
   const cert = baseCert(publicKey, subject, new Date(now.getTime() - 3_600_000), notAfter);
   cert.setIssuer(subject);
@@ -163,7 +170,8 @@ async function loadOrMakeCa(files: Issued['files'], host: string, now: Date): Pr
     }
     throw new CertError('bad_ca', `${files.caCert} / ${files.caKey} are not a valid, unexpired CA certificate and its key; move them away to make a new CA`);
   }
-  if (pem || keyPem) throw new CertError('bad_ca', `only one of ${files.caCert} and ${files.caKey} exists; restore the other, or move it away to make a new CA`);
+  if (pem || keyPem)
+    throw new CertError('bad_ca', `only one of ${files.caCert} and ${files.caKey} exists; restore the other, or move it away to make a new CA`);
   const newKeyPem = await newKey();
   await writeFileAtomic(files.caKey, newKeyPem, { mode: 0o600, ownerOfDir: true });
   const newPem = makeCa(newKeyPem, host, now);
@@ -190,7 +198,13 @@ export async function issueCertificates(opts: IssueOptions): Promise<Issued> {
   const pem = makeServerCert(keyPem, { cert: forge.pki.certificateFromPem(ca.pem), key: forge.pki.privateKeyFromPem(ca.keyPem) }, names, now);
   await writeFileAtomic(files.key, keyPem, { mode: 0o600, ownerOfDir: true });
   await writeFileAtomic(files.cert, pem, { mode: 0o644, ownerOfDir: true });
-  return { files, newCa: ca.isNew, names, caFingerprint: new crypto.X509Certificate(ca.pem).fingerprint256, validTo: new Date(new crypto.X509Certificate(pem).validTo) };
+  return {
+    files,
+    newCa: ca.isNew,
+    names,
+    caFingerprint: new crypto.X509Certificate(ca.pem).fingerprint256,
+    validTo: new Date(new crypto.X509Certificate(pem).validTo),
+  };
 }
 
 export const CERT_HELP = `moncam cert — make a private CA and a TLS certificate for this machine (HTTPS page, mqtts broker)
@@ -219,7 +233,13 @@ export async function cmdCert(argv: string[], io: CertIo): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { host: { type: 'string', multiple: true }, dir: { type: 'string' }, force: { type: 'boolean' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        host: { type: 'string', multiple: true },
+        dir: { type: 'string' },
+        force: { type: 'boolean' },
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+      },
     }));
   } catch (err) {
     io.stderr.write(`moncam cert: ${(err as Error).message.split('\n')[0]}\n(moncam cert --help)\n`);

@@ -59,4 +59,3 @@ export async function cmdRun(config: Config, io: CliIo): Promise<number> {
 
 /** Upper bound for a clean stop: capture grace (4 s) + the camera's kill grace (2 s) + MQTT goodbye (2 s), with margin. */
 const STOP_DEADLINE_MS = 9000;
-

@@ -142,7 +142,11 @@ function hiddenBy(p: string): string | undefined {
 /** Entries of a colon-separated /etc file (passwd, group); empty when unreadable. */
 function etcEntries(file: string): string[][] {
   try {
-    return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => l.split(':'));
+    return fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(':'));
   } catch {
     return [];
   }
@@ -174,9 +178,13 @@ function nextSteps(p: UnitParams, file: string, unchanged: boolean): string {
   const configArg = p.config ? ` --config ${shellWord(p.config)}` : '';
   const steps: string[] = [];
   if (!exists) {
-    steps.push(`Create the service user (video group: camera access):\n       sudo useradd --system --groups video --home-dir ${STATE_DIR} --shell /usr/sbin/nologin ${p.user}`);
+    steps.push(
+      `Create the service user (video group: camera access):\n       sudo useradd --system --groups video --home-dir ${STATE_DIR} --shell /usr/sbin/nologin ${p.user}`,
+    );
   } else if (!inVideo) {
-    steps.push(`User ${p.user} exists; the unit adds the video group, but for running the camera by hand as ${p.user}:\n       sudo usermod -aG video ${p.user}`);
+    steps.push(
+      `User ${p.user} exists; the unit adds the video group, but for running the camera by hand as ${p.user}:\n       sudo usermod -aG video ${p.user}`,
+    );
   }
   if (p.config) steps.push(`Make sure ${p.user} can read ${shellWord(p.config)} (the service reads it at every start).`);
   steps.push(`Load the unit, start moncam now and at every boot:\n       sudo systemctl daemon-reload\n       sudo systemctl enable --now moncam`);
@@ -203,11 +211,20 @@ export async function serviceInstall(opts: ServiceInstallOptions, io: Io): Promi
       params.config = fs.realpathSync(config);
     }
     const liveInstall = !opts.print && opts.unitDir === undefined;
-    for (const [what, p] of [['node', params.node], ['moncam', params.bin], ['the config file', params.config]] as const) {
+    for (const [what, p] of [
+      ['node', params.node],
+      ['moncam', params.bin],
+      ['the config file', params.config],
+    ] as const) {
       const hidden = p && (hiddenBy(p) ?? hiddenBy(fs.realpathSync(p)));
       if (!hidden) continue;
       const problem = `${what} is at ${p}, under ${hidden}: the service cannot see it there`;
-      const fix = what === 'node' ? 'install Node.js system-wide, e.g. in /usr/local (docs/install.md, step 4)' : what === 'moncam' ? 'install it system-wide: npm pack, then sudo npm install -g ./moncam-*.tgz (docs/install.md, step 5)' : 'move it, e.g. to /etc/moncam/moncam.yaml';
+      const fix =
+        what === 'node'
+          ? 'install Node.js system-wide, e.g. in /usr/local (docs/install.md, step 4)'
+          : what === 'moncam'
+            ? 'install it system-wide: npm pack, then sudo npm install -g ./moncam-*.tgz (docs/install.md, step 5)'
+            : 'move it, e.g. to /etc/moncam/moncam.yaml';
       if (liveInstall) throw new InstallError(`${problem}; ${fix}. Nothing written.`, 2);
       io.stderr.write(`moncam: warning: ${problem}; ${fix}.\n`);
     }
@@ -226,7 +243,10 @@ export async function serviceInstall(opts: ServiceInstallOptions, io: Io): Promi
       return 0;
     }
     if (existing !== undefined && !opts.force) {
-      throw new InstallError(`${file} exists and differs from the unit for this installation; first difference at ${firstDifference(existing, unit)}  Nothing written: replace it with --force, or see the new one with --print.`, 1);
+      throw new InstallError(
+        `${file} exists and differs from the unit for this installation; first difference at ${firstDifference(existing, unit)}  Nothing written: replace it with --force, or see the new one with --print.`,
+        1,
+      );
     }
     try {
       await writeFileAtomic(file, unit, { mode: 0o644 }); // exactly 0644: umask must not hide it from systemd's tools

@@ -98,7 +98,15 @@ export class ControlServer {
     if (command !== 'capture') return { ok: false, error: { code: 'bad_request', message: 'expected {"command":"capture"}' } };
     try {
       const r: CaptureRecord = await this.deps.captures.capture('cli');
-      return { ok: true, id: r.capture.id, path: r.capture.files.original, width: r.capture.meta.full_width, height: r.capture.meta.full_height, bytes: r.capture.bytes, backend: this.deps.backend };
+      return {
+        ok: true,
+        id: r.capture.id,
+        path: r.capture.files.original,
+        width: r.capture.meta.full_width,
+        height: r.capture.meta.full_height,
+        bytes: r.capture.bytes,
+        backend: this.deps.backend,
+      };
     } catch (err) {
       if (err instanceof CaptureFailedError) return { ok: false, error: err.failure.error };
       this.deps.logger.error({ err }, 'still for the control socket failed');
@@ -129,7 +137,9 @@ export function requestCapture(dataDir: string): Promise<CaptureAnswer | Failure
       try {
         resolve(JSON.parse(text) as CaptureAnswer | FailureAnswer);
       } catch {
-        reject(Object.assign(new Error(`the running moncam closed ${controlSocketPath(dataDir)} without an answer (is it stopping?)`), { code: 'control_failed' }));
+        reject(
+          Object.assign(new Error(`the running moncam closed ${controlSocketPath(dataDir)} without an answer (is it stopping?)`), { code: 'control_failed' }),
+        );
       }
     });
   });

@@ -14,7 +14,13 @@ export interface Announced {
 export function announcedNow(cameraId: string, topics: Topics, discoveryTopics: string[]): Announced {
   return {
     cameraId,
-    topics: { availability: topics.availability, image: topics.image, imageAttributes: topics.imageAttributes, lastCapture: topics.lastCapture, timelapse: topics.timelapse },
+    topics: {
+      availability: topics.availability,
+      image: topics.image,
+      imageAttributes: topics.imageAttributes,
+      lastCapture: topics.lastCapture,
+      timelapse: topics.timelapse,
+    },
     discoveryTopics,
   };
 }

@@ -169,7 +169,11 @@ export class MqttBridge {
     const { topics, maxPacketSize, logger } = this.deps;
     // Topic, header and properties take well under 1 KiB.
     const fits = maxPacketSize === undefined || preview.length + 1024 <= maxPacketSize;
-    if (!fits) logger.error({ id: capture.id, bytes: preview.length, max_packet_size: maxPacketSize }, 'MQTT preview larger than broker.max_packet_size: not published; lower mqtt.preview_size or preview_quality, or raise broker.max_packet_size');
+    if (!fits)
+      logger.error(
+        { id: capture.id, bytes: preview.length, max_packet_size: maxPacketSize },
+        'MQTT preview larger than broker.max_packet_size: not published; lower mqtt.preview_size or preview_quality, or raise broker.max_packet_size',
+      );
     await Promise.all([
       fits ? this.send(gen, topics.image, preview, { retain: true }) : Promise.resolve(),
       this.send(gen, topics.imageAttributes, JSON.stringify(stillAttributes(capture, preview.length)), { retain: true }),
@@ -193,7 +197,10 @@ export class MqttBridge {
       const changed = changedEvent(record);
       if (changed) await this.send(gen, topics.event, JSON.stringify(changed));
     } catch (err) {
-      logger.warn({ err: { message: (err as Error).message }, id: record.capture.id }, 'MQTT publish of a still failed; the latest still is republished on reconnect');
+      logger.warn(
+        { err: { message: (err as Error).message }, id: record.capture.id },
+        'MQTT publish of a still failed; the latest still is republished on reconnect',
+      );
     }
   }
 
@@ -210,7 +217,10 @@ export class MqttBridge {
       const latest = this.deps.timelapses?.latest();
       if (!latest || record.day >= latest.day) await this.send(connection.generation, this.deps.topics.timelapse, JSON.stringify(record), { retain: true });
     } catch (err) {
-      this.deps.logger.warn({ err: { message: (err as Error).message }, day: record.day }, 'MQTT publish of a timelapse failed; it is republished on reconnect');
+      this.deps.logger.warn(
+        { err: { message: (err as Error).message }, day: record.day },
+        'MQTT publish of a timelapse failed; it is republished on reconnect',
+      );
       return;
     }
     await this.publishEvent(timelapseEvent(record));
@@ -236,7 +246,8 @@ export class MqttBridge {
       if (topic !== topics.commandAll && topic !== topics.command && topic !== topics.timelapseCommand) return;
       if (retained) {
         // A retained command would fire on every reconnect; the contract says never honour it.
-        if (this.logs.retained.allow()) logger.warn({ topic, bytes: payload.length }, `ignored a retained command; clear it with: mosquitto_pub -r -n -t ${topic}`);
+        if (this.logs.retained.allow())
+          logger.warn({ topic, bytes: payload.length }, `ignored a retained command; clear it with: mosquitto_pub -r -n -t ${topic}`);
         return;
       }
       if (topic === topics.timelapseCommand) this.handleTimelapseCommand(topic, payload);
@@ -257,9 +268,11 @@ export class MqttBridge {
       return;
     }
     if (this.logs.accepted.allow()) logger.info({ topic, id: cmd.id, source: cmd.source }, 'MQTT capture command');
-    this.deps.captures.capture('mqtt', { ...cmd.options, ...(cmd.id ? { requestId: cmd.id } : {}), ...(cmd.source ? { source: cmd.source } : {}) }).catch(() => {
-      // Reported by the capture service's failed event.
-    });
+    this.deps.captures
+      .capture('mqtt', { ...cmd.options, ...(cmd.id ? { requestId: cmd.id } : {}), ...(cmd.source ? { source: cmd.source } : {}) })
+      .catch(() => {
+        // Reported by the capture service's failed event.
+      });
   }
 
   private handleTimelapseCommand(topic: string, payload: Buffer): void {
@@ -282,11 +295,14 @@ export class MqttBridge {
   private scheduleRepublish(): void {
     const [min, max] = this.deps.birthDelayMs ?? [500, 3000];
     clearTimeout(this.birthTimer);
-    this.birthTimer = setTimeout(() => {
-      const connection = this.connection;
-      if (!connection?.connected) return;
-      this.deps.logger.info('Home Assistant came online: republishing discovery and state');
-      this.publishAll(connection.generation).catch((err: unknown) => this.deps.logger.warn({ err }, 'republish after HA birth failed'));
-    }, min + Math.random() * (max - min));
+    this.birthTimer = setTimeout(
+      () => {
+        const connection = this.connection;
+        if (!connection?.connected) return;
+        this.deps.logger.info('Home Assistant came online: republishing discovery and state');
+        this.publishAll(connection.generation).catch((err: unknown) => this.deps.logger.warn({ err }, 'republish after HA birth failed'));
+      },
+      min + Math.random() * (max - min),
+    );
   }
 }

@@ -62,10 +62,10 @@ function authError(code: number, message: string): AuthenticateError {
  * so `moncam passwd` takes effect at once.
  */
 export async function authenticateClient(
-deps: Pick<EmbeddedBrokerDeps, 'username' | 'passwordFiles' | 'limiter' | 'verifier'>,
-address: string | undefined,
-username: string | undefined,
-password: Buffer | undefined,
+  deps: Pick<EmbeddedBrokerDeps, 'username' | 'passwordFiles' | 'limiter' | 'verifier'>,
+  address: string | undefined,
+  username: string | undefined,
+  password: Buffer | undefined,
 ): Promise<AuthenticateError | null> {
   if (username === undefined && password === undefined) {
     return isLoopback(address) ? null : authError(NOT_AUTHORIZED, 'anonymous clients are only allowed from this machine');
@@ -179,23 +179,43 @@ export class EmbeddedBroker {
     aedes.on('clientError', (client, err) => logger.debug({ client: client?.id, err: err.message }, 'MQTT client error'));
     aedes.on('connectionError', (client, err) => {
       if (err instanceof PacketGuardError) {
-        if (this.droppedLog!.allow()) logger.warn({ remote: this.peers.get(client.conn)?.address, reason: err.code, declared: err.declared, limit: this.deps.maxPacketSize }, 'MQTT connection dropped');
+        if (this.droppedLog!.allow())
+          logger.warn(
+            { remote: this.peers.get(client.conn)?.address, reason: err.code, declared: err.declared, limit: this.deps.maxPacketSize },
+            'MQTT connection dropped',
+          );
       } else logger.debug({ err: err.message }, 'MQTT connection error');
     });
     this.aedes = aedes;
     const t = this.deps.tls;
     try {
-      this.server = await this.listen(net.createServer((socket) => this.accept(aedes, socket)), this.plainHost, this.deps.port, 'broker.port');
+      this.server = await this.listen(
+        net.createServer((socket) => this.accept(aedes, socket)),
+        this.plainHost,
+        this.deps.port,
+        'broker.port',
+      );
       if (t) {
         const context = tls.createSecureContext({ cert: t.cert, key: t.key });
-        this.tlsServer = await this.listen(net.createServer((socket) => this.accept(aedes, socket, context)), this.deps.host, t.port, 'broker.tls_port');
+        this.tlsServer = await this.listen(
+          net.createServer((socket) => this.accept(aedes, socket, context)),
+          this.deps.host,
+          t.port,
+          'broker.tls_port',
+        );
       }
     } catch (err) {
       await this.stop(); // neither listener nor aedes is left behind
       throw err;
     }
     logger.info(
-      { host: this.plainHost, port: this.port, ...(t ? { tls_host: this.deps.host, tls_port: this.tlsPort } : {}), username: this.deps.username, max_packet_size: this.deps.maxPacketSize },
+      {
+        host: this.plainHost,
+        port: this.port,
+        ...(t ? { tls_host: this.deps.host, tls_port: this.tlsPort } : {}),
+        username: this.deps.username,
+        max_packet_size: this.deps.maxPacketSize,
+      },
       'embedded MQTT broker listening',
     );
   }
@@ -205,7 +225,12 @@ export class EmbeddedBroker {
       server.once('error', (err: NodeJS.ErrnoException) => {
         reject(
           err.code === 'EADDRINUSE'
-            ? Object.assign(new Error(`cannot start the embedded MQTT broker: port ${port} on ${host} is in use, likely by another broker (Mosquitto, Home Assistant's add-on). To use that broker set mqtt.url (MONCAM_MQTT_URL=mqtt://localhost:${port}); to run moncam's own on another port set ${setting}`), { code: 'port_in_use' })
+            ? Object.assign(
+                new Error(
+                  `cannot start the embedded MQTT broker: port ${port} on ${host} is in use, likely by another broker (Mosquitto, Home Assistant's add-on). To use that broker set mqtt.url (MONCAM_MQTT_URL=mqtt://localhost:${port}); to run moncam's own on another port set ${setting}`,
+                ),
+                { code: 'port_in_use' },
+              )
             : err,
         );
       });
@@ -242,7 +267,11 @@ export class EmbeddedBroker {
     const key = address ?? 'unknown';
     if (remote && (this.remoteConnections >= this.deps.maxConnections || (this.pending.get(key) ?? 0) >= MAX_PENDING_PER_ADDRESS)) {
       const reason = this.remoteConnections >= this.deps.maxConnections ? 'max_connections' : 'too_many_pending';
-      if (this.droppedLog!.allow()) this.deps.logger.warn({ remote: address, reason, limit: reason === 'max_connections' ? this.deps.maxConnections : MAX_PENDING_PER_ADDRESS }, 'MQTT connection dropped');
+      if (this.droppedLog!.allow())
+        this.deps.logger.warn(
+          { remote: address, reason, limit: reason === 'max_connections' ? this.deps.maxConnections : MAX_PENDING_PER_ADDRESS },
+          'MQTT connection dropped',
+        );
       socket.destroy();
       return;
     }

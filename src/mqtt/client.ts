@@ -77,7 +77,10 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
       if (client.options.protocolVersion === 5 && refusedProtocol(err)) {
         // An MQTT 3.1.1-only broker: fall back. Retained commands published live then reach us unflagged.
         client.options.protocolVersion = 4;
-        logger.warn({ url }, 'the MQTT broker does not speak MQTT 5: using 3.1.1; a retained command published while moncam runs cannot be told from a live one there');
+        logger.warn(
+          { url },
+          'the MQTT broker does not speak MQTT 5: using 3.1.1; a retained command published while moncam runs cannot be told from a live one there',
+        );
         return;
       }
       // Logged once per outage: a broker that is down for hours must not flood the log.
@@ -102,7 +105,10 @@ export class MqttConnection extends EventEmitter<MqttConnectionEvents> {
         await withTimeout(this.send(this.gen, this.opts.willTopic, 'offline', { retain: true }), 1000);
         clean = true;
       } catch (err) {
-        this.opts.logger.warn({ err: { message: (err as Error).message } }, 'could not publish offline before disconnecting; the broker sends the will instead');
+        this.opts.logger.warn(
+          { err: { message: (err as Error).message } },
+          'could not publish offline before disconnecting; the broker sends the will instead',
+        );
       }
     }
     this.mqttClient = undefined;
@@ -157,5 +163,7 @@ function dropInFlight(client: MqttClient): void {
 
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }

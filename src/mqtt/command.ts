@@ -24,16 +24,21 @@ const MAX_MESSAGE_CHARS = 240;
 const cameraSchema = z.string().regex(CAMERA_ID, { error: 'expected a camera id ([a-z0-9_], up to 64)' });
 const idSchema = z.union([z.string().max(128), z.number().finite()], { error: 'expected a string (up to 128 characters) or a number' });
 
-const commandSchema = z.strictObject({
-  camera: cameraSchema.optional(),
-  id: idSchema.optional(),
-  source: z.string().max(64, { error: 'expected up to 64 characters' }).optional(),
-  exposure: exposureSchema.optional(),
-  shutter_us: z.number().int().min(1).max(600_000_000, { error: 'expected an integer 1..600000000' }).optional(),
-  gain: z.number().min(1, { error: 'expected 1..64' }).max(64, { error: 'expected 1..64' }).optional(),
-  lens_position: lensPositionSchema.optional(),
-  autofocus: z.boolean({ error: 'expected true or false' }).optional(),
-}).refine((c) => !(c.autofocus === true && c.lens_position !== undefined), { error: 'lens_position and autofocus: true exclude each other (the scan moves the lens)', path: ['lens_position'] });
+const commandSchema = z
+  .strictObject({
+    camera: cameraSchema.optional(),
+    id: idSchema.optional(),
+    source: z.string().max(64, { error: 'expected up to 64 characters' }).optional(),
+    exposure: exposureSchema.optional(),
+    shutter_us: z.number().int().min(1).max(600_000_000, { error: 'expected an integer 1..600000000' }).optional(),
+    gain: z.number().min(1, { error: 'expected 1..64' }).max(64, { error: 'expected 1..64' }).optional(),
+    lens_position: lensPositionSchema.optional(),
+    autofocus: z.boolean({ error: 'expected true or false' }).optional(),
+  })
+  .refine((c) => !(c.autofocus === true && c.lens_position !== undefined), {
+    error: 'lens_position and autofocus: true exclude each other (the scan moves the lens)',
+    path: ['lens_position'],
+  });
 
 /**
  * Best effort for a refused JSON command: echo its `id`, and keep its `camera` so that only the
@@ -86,7 +91,11 @@ export function parseCommand(payload: Buffer): Command {
   // Unknown keys first (a misspelt option is the likelier mistake), independent of zod's issue order.
   const unknown = Object.keys(value).filter((k) => !(OPTIONS as readonly string[]).includes(k));
   if (unknown.length) {
-    const named = unknown.slice(0, 3).map((k) => quote(k, 32)).join(', ') + (unknown.length > 3 ? ` and ${unknown.length - 3} more` : '');
+    const named =
+      unknown
+        .slice(0, 3)
+        .map((k) => quote(k, 32))
+        .join(', ') + (unknown.length > 3 ? ` and ${unknown.length - 3} more` : '');
     return refuse('unknown_option', `unknown option ${named}; allowed: ${OPTIONS.join(', ')}`, echoed);
   }
   const parsed = commandSchema.safeParse(value);
@@ -113,7 +122,10 @@ export function parseCommand(payload: Buffer): Command {
 export type TimelapseCommand = { ok: true; day: string; id?: string } | { ok: false; error: CommandErrorCode | 'bad_day'; message: string; id?: string };
 
 const timelapseSchema = z.strictObject({
-  day: z.string().regex(/^(?:\d{4}-\d{2}-\d{2}|today|yesterday)$/, { error: 'expected YYYY-MM-DD, today or yesterday' }).optional(),
+  day: z
+    .string()
+    .regex(/^(?:\d{4}-\d{2}-\d{2}|today|yesterday)$/, { error: 'expected YYYY-MM-DD, today or yesterday' })
+    .optional(),
   id: idSchema.optional(),
 });
 
@@ -122,7 +134,8 @@ const timelapseSchema = z.strictObject({
  * or JSON `{"day": ..., "id": ...}`. `today` is the camera's local day; the day is checked by the caller.
  */
 export function parseTimelapseCommand(payload: Buffer, today: string, yesterday: string): TimelapseCommand {
-  if (payload.length > MAX_COMMAND_BYTES) return { ok: false, error: 'too_large', message: `command is ${payload.length} bytes; the limit is ${MAX_COMMAND_BYTES}` };
+  if (payload.length > MAX_COMMAND_BYTES)
+    return { ok: false, error: 'too_large', message: `command is ${payload.length} bytes; the limit is ${MAX_COMMAND_BYTES}` };
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(payload).trim();
@@ -133,7 +146,12 @@ export function parseTimelapseCommand(payload: Buffer, today: string, yesterday:
   if (/^(?:press|on|today)?$/i.test(text)) return { ok: true, day: today };
   if (/^yesterday$/i.test(text)) return { ok: true, day: yesterday };
   if (/^\d{4}-\d{2}-\d{2}$/.test(text)) return { ok: true, day: text };
-  if (!text.startsWith('{')) return { ok: false, error: 'unknown_command', message: `unknown command ${quote(text)}: send nothing, PRESS, today, yesterday, a day as YYYY-MM-DD or a JSON object` };
+  if (!text.startsWith('{'))
+    return {
+      ok: false,
+      error: 'unknown_command',
+      message: `unknown command ${quote(text)}: send nothing, PRESS, today, yesterday, a day as YYYY-MM-DD or a JSON object`,
+    };
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -145,8 +163,19 @@ export function parseTimelapseCommand(payload: Buffer, today: string, yesterday:
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.map(String).join('.');
-    const message = issue.code === 'unrecognized_keys' ? `unknown option ${issue.keys.slice(0, 3).map((k) => quote(k, 32)).join(', ')}; allowed: day, id` : `${where ? where + ': ' : ''}${issue.message}`;
-    return { ok: false, error: issue.code === 'unrecognized_keys' ? 'unknown_option' : 'invalid_option', message: message.slice(0, MAX_MESSAGE_CHARS), ...(echoed.id ? { id: echoed.id } : {}) };
+    const message =
+      issue.code === 'unrecognized_keys'
+        ? `unknown option ${issue.keys
+            .slice(0, 3)
+            .map((k) => quote(k, 32))
+            .join(', ')}; allowed: day, id`
+        : `${where ? where + ': ' : ''}${issue.message}`;
+    return {
+      ok: false,
+      error: issue.code === 'unrecognized_keys' ? 'unknown_option' : 'invalid_option',
+      message: message.slice(0, MAX_MESSAGE_CHARS),
+      ...(echoed.id ? { id: echoed.id } : {}),
+    };
   }
   return { ok: true, day: named(parsed.data.day), ...(parsed.data.id !== undefined ? { id: String(parsed.data.id) } : {}) };
 }

@@ -80,7 +80,15 @@ export function failedEvent(failure: CaptureFailure) {
 
 /** `failed` for a command refused before any capture (bad payload); `what: 'timelapse'` for the timelapse topic. */
 export function refusedEvent(refused: { error: string; message: string; id?: string }, at: Date, what?: 'timelapse') {
-  return { event_type: 'failed', ...(what ? { what } : {}), ...(refused.id ? { id: refused.id } : {}), trigger: 'mqtt', error: refused.error, message: refused.message, at: at.toISOString() };
+  return {
+    event_type: 'failed',
+    ...(what ? { what } : {}),
+    ...(refused.id ? { id: refused.id } : {}),
+    trigger: 'mqtt',
+    error: refused.error,
+    message: refused.message,
+    at: at.toISOString(),
+  };
 }
 
 /** `timelapse`: a day's timelapse was built (the record is also the retained timelapse state). */
@@ -89,5 +97,14 @@ export function timelapseEvent(record: TimelapseRecord) {
 }
 
 export function timelapseFailedEvent(f: TimelapseFailure) {
-  return { event_type: 'failed', what: 'timelapse', ...(f.requestId ? { id: f.requestId } : {}), day: f.day, trigger: f.trigger, error: f.error.code, message: f.error.message, at: f.at.toISOString() };
+  return {
+    event_type: 'failed',
+    what: 'timelapse',
+    ...(f.requestId ? { id: f.requestId } : {}),
+    day: f.day,
+    trigger: f.trigger,
+    error: f.error.code,
+    message: f.error.message,
+    at: f.at.toISOString(),
+  };
 }

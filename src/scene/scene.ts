@@ -63,8 +63,7 @@ function isSignature(sig: Buffer | undefined): sig is Buffer {
  * three cells and stays under the margin, while an object's difference spills into the cells around it.
  */
 function blur(sig: Buffer): Float32Array {
-  const at = (x: number, y: number) =>
-    sig[Math.min(SIGNATURE_HEIGHT - 1, Math.max(0, y)) * SIGNATURE_WIDTH + Math.min(SIGNATURE_WIDTH - 1, Math.max(0, x))]!;
+  const at = (x: number, y: number) => sig[Math.min(SIGNATURE_HEIGHT - 1, Math.max(0, y)) * SIGNATURE_WIDTH + Math.min(SIGNATURE_WIDTH - 1, Math.max(0, x))]!;
   const out = new Float32Array(CELLS);
   for (let y = 0; y < SIGNATURE_HEIGHT; y++) {
     for (let x = 0; x < SIGNATURE_WIDTH; x++) {

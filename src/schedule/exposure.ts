@@ -77,7 +77,9 @@ export class AutoExposure {
     this.isNight = night;
     this.logger.info(
       { brightness, exposure: this.exposure, night_below: this.nightBelow, day_above: this.dayAbove },
-      night ? `it got dark (brightness ${brightness} %): scheduled stills now use exposure ${this.night}` : `it got light (brightness ${brightness} %): scheduled stills now use exposure ${this.day}`,
+      night
+        ? `it got dark (brightness ${brightness} %): scheduled stills now use exposure ${this.night}`
+        : `it got light (brightness ${brightness} %): scheduled stills now use exposure ${this.day}`,
     );
   }
 }

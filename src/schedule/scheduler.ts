@@ -20,13 +20,21 @@ export class Scheduler {
 
   start(): void {
     const { cron, timezone, logger } = this.deps;
-    this.job = new Cron(cron, { timezone, protect: () => logger.warn('schedule tick skipped: the previous scheduled still is still running'), catch: (err) => logger.error({ err }, 'schedule tick failed') }, async () => {
-      try {
-        await this.deps.capture.capture('schedule');
-      } catch {
-        // Already logged and published as a `failed` event by the capture service.
-      }
-    });
+    this.job = new Cron(
+      cron,
+      {
+        timezone,
+        protect: () => logger.warn('schedule tick skipped: the previous scheduled still is still running'),
+        catch: (err) => logger.error({ err }, 'schedule tick failed'),
+      },
+      async () => {
+        try {
+          await this.deps.capture.capture('schedule');
+        } catch {
+          // Already logged and published as a `failed` event by the capture service.
+        }
+      },
+    );
     logger.info({ cron, timezone: timezone ?? 'system', next: this.nextRun()?.toISOString() }, 'schedule started');
   }
 

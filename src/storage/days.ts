@@ -45,7 +45,9 @@ export async function getCapture(ctx: StoreContext, id: string): Promise<Still |
 export async function findLatest(ctx: StoreContext, days: string[]): Promise<Still | undefined> {
   for (let i = days.length - 1; i >= 0; i--) {
     const day = days[i]!;
-    for (const id of originalIds(await ctx.readDir(ctx.dayDir(day))).sort().reverse()) {
+    for (const id of originalIds(await ctx.readDir(ctx.dayDir(day)))
+      .sort()
+      .reverse()) {
       const capture = await statCapture(ctx, day, id);
       if (capture) return capture;
     }

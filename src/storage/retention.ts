@@ -125,8 +125,17 @@ export class Retention {
       ctx.logger.warn({ err }, 'cannot remove old stills to keep min_free');
     }
     if (result.removedDays.length > 0) await fsyncDir(ctx.fs, ctx.dir).catch(() => {});
-    const fields = { reason: afterFull ? 'disk_full' : 'min_free', minFree, freeBytes: free, neededBytes: want, removedIds: result.removedIds, removedDays: result.removedDays, freedBytes: result.freedBytes };
-    if (result.freedBytes > 0) ctx.logger.info(fields, afterFull ? 'disk full: removed the oldest stills to make room' : 'min_free: removed the oldest stills to keep space free');
+    const fields = {
+      reason: afterFull ? 'disk_full' : 'min_free',
+      minFree,
+      freeBytes: free,
+      neededBytes: want,
+      removedIds: result.removedIds,
+      removedDays: result.removedDays,
+      freedBytes: result.freedBytes,
+    };
+    if (result.freedBytes > 0)
+      ctx.logger.info(fields, afterFull ? 'disk full: removed the oldest stills to make room' : 'min_free: removed the oldest stills to keep space free');
     if (!enough()) ctx.logger.warn(fields, `cannot keep ${minFree} bytes free in ${ctx.dir}: nothing left to remove but the newest still`);
     return freed;
   }

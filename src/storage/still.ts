@@ -97,7 +97,16 @@ export type SavedStill = Still & { meta: StillMeta };
 
 /** The metadata file of a still: what was recorded with it, and the store's fields (which win). */
 export function stillMeta(still: Still, recorded: RecordedMeta, timeZone: string): StillMeta {
-  return { v: STILL_VERSION, ...recorded, id: still.id, capturedAt: still.capturedAt.toISOString(), capturedAtLocal: still.capturedAtIso, timeZone, day: still.day, bytes: still.bytes };
+  return {
+    v: STILL_VERSION,
+    ...recorded,
+    id: still.id,
+    capturedAt: still.capturedAt.toISOString(),
+    capturedAtLocal: still.capturedAtIso,
+    timeZone,
+    day: still.day,
+    bytes: still.bytes,
+  };
 }
 
 /** A metadata file's content (any version) as the current StillMeta; undefined when it is not one. */

@@ -103,10 +103,7 @@ export class CaptureStore {
     // A day folder made just before a crash may not have had its entry synced yet.
     await fsyncDir(ctx.fs, this.dir).catch((err: unknown) => this.logger.warn({ err, dir: this.dir }, 'fsync failed'));
     ctx.latest = await findLatest(ctx, days);
-    this.logger.info(
-      { dir: this.dir, timeZone: this.timeZone, days: days.length, latest: ctx.latest?.id, removedLeftovers: removed },
-      'capture store ready',
-    );
+    this.logger.info({ dir: this.dir, timeZone: this.timeZone, days: days.length, latest: ctx.latest?.id, removedLeftovers: removed }, 'capture store ready');
     const older = days.slice(0, Math.max(0, days.length - SWEEP_RECENT_DAYS));
     clearTimeout(this.sweepTimer);
     if (older.length > 0) this.sweepTimer = setTimeout(() => void sweepOlder(ctx, older), SWEEP_OLDER_DELAY_MS).unref();
@@ -152,7 +149,9 @@ export class CaptureStore {
       at = new Date(at.getTime() + 1);
     }
     try {
-      return await this.context.writingTo(day, () => (this.retention.minFree <= 0 ? this.write(input, id, day, at) : this.writeKeepingFree(input, id, day, at)));
+      return await this.context.writingTo(day, () =>
+        this.retention.minFree <= 0 ? this.write(input, id, day, at) : this.writeKeepingFree(input, id, day, at),
+      );
     } finally {
       this.inFlightIds.delete(id);
     }
@@ -211,7 +210,12 @@ export class CaptureStore {
       data.meta = Buffer.from(JSON.stringify(meta, null, 2) + '\n');
       await writeDurable(ctx.fs, temps[kind], data[kind]!);
     };
-    const results = await Promise.allSettled([writeDurable(ctx.fs, temps.original, input.original), writeDerived('thumb'), writeDerived('preview'), writeDerived('meta')]);
+    const results = await Promise.allSettled([
+      writeDurable(ctx.fs, temps.original, input.original),
+      writeDerived('thumb'),
+      writeDerived('preview'),
+      writeDerived('meta'),
+    ]);
     if (deriveError) {
       await ctx.discard(Object.values(temps));
       throw deriveError.err; // not a storage problem: the caller classifies it
@@ -245,7 +249,10 @@ export class CaptureStore {
         this.logger.error({ err, dir: dayDir }, 'fsync of capture folder failed');
       }
       this.derivedBytes = (data.thumb?.length ?? 0) + (data.preview?.length ?? 0) + (data.meta?.length ?? 0);
-      ctx.ledger.add(day, FILE_KINDS.reduce((sum, kind) => sum + (data[kind]?.length ?? 0), 0));
+      ctx.ledger.add(
+        day,
+        FILE_KINDS.reduce((sum, kind) => sum + (data[kind]?.length ?? 0), 0),
+      );
       if (!ctx.latest || capture.id > ctx.latest.id) ctx.latest = capture;
       this.logger.debug({ id, day, bytes: capture.bytes }, 'capture stored');
       return capture;

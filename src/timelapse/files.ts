@@ -63,7 +63,11 @@ export class TimelapseFiles {
    * old video described as current. A crash at any point leaves a whole video, never a partial one.
    * The day is protected from age retention while it is built; a day retention already dropped is refused.
    */
-  async save<T>(day: string, build: (tempFile: string) => Promise<T>, meta: (result: T, bytes: number) => TimelapseMeta): Promise<StoredTimelapse & { result: T }> {
+  async save<T>(
+    day: string,
+    build: (tempFile: string) => Promise<T>,
+    meta: (result: T, bytes: number) => TimelapseMeta,
+  ): Promise<StoredTimelapse & { result: T }> {
     const { ctx } = this;
     if (!isDay(day)) throw new RangeError(`invalid day "${String(day)}": expected YYYY-MM-DD`);
     if (this.retentionDays > 0 && day < addDays(ctx.clock.day(ctx.now()), -this.retentionDays)) {

@@ -103,8 +103,10 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
     this.abort = new AbortController();
     await this.loadLatest();
     if (!config.timelapse.enabled) return;
-    this.job = new Cron(this.deps.cron ?? '0 5 0 * * *', { timezone: config.schedule.timezone, protect: true, catch: (err) => logger.error({ err }, 'timelapse tick failed') }, () =>
-      this.buildFinished('schedule'),
+    this.job = new Cron(
+      this.deps.cron ?? '0 5 0 * * *',
+      { timezone: config.schedule.timezone, protect: true, catch: (err) => logger.error({ err }, 'timelapse tick failed') },
+      () => this.buildFinished('schedule'),
     );
     this.catchUp = setTimeout(() => void this.buildFinished('startup'), this.deps.catchUpDelayMs ?? 5000);
     this.catchUp.unref();
@@ -158,7 +160,10 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
     } catch (err) {
       const failure: TimelapseFailure = { day, trigger, at: this.now(), error: this.classify(err), ...(requestId ? { requestId } : {}) };
       const log = failure.error.code === 'internal' || failure.error.code === 'io' ? 'error' : 'warn';
-      this.deps.logger[log]({ day, trigger, code: failure.error.code, err: failure.error.code === 'internal' ? err : undefined }, `timelapse not built: ${failure.error.message}`);
+      this.deps.logger[log](
+        { day, trigger, code: failure.error.code, err: failure.error.code === 'internal' ? err : undefined },
+        `timelapse not built: ${failure.error.message}`,
+      );
       this.emitSafely('failed', failure);
       throw new TimelapseError(failure);
     }
@@ -167,12 +172,23 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
   private async make(day: string, trigger: TimelapseTrigger): Promise<TimelapseRecord> {
     const { store, files, clock, config, logger } = this.deps;
     if (this.stopped) throw new TimelapseError({ day, trigger, at: this.now(), error: { code: 'stopped', message: 'moncam is shutting down' } });
-    if (!isDay(day)) throw new TimelapseError({ day, trigger, at: this.now(), error: { code: 'bad_day', message: `expected a day as YYYY-MM-DD, got "${String(day).slice(0, 40)}"` } });
+    if (!isDay(day))
+      throw new TimelapseError({
+        day,
+        trigger,
+        at: this.now(),
+        error: { code: 'bad_day', message: `expected a day as YYYY-MM-DD, got "${String(day).slice(0, 40)}"` },
+      });
     const stills = await store.listDay(day);
     if (stills.length === 0) throw new TimelapseError({ day, trigger, at: this.now(), error: { code: 'no_stills', message: `no stills on ${day}` } });
     const days = config.storage.retention_days;
     if (days > 0 && day < addDays(clock.day(this.now()), -days)) {
-      throw new TimelapseError({ day, trigger, at: this.now(), error: { code: 'too_old', message: `${day} is older than storage.retention_days (${days}): its stills are due for removal` } });
+      throw new TimelapseError({
+        day,
+        trigger,
+        at: this.now(),
+        error: { code: 'too_old', message: `${day} is older than storage.retention_days (${days}): its stills are due for removal` },
+      });
     }
     const { size, frame_ms: frameMs, quality } = config.timelapse;
     // Thumbnails are enough up to their size and far cheaper to decode than the previews.
@@ -180,7 +196,12 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
     const started = performance.now();
     const saved: StoredTimelapse & { result: TimelapseResult } = await files.save(
       day,
-      (tempFile) => encodeTimelapse(stills.map((c) => c.files[kind]), tempFile, { size, frameMs, quality, signal: this.abort.signal }),
+      (tempFile) =>
+        encodeTimelapse(
+          stills.map((c) => c.files[kind]),
+          tempFile,
+          { size, frameMs, quality, signal: this.abort.signal },
+        ),
       (result, bytes) => ({
         frames: result.frames,
         skipped: result.skipped,
@@ -196,7 +217,10 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
       }),
     );
     const record = timelapseRecord(saved.meta, day, this.deps.link(day), trigger);
-    logger.info({ day, trigger, frames: record.frames, skipped: record.skipped, bytes: record.bytes, ms: Math.round(performance.now() - started) }, 'timelapse built');
+    logger.info(
+      { day, trigger, frames: record.frames, skipped: record.skipped, bytes: record.bytes, ms: Math.round(performance.now() - started) },
+      'timelapse built',
+    );
     return record;
   }
 

@@ -123,7 +123,11 @@ async function writeAnimation(out: FileHandle, files: Iterable<string> | AsyncIt
  * One frame as a still WebP: the first decodable frame is fitted into `size` and sets the canvas; later ones
  * are fitted into the canvas, centred on black. Undefined when the file cannot be read or decoded.
  */
-async function encodeFrame(file: string, canvas: Canvas | undefined, opts: TimelapseEncodeOptions): Promise<{ data: Buffer; width: number; height: number } | undefined> {
+async function encodeFrame(
+  file: string,
+  canvas: Canvas | undefined,
+  opts: TimelapseEncodeOptions,
+): Promise<{ data: Buffer; width: number; height: number } | undefined> {
   const sharp = await loadSharp();
   // failOn 'truncated' as for captures: a cut-off JPEG would show a grey band; minor warnings are common in
   // camera files. autoOrient: a still stored with an EXIF rotation plays upright, as thumbnails show it.
@@ -174,7 +178,7 @@ function anmfChunk(canvas: Canvas, frameMs: number, image: Buffer[]): Buffer[] {
 function imageChunks(webp: Buffer): Buffer[] {
   if (webp.toString('latin1', 0, 4) !== 'RIFF' || webp.toString('latin1', 8, 12) !== 'WEBP') throw new Error('sharp did not return a WebP file');
   const chunks: Buffer[] = [];
-  for (let at = 12; at + 8 <= webp.length; ) {
+  for (let at = 12; at + 8 <= webp.length;) {
     const size = webp.readUInt32LE(at + 4);
     const end = at + 8 + size + (size & 1);
     if (end > webp.length) throw new Error('sharp returned a truncated WebP file');

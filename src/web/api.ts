@@ -73,7 +73,9 @@ export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) =>
     } catch (err) {
       if (err instanceof TimelapseError) {
         const code = err.failure.error.code;
-        res.status(code === 'no_stills' || code === 'too_old' || code === 'no_frames' || code === 'bad_day' ? 409 : 503).json({ error: code, message: err.failure.error.message });
+        res
+          .status(code === 'no_stills' || code === 'too_old' || code === 'no_frames' || code === 'bad_day' ? 409 : 503)
+          .json({ error: code, message: err.failure.error.message });
         return;
       }
       throw err;

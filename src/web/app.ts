@@ -15,7 +15,8 @@ import type { WebDeps } from './deps.ts';
  * page's policy it is left unstyled (top-left, no zoom). Nothing in a JPEG or WebP can run, and nosniff keeps
  * them from being read as HTML, so this policy only lets the viewer style and show the file.
  */
-const MEDIA_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const MEDIA_CSP =
+  "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 function mediaPolicy(_req: Request, res: Response, next: NextFunction): void {
   res.setHeader('Content-Security-Policy', MEDIA_CSP);
@@ -80,7 +81,15 @@ export function createWebApp(deps: WebDeps): Express {
     if (isAuthenticated(req)) return res.redirect(303, '/');
     res.set('Cache-Control', 'no-store').sendFile(page('login.html'));
   });
-  app.use(authRoutes({ passwordFile: config.web.password_file, limiter: deps.limiter, verifier: deps.verifier, logger, onLogout: (sid) => deps.events.endSession(sid) }));
+  app.use(
+    authRoutes({
+      passwordFile: config.web.password_file,
+      limiter: deps.limiter,
+      verifier: deps.verifier,
+      logger,
+      onLogout: (sid) => deps.events.endSession(sid),
+    }),
+  );
 
   // A session, or the day's link key (Home Assistant fetches timelapses without a session).
   app.use('/timelapse', mediaPolicy);

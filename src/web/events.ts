@@ -33,7 +33,8 @@ export class EventHub {
   private readonly onCaptured = (r: CaptureRecord) =>
     this.broadcast('captured', { ...stillJson(r.capture), brightness: r.scene.brightness, change: r.scene.change ?? null, changed: r.scene.changed });
   private readonly onTimelapse = (t: TimelapseRecord) => this.broadcast('timelapse', timelapseJson({ ...t }, t.day));
-  private readonly onFailed = (f: CaptureFailure) => this.broadcast('failed', { trigger: f.trigger, error: f.error.code, message: f.error.message, at: f.at.toISOString() });
+  private readonly onFailed = (f: CaptureFailure) =>
+    this.broadcast('failed', { trigger: f.trigger, error: f.error.code, message: f.error.message, at: f.at.toISOString() });
 
   constructor(captures: Pick<CaptureService, 'on' | 'off'>, opts: EventHubOptions) {
     this.captures = captures;
@@ -74,7 +75,10 @@ export class EventHub {
       return false;
     }
     if (owner && [...this.clients.values()].filter((o) => o?.sessionId === owner.sessionId).length >= MAX_STREAMS_PER_SESSION) {
-      res.status(429).set('Retry-After', '30').json({ error: 'too_many_streams', message: `at most ${MAX_STREAMS_PER_SESSION} live-update connections per login` });
+      res
+        .status(429)
+        .set('Retry-After', '30')
+        .json({ error: 'too_many_streams', message: `at most ${MAX_STREAMS_PER_SESSION} live-update connections per login` });
       return false;
     }
     res.status(200).set({ 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });

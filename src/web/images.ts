@@ -44,7 +44,12 @@ export function imageRoutes(deps: Pick<WebDeps, 'store'>): Router {
     const kind = KINDS[file as KindFile];
     const etag = `"${id}.${kind}"`;
     res.set({ ETag: etag, 'Cache-Control': CACHE_CONTROL });
-    if (req.get('if-none-match')?.split(/\s*,\s*/).includes(etag)) {
+    if (
+      req
+        .get('if-none-match')
+        ?.split(/\s*,\s*/)
+        .includes(etag)
+    ) {
       res.status(304).end();
       return;
     }

@@ -62,7 +62,12 @@ export class WebServer {
     // Bounded header size, count and time: slow or huge requests cannot pin the daemon. Set here rather
     // than left to Node's defaults, which `--max-http-header-size` or a Node upgrade could change.
     const l = this.limits;
-    const options: http.ServerOptions = { maxHeaderSize: l.maxHeaderSize, connectionsCheckingInterval: l.checkIntervalMs, requestTimeout: l.requestTimeoutMs, insecureHTTPParser: false };
+    const options: http.ServerOptions = {
+      maxHeaderSize: l.maxHeaderSize,
+      connectionsCheckingInterval: l.checkIntervalMs,
+      requestTimeout: l.requestTimeoutMs,
+      insecureHTTPParser: false,
+    };
     // Same port, same limits; TLS only adds the handshake deadline (the header timeout starts after it).
     const server: http.Server = this.tls
       ? https.createServer({ ...options, cert: this.tls.cert, key: this.tls.key, handshakeTimeout: l.handshakeTimeoutMs }, this.app)
@@ -75,13 +80,23 @@ export class WebServer {
     server.maxHeadersCount = MAX_HEADERS + 1; // one extra so the app can tell "too many" (431) from "exactly enough"
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'EADDRINUSE' ? Object.assign(new Error(`cannot serve the web page: port ${this.port} on ${this.host} is in use: set web.port (MONCAM_WEB_PORT) to a free port`), { code: 'port_in_use' }) : err),
+        reject(
+          err.code === 'EADDRINUSE'
+            ? Object.assign(
+                new Error(`cannot serve the web page: port ${this.port} on ${this.host} is in use: set web.port (MONCAM_WEB_PORT) to a free port`),
+                { code: 'port_in_use' },
+              )
+            : err,
+        ),
       );
       server.listen(this.port, this.host, () => resolve());
     });
     server.on('error', (err) => this.logger.error({ err }, 'web server error'));
     this.server = server;
-    this.logger.info({ host: this.host, port: this.address.port, tls: Boolean(this.tls) }, `web page on ${this.tls ? 'https' : 'http'}://${this.host === '0.0.0.0' ? 'localhost' : this.host}:${this.address.port}/`);
+    this.logger.info(
+      { host: this.host, port: this.address.port, tls: Boolean(this.tls) },
+      `web page on ${this.tls ? 'https' : 'http'}://${this.host === '0.0.0.0' ? 'localhost' : this.host}:${this.address.port}/`,
+    );
   }
 
   async stop(): Promise<void> {

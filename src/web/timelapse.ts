@@ -46,7 +46,12 @@ export function timelapseRoutes(deps: { files: Pick<TimelapseFiles, 'get'>; sess
     // Today's timelapse is rebuilt as the day goes on: revalidate every time, cheaply by ETag.
     const etag = `"tl-${day}-${String(found.meta.last_id ?? '')}-${found.bytes}"`;
     res.set({ ETag: etag, 'Cache-Control': 'private, no-cache' });
-    if (req.get('if-none-match')?.split(/\s*,\s*/).includes(etag)) {
+    if (
+      req
+        .get('if-none-match')
+        ?.split(/\s*,\s*/)
+        .includes(etag)
+    ) {
       res.status(304).end();
       return;
     }

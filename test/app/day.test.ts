@@ -36,7 +36,9 @@ async function scene(seed: number, parcel: boolean): Promise<Buffer> {
     s ^= s << 5;
     data[i] = Math.max(0, Math.min(255, data[i]! + ((s >>> 0) % 41) - 20)); // ±20 levels
   }
-  return sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  return sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 function launch(): Promise<Browser> {

@@ -128,7 +128,12 @@ describe('LoginLimiter shared by the web login and the broker', () => {
     await new Promise((r) => server.once('listening', r));
     const base = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
     const webLogin = (password: string) =>
-      fetch(`${base}/login`, { method: 'POST', redirect: 'manual', body: `password=${password}`, headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' } });
+      fetch(`${base}/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        body: `password=${password}`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+      });
     try {
       // The web client and the MQTT client are the same machine: 127.0.0.1.
       assert.equal((await authenticateClient(mqttDeps, '127.0.0.1', 'moncam', Buffer.from('wrong-1')))?.returnCode, 4);

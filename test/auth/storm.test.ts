@@ -57,7 +57,7 @@ describe('a wrong-password storm from the LAN (real daemon)', { skip: LAN ? fals
   before(async () => {
     d = await ChildDaemon.start({ env: { MONCAM_BROKER_HOST: '0.0.0.0', MONCAM_LOG_LEVEL: 'debug' } });
     web = new WebClient(d.webUrl);
-    assert.equal((await web.login(PASSWORD)).headers.get("location"), "/");
+    assert.equal((await web.login(PASSWORD)).headers.get('location'), '/');
     bus = await mqtt.connectAsync(d.mqttUrl, { username: 'moncam', password: PASSWORD, reconnectPeriod: 0 });
     await bus.subscribeAsync('moncam/childcam/event');
   });

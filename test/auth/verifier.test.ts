@@ -65,8 +65,14 @@ describe('PasswordVerifier: one check at a time', () => {
     assert.equal(a.maxRunning, 1, 'never two argon2 runs at once');
     assert.equal(a.calls, 20);
     assert.equal(v.runs, 20);
-    assert.deepEqual(order, Array.from({ length: 20 }, (_, i) => i));
-    assert.deepEqual(answers.map((ok, i) => (ok ? i : -1)).filter((i) => i >= 0), [7]);
+    assert.deepEqual(
+      order,
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      answers.map((ok, i) => (ok ? i : -1)).filter((i) => i >= 0),
+      [7],
+    );
   });
 
   test('a check that throws does not stall the queue', async () => {

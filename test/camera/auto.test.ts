@@ -46,7 +46,10 @@ describe('probeCamera (auto)', () => {
     assert.equal(camera.backend, 'rpicam');
     assert.equal(program(camera), path.join(bin, 'rpicam-still'));
     assert.match(reason, /rpicam-still --list-cameras: found imx219/);
-    assert.deepEqual(runs().map((r) => [r.program, r.argv]), [['rpicam-still', ['--list-cameras']]]);
+    assert.deepEqual(
+      runs().map((r) => [r.program, r.argv]),
+      [['rpicam-still', ['--list-cameras']]],
+    );
     const still = await camera.capture(req());
     assert.deepEqual(validateJpeg(still.jpeg), { width: 320, height: 240 });
   });
@@ -56,7 +59,10 @@ describe('probeCamera (auto)', () => {
     const { env, runs } = fakeEnv('ok', { FAKE_CAMERA_SCENARIO_RPICAM_STILL: 'no_camera' });
     const { camera } = await probeCamera(camConfig(), deps(bin, env));
     assert.equal(program(camera), path.join(bin, 'libcamera-still'));
-    assert.deepEqual(runs().map((r) => r.program), ['rpicam-still', 'libcamera-still']);
+    assert.deepEqual(
+      runs().map((r) => r.program),
+      ['rpicam-still', 'libcamera-still'],
+    );
   });
 
   test('legacy stack: raspistill when vcgencmd says detected=1, skipped when detected=0', async () => {
@@ -122,7 +128,10 @@ describe('probeCamera (explicit backend)', () => {
     const { env, runs } = fakeEnv('no_camera');
     const { camera } = await probeCamera(camConfig({ backend: 'rpicam', command: FAKE_RPICAM }), deps(binDir({}), env));
     assert.equal(camera.backend, 'rpicam');
-    assert.deepEqual(runs().map((r) => r.argv), [['--list-cameras']]);
+    assert.deepEqual(
+      runs().map((r) => r.argv),
+      [['--list-cameras']],
+    );
   });
 
   test('explicit rpicam without command: libcamera-still when rpicam-still is absent; the bare name when neither is found', async () => {

@@ -24,7 +24,15 @@ export interface FakeRun {
 export function fakeEnv(scenario = 'ok', extra: Record<string, string> = {}): { env: NodeJS.ProcessEnv; runs: () => FakeRun[] } {
   const log = path.join(tempDir('moncam-fake-'), 'argv.jsonl');
   const env = { ...process.env, FAKE_CAMERA_SCENARIO: scenario, FAKE_CAMERA_ARGV_LOG: log, ...extra };
-  const runs = () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as FakeRun) : []);
+  const runs = () =>
+    fs.existsSync(log)
+      ? fs
+          .readFileSync(log, 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as FakeRun)
+      : [];
   return { env, runs };
 }
 

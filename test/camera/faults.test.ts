@@ -53,7 +53,14 @@ class FaultRig {
 
   /** Camera program runs so far. */
   runs(): { pid: number; scenario: string }[] {
-    return fs.existsSync(this.argvLog) ? fs.readFileSync(this.argvLog, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+    return fs.existsSync(this.argvLog)
+      ? fs
+          .readFileSync(this.argvLog, 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+      : [];
   }
 
   /** Sends one MQTT command with a fresh id and returns the event that answers it. */

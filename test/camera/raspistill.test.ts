@@ -8,7 +8,30 @@ import { FAKE_RASPISTILL, fakeEnv, pidGone, rejectsWithCode, req } from './fakes
 describe('raspistill', () => {
   test('args: -n -o - -e jpg, explicit -t, rotation done by the tool, exposure names mapped', () => {
     assert.deepEqual(raspistillArgs(req({ rotation: 270, hflip: true, exposure: 'long', shutterUs: 6_000_000, gain: 8 }), ['-awb', 'sun']), [
-      '-n', '-o', '-', '-e', 'jpg', '-t', '10', '-q', '90', '-w', '320', '-h', '240', '-rot', '270', '-hf', '-ex', 'verylong', '-ss', '6000000', '-ag', '8', '-awb', 'sun',
+      '-n',
+      '-o',
+      '-',
+      '-e',
+      'jpg',
+      '-t',
+      '10',
+      '-q',
+      '90',
+      '-w',
+      '320',
+      '-h',
+      '240',
+      '-rot',
+      '270',
+      '-hf',
+      '-ex',
+      'verylong',
+      '-ss',
+      '6000000',
+      '-ag',
+      '8',
+      '-awb',
+      'sun',
     ]);
     assert.equal(raspistillArgs(req({ exposure: 'normal' })).at(-1), 'auto');
     assert.equal(raspistillArgs(req({ exposure: 'night' })).at(-1), 'night');

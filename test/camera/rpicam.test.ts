@@ -28,8 +28,31 @@ describe('rpicamArgs', () => {
   });
 
   test('night maps to long (libcamera has no night); flips, shutter, gain, extra args last', () => {
-    const { args } = rpicamArgs(req({ exposure: 'night', hflip: true, vflip: true, shutterUs: 200_000, gain: 4, width: undefined, height: undefined }), ['--awb', 'daylight']);
-    assert.deepEqual(args, ['-n', '-o', '-', '--encoding', 'jpg', '-t', '10', '-q', '90', '--hflip', '--vflip', '--exposure', 'long', '--shutter', '200000', '--gain', '4', '--awb', 'daylight']);
+    const { args } = rpicamArgs(req({ exposure: 'night', hflip: true, vflip: true, shutterUs: 200_000, gain: 4, width: undefined, height: undefined }), [
+      '--awb',
+      'daylight',
+    ]);
+    assert.deepEqual(args, [
+      '-n',
+      '-o',
+      '-',
+      '--encoding',
+      'jpg',
+      '-t',
+      '10',
+      '-q',
+      '90',
+      '--hflip',
+      '--vflip',
+      '--exposure',
+      'long',
+      '--shutter',
+      '200000',
+      '--gain',
+      '4',
+      '--awb',
+      'daylight',
+    ]);
     assert.equal(rpicamArgs(req({ exposure: 'sport' })).args.at(-1), 'sport');
     assert.equal(rpicamArgs(req({ exposure: 'short' })).args.at(-1), 'short');
   });
@@ -57,7 +80,25 @@ describe('rpicam-still against the fake', () => {
     assert.deepEqual(validateJpeg(still.jpeg), { width: 320, height: 240 });
     assert.equal(still.rotate, undefined);
     const [run] = runs();
-    assert.deepEqual(run!.argv, ['-n', '-o', '-', '--encoding', 'jpg', '-t', '10', '-q', '90', '--width', '320', '--height', '240', '--exposure', 'normal', '--awb', 'daylight']);
+    assert.deepEqual(run!.argv, [
+      '-n',
+      '-o',
+      '-',
+      '--encoding',
+      'jpg',
+      '-t',
+      '10',
+      '-q',
+      '90',
+      '--width',
+      '320',
+      '--height',
+      '240',
+      '--exposure',
+      'normal',
+      '--awb',
+      'daylight',
+    ]);
     assert.ok(pidGone(run!.pid));
   });
 
@@ -142,7 +183,10 @@ describe('rpicam-still against the fake', () => {
     assert.equal(direct.status, 255);
     assert.equal(direct.stderr.trim().split('\n').at(-1), 'ERROR: *** illegal rotation value ***');
     const { env } = fakeEnv('ok');
-    const err = await rejectsWithCode(runCamera({ program: FAKE_RPICAM, args: ['-n', '-o', '-', '-t', '1', '--rotation', '90'], timeoutMs: 10_000, env, classify: classifyRpicam }), 'config');
+    const err = await rejectsWithCode(
+      runCamera({ program: FAKE_RPICAM, args: ['-n', '-o', '-', '-t', '1', '--rotation', '90'], timeoutMs: 10_000, env, classify: classifyRpicam }),
+      'config',
+    );
     assert.equal(err.detail, 'ERROR: *** illegal rotation value ***');
   });
 
@@ -198,16 +242,19 @@ describe('Camera Module 3 options: autofocus and HDR', () => {
   test('the fake accepts exactly what moncam passes, on a Camera Module 3', async () => {
     const { env, runs } = fakeEnv('ok', { FAKE_CAMERA_SENSOR: 'imx708' });
     const cam = new RpicamCamera({ program: FAKE_RPICAM, env });
-    for (const over of [{ autofocusMode: 'auto' as const, autofocusOnCapture: true }, { autofocusMode: 'manual' as const, lensPosition: 2.5 }, { hdr: 'auto' as const }, { hdr: 'single-exp' as const }]) {
+    for (const over of [
+      { autofocusMode: 'auto' as const, autofocusOnCapture: true },
+      { autofocusMode: 'manual' as const, lensPosition: 2.5 },
+      { hdr: 'auto' as const },
+      { hdr: 'single-exp' as const },
+    ]) {
       const still = await cam.capture(req(over));
       assert.deepEqual(validateJpeg(still.jpeg), { width: 320, height: 240 });
     }
-    assert.deepEqual(runs().map((r) => r.argv.slice(r.argv.indexOf('normal') + 1)), [
-      ['--autofocus-mode', 'auto', '--autofocus-on-capture'],
-      ['--autofocus-mode', 'manual', '--lens-position', '2.5'],
-      ['--hdr=auto'],
-      ['--hdr=single-exp'],
-    ]);
+    assert.deepEqual(
+      runs().map((r) => r.argv.slice(r.argv.indexOf('normal') + 1)),
+      [['--autofocus-mode', 'auto', '--autofocus-on-capture'], ['--autofocus-mode', 'manual', '--lens-position', '2.5'], ['--hdr=auto'], ['--hdr=single-exp']],
+    );
   });
 
   test('the fake rejects what rpicam-still rejects: bad values, and `--hdr sensor` as two words', async () => {

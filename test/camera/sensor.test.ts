@@ -36,7 +36,11 @@ describe('parseListCameras / fullSize', () => {
     const [cm3] = parseListCameras(listing('imx708'));
     assert.equal(cm3!.model, 'imx708');
     assert.deepEqual(cm3!.active, { width: 4608, height: 2592 });
-    assert.deepEqual(cm3!.modes.map((m) => `${m.width}x${m.height}`), ['1536x864', '2304x1296', '4608x2592'], 'crop rectangles are not modes');
+    assert.deepEqual(
+      cm3!.modes.map((m) => `${m.width}x${m.height}`),
+      ['1536x864', '2304x1296', '4608x2592'],
+      'crop rectangles are not modes',
+    );
     assert.deepEqual(fullSize(cm3!), { width: 4608, height: 2592 });
     assert.deepEqual(fullSize(parseListCameras(listing('imx708', '--hdr=sensor'))[0]!), { width: 2304, height: 1296 });
   });
@@ -99,12 +103,20 @@ describe('probeCamera: the default still size is the sensor full size', () => {
     const { env, runs } = fakeEnv('ok', { FAKE_CAMERA_SENSOR: 'imx477' });
     const { camera } = await probeCamera(camConfig({ backend: 'rpicam', command: FAKE_RPICAM }), deps('', env));
     assert.deepEqual(validateJpeg((await camera.capture(unsized())).jpeg), { width: 4056, height: 3040 });
-    assert.deepEqual(runs().map((r) => r.argv[0]), ['--list-cameras', '-n']);
+    assert.deepEqual(
+      runs().map((r) => r.argv[0]),
+      ['--list-cameras', '-n'],
+    );
   });
 
   test('camera.hdr sensor on a Camera Module 3: listed with --hdr=sensor, stills at the HDR size 2304x1296', async () => {
     const { env, runs } = fakeEnv('ok', { FAKE_CAMERA_SENSOR: 'imx708' });
-    const config = testConfig({ MONCAM_CAMERA_BACKEND: 'rpicam', MONCAM_CAMERA_COMMAND: FAKE_RPICAM, MONCAM_CAMERA_HDR: 'sensor', MONCAM_CAMERA_WARM: 'false' });
+    const config = testConfig({
+      MONCAM_CAMERA_BACKEND: 'rpicam',
+      MONCAM_CAMERA_COMMAND: FAKE_RPICAM,
+      MONCAM_CAMERA_HDR: 'sensor',
+      MONCAM_CAMERA_WARM: 'false',
+    });
     const { camera } = await probeCamera(config, deps('', env));
     const request = stillRequest(config);
     assert.equal(request.width, undefined, 'the config sets no size');
@@ -116,10 +128,20 @@ describe('probeCamera: the default still size is the sensor full size', () => {
 
   test('explicit camera.width/height win, and the explicit backend then lists nothing', async () => {
     const { env, runs } = fakeEnv('ok', { FAKE_CAMERA_SENSOR: 'imx708' });
-    const config = testConfig({ MONCAM_CAMERA_BACKEND: 'rpicam', MONCAM_CAMERA_COMMAND: FAKE_RPICAM, MONCAM_CAMERA_WIDTH: '640', MONCAM_CAMERA_HEIGHT: '360', MONCAM_CAMERA_WARM: 'false' });
+    const config = testConfig({
+      MONCAM_CAMERA_BACKEND: 'rpicam',
+      MONCAM_CAMERA_COMMAND: FAKE_RPICAM,
+      MONCAM_CAMERA_WIDTH: '640',
+      MONCAM_CAMERA_HEIGHT: '360',
+      MONCAM_CAMERA_WARM: 'false',
+    });
     const { camera } = await probeCamera(config, deps('', env));
     assert.deepEqual(validateJpeg((await camera.capture({ ...stillRequest(config), settleMs: 0 })).jpeg), { width: 640, height: 360 });
-    assert.deepEqual(runs().map((r) => r.argv[0]), ['-n'], 'no --list-cameras run');
+    assert.deepEqual(
+      runs().map((r) => r.argv[0]),
+      ['-n'],
+      'no --list-cameras run',
+    );
   });
 
   test('auto with camera.width/height set: the probe runs, the user size wins', async () => {
@@ -131,7 +153,10 @@ describe('probeCamera: the default still size is the sensor full size', () => {
   test('warm mode keeps its process for the daemon profile filled with the sensor size', async () => {
     const { env, runs } = fakeEnv('ok', { FAKE_CAMERA_SENSOR: 'imx219', FAKE_CAMERA_WARM_START_MS: '50' });
     const profile = req({ width: undefined, height: undefined, quality: 30, settleMs: 0 });
-    const { camera } = await probeCamera({ ...camConfig({ backend: 'rpicam', command: FAKE_RPICAM }), warm: true }, deps('', env, { warmProfile: profile, totalMemBytes: 4096 * 1024 * 1024 }));
+    const { camera } = await probeCamera(
+      { ...camConfig({ backend: 'rpicam', command: FAKE_RPICAM }), warm: true },
+      deps('', env, { warmProfile: profile, totalMemBytes: 4096 * 1024 * 1024 }),
+    );
     assert.ok(camera instanceof WarmRpicamCamera);
     try {
       for (let i = 0; i < 2; i++) assert.deepEqual(validateJpeg((await camera.capture(profile)).jpeg), { width: 3280, height: 2464 });

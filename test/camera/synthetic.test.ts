@@ -5,7 +5,16 @@ import { validateJpeg } from '../../src/camera/jpeg.ts';
 import { SyntheticCamera } from '../../src/camera/synthetic.ts';
 import type { StillRequest } from '../../src/camera/types.ts';
 
-const req = (over: Partial<StillRequest> = {}): StillRequest => ({ quality: 85, rotation: 0, hflip: false, vflip: false, exposure: 'normal', settleMs: 0, timeoutMs: 5000, ...over });
+const req = (over: Partial<StillRequest> = {}): StillRequest => ({
+  quality: 85,
+  rotation: 0,
+  hflip: false,
+  vflip: false,
+  exposure: 'normal',
+  settleMs: 0,
+  timeoutMs: 5000,
+  ...over,
+});
 
 describe('synthetic camera', () => {
   test('renders a valid JPEG at the configured size, default 1640x1232', async () => {
@@ -19,9 +28,13 @@ describe('synthetic camera', () => {
   test('the scene shows the time: stills a minute apart differ; night is darker', async () => {
     let now = new Date('2026-06-01T10:00:00Z');
     const cam = new SyntheticCamera({ width: 320, height: 240, timeZone: 'UTC', now: () => now });
-    const a = await sharp((await cam.capture(req())).jpeg).raw().toBuffer();
+    const a = await sharp((await cam.capture(req())).jpeg)
+      .raw()
+      .toBuffer();
     now = new Date('2026-06-01T10:21:00Z');
-    const b = await sharp((await cam.capture(req())).jpeg).raw().toBuffer();
+    const b = await sharp((await cam.capture(req())).jpeg)
+      .raw()
+      .toBuffer();
     assert.notDeepEqual(a, b);
     const night = await sharp((await cam.capture(req({ exposure: 'night' }))).jpeg).stats();
     const day = await sharp((await cam.capture(req())).jpeg).stats();

@@ -59,7 +59,9 @@ describe('the fake in signal mode behaves like rpicam-still (so the guards are t
         w.resolve();
       }
     });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('close', (code, signal) => resolve({ code, signal })),
+    );
     const line = (re: RegExp) => new Promise<void>((resolve) => (re.test(text) ? resolve() : waiters.push({ re, resolve })));
     return { child, exited, line, stderr: () => text };
   }
@@ -98,7 +100,25 @@ describe('warm rpicam-still', () => {
     const [run] = r.runs();
     const dir = r.cam.tmpDirectory!;
     if (fs.existsSync('/dev/shm')) assert.ok(dir.startsWith('/dev/shm/moncam-warm-'), dir);
-    assert.deepEqual(run!.argv, ['-t', '0', '--signal', '-v', '-n', '-o', path.join(dir, 'still.jpg'), '--encoding', 'jpg', '-q', '90', '--width', '320', '--height', '240', '--exposure', 'normal']);
+    assert.deepEqual(run!.argv, [
+      '-t',
+      '0',
+      '--signal',
+      '-v',
+      '-n',
+      '-o',
+      path.join(dir, 'still.jpg'),
+      '--encoding',
+      'jpg',
+      '-q',
+      '90',
+      '--width',
+      '320',
+      '--height',
+      '240',
+      '--exposure',
+      'normal',
+    ]);
     assert.equal(r.cam.warmPid, run!.pid);
     assert.equal(pidGone(run!.pid), false, 'still running between stills');
     assert.equal(fs.existsSync(path.join(dir, 'still.jpg')), false, 'the still file is deleted once read');
@@ -138,7 +158,10 @@ describe('warm rpicam-still', () => {
     const [d, e] = await Promise.all([r.cam.capture(req()), r.cam.capture(req({ exposure: 'long' }))]);
     assert.deepEqual(validateJpeg(d.jpeg), { width: 320, height: 240 });
     assert.deepEqual(validateJpeg(e.jpeg), { width: 320, height: 240 });
-    assert.ok(r.runs().every((x) => !x.busyWith), JSON.stringify(r.runs()));
+    assert.ok(
+      r.runs().every((x) => !x.busyWith),
+      JSON.stringify(r.runs()),
+    );
   });
 
   test('a request with other options runs single-shot with the warm process stopped first; warm starts again lazily', async () => {
@@ -255,7 +278,10 @@ describe('warm rpicam-still', () => {
     await r.cam.stop(); // busy with the still, it cannot act on SIGUSR2: SIGTERM follows
     const err = await rejectsWithCode(p, 'failed');
     assert.match(err.message, /stopped during the capture/);
-    assert.deepEqual(r.logged(/^warm .*: SIG/).map((l) => l.signal), ['SIGUSR2', 'SIGTERM']);
+    assert.deepEqual(
+      r.logged(/^warm .*: SIG/).map((l) => l.signal),
+      ['SIGUSR2', 'SIGTERM'],
+    );
     await new Promise((res) => setTimeout(res, 300));
     assert.equal(r.runs().length, 1, 'no single-shot or warm run after stop()');
     assert.ok(pidGone(r.runs()[0]!.pid));
@@ -325,7 +351,7 @@ describe('warm rpicam-still', () => {
     assert.equal(cam.fallbackReason, undefined);
   });
 
-  test('latency with the fake\'s modelled costs: single-shot with a 1 s settle vs warm', async (t) => {
+  test("latency with the fake's modelled costs: single-shot with a 1 s settle vs warm", async (t) => {
     const r = rig('ok', { FAKE_CAMERA_WARM_CAPTURE_MS: '200' });
     const single = new RpicamCamera({ program: FAKE_RPICAM, env: r.env });
     const time = async (f: () => Promise<unknown>) => {
@@ -350,7 +376,13 @@ describe('camera.warm: config, decision, wiring', () => {
   test('config: auto by default; true/false/auto from YAML and the environment; anything else is an error', () => {
     const cwd = tempDir();
     assert.equal(loadConfig({ env: {}, cwd }).config.camera.warm, 'auto');
-    for (const [raw, want] of [['false', false], ['true', true], ['auto', 'auto'], ['off', false], ['1', true]] as const) {
+    for (const [raw, want] of [
+      ['false', false],
+      ['true', true],
+      ['auto', 'auto'],
+      ['off', false],
+      ['1', true],
+    ] as const) {
       assert.equal(loadConfig({ env: { MONCAM_CAMERA_WARM: raw }, cwd }).config.camera.warm, want, raw);
     }
     fs.writeFileSync(path.join(cwd, 'moncam.yaml'), 'camera:\n  warm: false\n');
@@ -414,12 +446,19 @@ describe('camera.warm: config, decision, wiring', () => {
         await app.stop();
         if (dir) assert.equal(fs.existsSync(dir), false);
       }
-      const lines = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as FakeRun);
+      const lines = fs
+        .readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as FakeRun);
       assert.equal(lines.length, 1);
       assert.ok(lines[0]!.argv.includes('--signal'));
       assert.ok(pidGone(lines[0]!.pid), 'app.stop() stopped the warm program');
     } finally {
-      for (const [k, v] of [['FAKE_CAMERA_ARGV_LOG', saved.log], ['FAKE_CAMERA_SCENARIO', saved.scenario]] as const) {
+      for (const [k, v] of [
+        ['FAKE_CAMERA_ARGV_LOG', saved.log],
+        ['FAKE_CAMERA_SCENARIO', saved.scenario],
+      ] as const) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
       }

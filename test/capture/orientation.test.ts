@@ -56,7 +56,10 @@ describe('EXIF orientation (lossless rotation)', () => {
   }
 
   test('patches an existing Orientation in place (same length)', async () => {
-    const jpeg = await sharp({ create: { width: 40, height: 20, channels: 3, background: 'red' } }).jpeg().withMetadata({ orientation: 3 }).toBuffer();
+    const jpeg = await sharp({ create: { width: 40, height: 20, channels: 3, background: 'red' } })
+      .jpeg()
+      .withMetadata({ orientation: 3 })
+      .toBuffer();
     const out = setExifOrientation(jpeg, 6);
     assert.equal(out.length, jpeg.length);
     assert.equal((await sharp(out).metadata()).orientation, 6);

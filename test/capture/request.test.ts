@@ -15,7 +15,12 @@ describe('stillRequest: Camera Module 3 options', () => {
   test('config: mode, scan on capture, lens position and HDR', () => {
     const config = testConfig({ MONCAM_CAMERA_AUTOFOCUS_MODE: 'manual', MONCAM_CAMERA_LENS_POSITION: '0.5', MONCAM_CAMERA_HDR: 'sensor' });
     assert.deepEqual(focus(stillRequest(config)), { mode: 'manual', scan: undefined, lens: 0.5, hdr: 'sensor' });
-    assert.deepEqual(focus(stillRequest(testConfig({ MONCAM_CAMERA_AUTOFOCUS_ON_CAPTURE: 'true' }))), { mode: undefined, scan: true, lens: undefined, hdr: undefined });
+    assert.deepEqual(focus(stillRequest(testConfig({ MONCAM_CAMERA_AUTOFOCUS_ON_CAPTURE: 'true' }))), {
+      mode: undefined,
+      scan: true,
+      lens: undefined,
+      hdr: undefined,
+    });
   });
 
   test('per still: a lens position means manual focus and no scan; autofocus: true replaces the lens position', () => {
@@ -27,7 +32,10 @@ describe('stillRequest: Camera Module 3 options', () => {
   });
 
   test('config refuses a lens position that autofocus would ignore, and unknown modes', () => {
-    assert.throws(() => testConfig({ MONCAM_CAMERA_AUTOFOCUS_MODE: 'continuous', MONCAM_CAMERA_LENS_POSITION: '1' }), (e: unknown) => e instanceof ConfigError && /camera\.lens_position.*ignored/.test(e.message));
+    assert.throws(
+      () => testConfig({ MONCAM_CAMERA_AUTOFOCUS_MODE: 'continuous', MONCAM_CAMERA_LENS_POSITION: '1' }),
+      (e: unknown) => e instanceof ConfigError && /camera\.lens_position.*ignored/.test(e.message),
+    );
     assert.throws(() => testConfig({ MONCAM_CAMERA_HDR: 'on' }), ConfigError);
     assert.throws(() => testConfig({ MONCAM_CAMERA_LENS_POSITION: '40' }), ConfigError);
   });

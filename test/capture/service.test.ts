@@ -80,10 +80,16 @@ describe('capture service', () => {
     assert.equal(camera.runs, 2);
     camera.release();
     const results = await Promise.all(burst);
-    assert.ok(results.every((r) => r === results[0]), 'all burst requests share one still');
+    assert.ok(
+      results.every((r) => r === results[0]),
+      'all burst requests share one still',
+    );
     assert.notEqual(results[0]!.capture.id, a.capture.id);
     assert.equal(results[0]!.capture.meta.requests.length, 20);
-    assert.deepEqual(results[0]!.capture.meta.requests.map((r) => r.requestId), Array.from({ length: 20 }, (_, i) => `r${i}`));
+    assert.deepEqual(
+      results[0]!.capture.meta.requests.map((r) => r.requestId),
+      Array.from({ length: 20 }, (_, i) => `r${i}`),
+    );
     assert.equal(camera.runs, 2);
     assert.equal(captured.length, 2);
   });
@@ -126,7 +132,11 @@ describe('capture service', () => {
     assert.equal(failed[0]!.error.code, 'corrupt');
     assert.equal(store.latest(), undefined);
     const days = fs.existsSync(config.storage.dir) ? fs.readdirSync(config.storage.dir) : [];
-    for (const d of days) assert.deepEqual(fs.readdirSync(`${config.storage.dir}/${d}`).filter((f) => !f.startsWith('.')), []);
+    for (const d of days)
+      assert.deepEqual(
+        fs.readdirSync(`${config.storage.dir}/${d}`).filter((f) => !f.startsWith('.')),
+        [],
+      );
   });
 
   test('a bogus Huffman table behind valid markers fails as corrupt when decoding (a CameraError, not message text)', async () => {

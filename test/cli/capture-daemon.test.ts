@@ -22,9 +22,12 @@ describe('moncam capture beside a running daemon', () => {
       assert.equal(r.code, 0, r.stderr);
       const original = r.stdout.trim();
       assert.ok(original.startsWith(path.join(daemon.dataDir, 'captures')), original);
-      assert.equal((await sharp(original).metadata()).width, 640, 'taken by the daemon\'s (fake rpicam) camera, not the CLI\'s synthetic one');
+      assert.equal((await sharp(original).metadata()).width, 640, "taken by the daemon's (fake rpicam) camera, not the CLI's synthetic one");
       assert.match(r.stderr, /captured \S+ \(640x480, \d+ bytes, rpicam\) by the running moncam/);
-      assert.ok(daemon.logs.some((l) => l.msg === 'still captured' && l.trigger === 'cli'), 'the daemon logged it as a cli still');
+      assert.ok(
+        daemon.logs.some((l) => l.msg === 'still captured' && l.trigger === 'cli'),
+        'the daemon logged it as a cli still',
+      );
 
       // --out FILE / --out - too: the daemon's camera takes it (a second camera user would find it busy).
       const file = path.join(tempDir(), 'out.jpg');
@@ -49,7 +52,10 @@ describe('moncam capture beside a running daemon', () => {
     }
     assert.equal(fs.existsSync(path.join(daemon.dataDir, 'private', 'moncam.sock')), false, 'the socket goes with the daemon');
     // Stopped: the CLI takes the still itself again.
-    const alone = await moncam(['capture'], { cwd: daemon.dataDir, env: { MONCAM_DATA_DIR: daemon.dataDir, MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_CAMERA_WIDTH: '320', MONCAM_CAMERA_HEIGHT: '240' } });
+    const alone = await moncam(['capture'], {
+      cwd: daemon.dataDir,
+      env: { MONCAM_DATA_DIR: daemon.dataDir, MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_CAMERA_WIDTH: '320', MONCAM_CAMERA_HEIGHT: '240' },
+    });
     assert.equal(alone.code, 0, alone.stderr);
     assert.doesNotMatch(alone.stderr, /running moncam/);
   });
@@ -61,6 +67,9 @@ describe('moncam capture beside a running daemon', () => {
     fs.writeFileSync(path.join(dataDir, 'moncam.lock'), JSON.stringify({ pid: process.pid, boot, started: new Date().toISOString() }) + '\n');
     const r = await moncam(['capture'], { cwd: dataDir, env: { MONCAM_DATA_DIR: dataDir, MONCAM_CAMERA_BACKEND: 'synthetic' } });
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /^moncam: \(locked\) a moncam daemon is running on .* but does not answer on .*moncam\.sock; take the still from the web page or over MQTT, or use moncam capture --out FILE\n$/);
+    assert.match(
+      r.stderr,
+      /^moncam: \(locked\) a moncam daemon is running on .* but does not answer on .*moncam\.sock; take the still from the web page or over MQTT, or use moncam capture --out FILE\n$/,
+    );
   });
 });

@@ -92,7 +92,16 @@ describe('moncam CLI', () => {
     const cwd = tempDir();
     const child = spawn(process.execPath, ['--import', TSX, BIN, 'run'], {
       cwd,
-      env: { PATH: process.env.PATH, MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_CAMERA_WIDTH: '320', MONCAM_CAMERA_HEIGHT: '240', MONCAM_SCHEDULE_CRON: '* * * * * *', MONCAM_CAMERA_ID: 'runtest', MONCAM_BROKER_PORT: String(await freePort()), MONCAM_WEB_PORT: String(await freePort()) },
+      env: {
+        PATH: process.env.PATH,
+        MONCAM_CAMERA_BACKEND: 'synthetic',
+        MONCAM_CAMERA_WIDTH: '320',
+        MONCAM_CAMERA_HEIGHT: '240',
+        MONCAM_SCHEDULE_CRON: '* * * * * *',
+        MONCAM_CAMERA_ID: 'runtest',
+        MONCAM_BROKER_PORT: String(await freePort()),
+        MONCAM_WEB_PORT: String(await freePort()),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -101,7 +110,13 @@ describe('moncam CLI', () => {
     child.stderr.on('data', (c: Buffer) => (stderr += c));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     const captures = path.join(cwd, 'data', 'captures');
-    const count = () => (fs.existsSync(captures) ? fs.readdirSync(captures).flatMap((d) => fs.readdirSync(path.join(captures, d))).filter((f) => /Z\.jpg$/.test(f)).length : 0);
+    const count = () =>
+      fs.existsSync(captures)
+        ? fs
+            .readdirSync(captures)
+            .flatMap((d) => fs.readdirSync(path.join(captures, d)))
+            .filter((f) => /Z\.jpg$/.test(f)).length
+        : 0;
     try {
       await until(() => count() >= 2, 15000, `two scheduled stills (stderr: ${stderr})`);
     } finally {
@@ -119,7 +134,13 @@ describe('moncam CLI', () => {
 
 describe('hidden password prompt', () => {
   test('reads a line without echoing it; backspace edits', async () => {
-    const input = Object.assign(new PassThrough(), { isTTY: true, rawModes: [] as boolean[], setRawMode(m: boolean) { this.rawModes.push(m); } });
+    const input = Object.assign(new PassThrough(), {
+      isTTY: true,
+      rawModes: [] as boolean[],
+      setRawMode(m: boolean) {
+        this.rawModes.push(m);
+      },
+    });
     const output = new PassThrough();
     let shown = '';
     output.on('data', (c: Buffer) => (shown += c));

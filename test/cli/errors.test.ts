@@ -29,7 +29,11 @@ describe('CLI errors', () => {
 
   test('an option without its value, a value on a flag, an unknown command', async () => {
     const cwd = tempDir();
-    const [noValue, flagValue, command] = await Promise.all([moncam(['capture', '--out'], { cwd }), moncam(['--help=yes'], { cwd }), moncam(['frobnicate'], { cwd })]);
+    const [noValue, flagValue, command] = await Promise.all([
+      moncam(['capture', '--out'], { cwd }),
+      moncam(['--help=yes'], { cwd }),
+      moncam(['frobnicate'], { cwd }),
+    ]);
     assert.equal(noValue.code, 2);
     assert.equal(oneLine(noValue.stderr), 'moncam: --out needs a value (see moncam --help)');
     assert.equal(flagValue.code, 2);
@@ -52,7 +56,10 @@ describe('CLI errors', () => {
     assert.equal(oneLine(r.stderr), 'moncam: bad configuration: mqtt.discovery: expected true or false, got "maybe" (from moncam.yaml)');
     const env = await moncam(['config'], { cwd: tempDir(), env: { MONCAM_WEB_FRESH_ON_VISIT: 'sometimes' } });
     assert.equal(env.code, 2);
-    assert.equal(oneLine(env.stderr), 'moncam: bad configuration: web.fresh_on_visit: expected true or false (also yes/no, on/off, 1/0), got "sometimes" (from MONCAM_WEB_FRESH_ON_VISIT)');
+    assert.equal(
+      oneLine(env.stderr),
+      'moncam: bad configuration: web.fresh_on_visit: expected true or false (also yes/no, on/off, 1/0), got "sometimes" (from MONCAM_WEB_FRESH_ON_VISIT)',
+    );
   });
 
   test('an alias to no anchor exits 2 with its position', async () => {
@@ -63,7 +70,12 @@ describe('CLI errors', () => {
 
   test('a YAML alias bomb is refused quickly with exit 2, for `config` and for `run`', async () => {
     const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-    for (let i = 1; i < 9; i++) levels.push(`${'abcdefghi'[i]}: &${'abcdefghi'[i]} [${Array(9).fill(`*${'abcdefghi'[i - 1]}`).join(',')}]`);
+    for (let i = 1; i < 9; i++)
+      levels.push(
+        `${'abcdefghi'[i]}: &${'abcdefghi'[i]} [${Array(9)
+          .fill(`*${'abcdefghi'[i - 1]}`)
+          .join(',')}]`,
+      );
     const yaml = levels.join('\n') + '\n'; // 9^9 = 387 million strings once expanded
     const { cwd, r } = await withYaml(yaml);
     assert.equal(r.code, 2, r.stderr);

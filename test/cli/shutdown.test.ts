@@ -17,7 +17,14 @@ interface Run {
 }
 
 function runsIn(log: string): Run[] {
-  return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Run) : [];
+  return fs.existsSync(log)
+    ? fs
+        .readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Run)
+    : [];
 }
 
 function alive(pid: number): boolean {
@@ -61,7 +68,10 @@ describe('clean shutdown', () => {
     const originals = files(captures).filter((f) => f.endsWith('.jpg') && !f.includes('.thumb') && !f.includes('.preview'));
     assert.equal(originals.length, 1, `stored: ${files(captures).join(', ')}`);
     validateJpeg(fs.readFileSync(path.join(captures, originals[0]!)));
-    assert.deepEqual(files(captures).filter((f) => /\.tmp-/.test(f)), []);
+    assert.deepEqual(
+      files(captures).filter((f) => /\.tmp-/.test(f)),
+      [],
+    );
     assert.ok(daemon.logged('moncam stopped'));
   });
 

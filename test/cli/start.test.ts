@@ -14,11 +14,20 @@ import { loadConfig } from '../../src/config/load.ts';
 import { BIN, moncam, TSX } from '../helpers/cli.ts';
 import { freePort, tempDir, until } from '../helpers/setup.ts';
 
-const env = (brokerPort: number, webPort: number) => ({ MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_SCHEDULE_ENABLED: 'false', MONCAM_BROKER_PORT: String(brokerPort), MONCAM_WEB_PORT: String(webPort) });
+const env = (brokerPort: number, webPort: number) => ({
+  MONCAM_CAMERA_BACKEND: 'synthetic',
+  MONCAM_SCHEDULE_ENABLED: 'false',
+  MONCAM_BROKER_PORT: String(brokerPort),
+  MONCAM_WEB_PORT: String(webPort),
+});
 
 /** Starts `moncam run`, waits for its banner, stops it with SIGTERM; its stdout. */
 async function runUntilBanner(cwd: string, vars: Record<string, string>): Promise<string> {
-  const child = spawn(process.execPath, ['--import', TSX, BIN, 'run'], { cwd, env: { PATH: process.env.PATH, HOME: cwd, MONCAM_CAMERA_ID: 'starttest', ...vars }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', TSX, BIN, 'run'], {
+    cwd,
+    env: { PATH: process.env.PATH, HOME: cwd, MONCAM_CAMERA_ID: 'starttest', ...vars },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c));
@@ -60,7 +69,9 @@ describe('moncam run: first start', () => {
     const pw = /^ {6}(\S+)$/m.exec(stdout)?.[1];
     assert.ok(pw, stdout);
     assert.ok(await argon2.verify(fs.readFileSync(passwordFile, 'utf8').trim(), pw));
-    const lan = Object.values(os.networkInterfaces()).flat().filter((i) => i && i.family === 'IPv4' && !i.internal);
+    const lan = Object.values(os.networkInterfaces())
+      .flat()
+      .filter((i) => i && i.family === 'IPv4' && !i.internal);
     for (const i of lan) assert.ok(stdout.includes(`http://${i!.address}:${webPort}/`), `the page on ${i!.address}: ${stdout}`);
     assert.ok(stdout.includes(`http://localhost:${webPort}/`));
     assert.match(stdout, /MQTT: +mqtt:\/\/\S+:\d+, user moncam, password: the web password/);
@@ -79,7 +90,13 @@ describe('moncam run: first start', () => {
     const text = startBanner({ config, webPort: 5000, mqttPasswordSet: false });
     assert.match(text, /Web page: +http:\/\/192\.168\.7\.9:5000\//);
     assert.match(text, /MQTT: +publishing to mqtt:\/\/ha\.local:1883/);
-    const ifaces = { lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true }], wlan0: [{ address: '10.0.0.5', family: 'IPv4', internal: false }, { address: 'fe80::1', family: 'IPv6', internal: false }] } as unknown as NodeJS.Dict<os.NetworkInterfaceInfo[]>;
+    const ifaces = {
+      lo: [{ address: '127.0.0.1', family: 'IPv4', internal: true }],
+      wlan0: [
+        { address: '10.0.0.5', family: 'IPv4', internal: false },
+        { address: 'fe80::1', family: 'IPv6', internal: false },
+      ],
+    } as unknown as NodeJS.Dict<os.NetworkInterfaceInfo[]>;
     assert.deepEqual(reachableHosts('0.0.0.0', ifaces), ['10.0.0.5', 'localhost']);
   });
 });

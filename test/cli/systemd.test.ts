@@ -159,7 +159,14 @@ describe('deploy/moncam.service', () => {
     const security = spawnSync(SYSTEMD_ANALYZE, ['security', '--offline=yes', `--threshold=${MAX_EXPOSURE}`, '--no-pager', file], { encoding: 'utf8' });
     const level = /Overall exposure level for moncam\.service: ([\d.]+)/.exec(security.stdout)?.[1];
     t.diagnostic(`systemd-analyze security: overall exposure ${level} (at most ${MAX_EXPOSURE / 10} allowed)`);
-    assert.equal(security.status, 0, `exposure ${level} is above ${MAX_EXPOSURE / 10}:\n${security.stdout.split('\n').filter((l) => l.includes('✗')).join('\n')}\n${security.stderr}`);
+    assert.equal(
+      security.status,
+      0,
+      `exposure ${level} is above ${MAX_EXPOSURE / 10}:\n${security.stdout
+        .split('\n')
+        .filter((l) => l.includes('✗'))
+        .join('\n')}\n${security.stderr}`,
+    );
   });
 
   test('the checker catches a broken unit: unknown directive, bad value, missing program', () => {
@@ -172,7 +179,10 @@ describe('deploy/moncam.service', () => {
     for (const [from, to, expected] of broken) {
       assert.ok(good.includes(from), from);
       const v = verifyUnit(unitFile(good.replace(from, to)));
-      assert.ok(v.problems.some((l) => expected.test(l)), `${to}: ${JSON.stringify(v)}`);
+      assert.ok(
+        v.problems.some((l) => expected.test(l)),
+        `${to}: ${JSON.stringify(v)}`,
+      );
     }
   });
 

@@ -46,7 +46,10 @@ describe('config', () => {
 
   test('YAML file, then env overrides win', () => {
     const cwd = tmpdir();
-    fs.writeFileSync(path.join(cwd, 'moncam.yaml'), 'data_dir: /srv/cam\nweb:\n  port: 8080\ncamera:\n  id: garden\n  rotation: 90\nstorage:\n  max_bytes: 2GiB\n');
+    fs.writeFileSync(
+      path.join(cwd, 'moncam.yaml'),
+      'data_dir: /srv/cam\nweb:\n  port: 8080\ncamera:\n  id: garden\n  rotation: 90\nstorage:\n  max_bytes: 2GiB\n',
+    );
     const { config, file } = loadConfig({ env: { MONCAM_WEB_PORT: '8081', MONCAM_CAMERA_HFLIP: 'true', MONCAM_STORAGE_RETENTION_DAYS: '7' }, cwd });
     assert.equal(file, path.join(cwd, 'moncam.yaml'));
     assert.equal(config.web.port, 8081);
@@ -85,11 +88,26 @@ describe('config', () => {
     fs.writeFileSync(path.join(cwd, 'moncam.yaml'), 'camera:\n  rotation: 45\n  quality: 0\nschedule:\n  cron: "every hour"\n  timezone: Mars/Olympus\n');
     const lines = problems(() => loadConfig({ env: { MONCAM_WEB_PORT: '99999', MONCAM_CAMERA_HFLIP: 'maybe' }, cwd }));
     assert.ok(lines.includes('web.port: expected 1..65535, got 99999 (from MONCAM_WEB_PORT)'), lines.join('\n'));
-    assert.ok(lines.some((l) => l.startsWith('camera.rotation: expected 0, 90, 180 or 270, got 45')), lines.join('\n'));
-    assert.ok(lines.some((l) => l.startsWith('camera.quality: expected 1..100, got 0')), lines.join('\n'));
-    assert.ok(lines.some((l) => l.startsWith('camera.hflip:') && l.includes('"maybe"')), lines.join('\n'));
-    assert.ok(lines.some((l) => l.startsWith('schedule.cron: expected a cron pattern')), lines.join('\n'));
-    assert.ok(lines.some((l) => l.startsWith('schedule.timezone: expected an IANA time zone')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.startsWith('camera.rotation: expected 0, 90, 180 or 270, got 45')),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => l.startsWith('camera.quality: expected 1..100, got 0')),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => l.startsWith('camera.hflip:') && l.includes('"maybe"')),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => l.startsWith('schedule.cron: expected a cron pattern')),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => l.startsWith('schedule.timezone: expected an IANA time zone')),
+      lines.join('\n'),
+    );
     assert.equal(lines.length, 6);
   });
 
@@ -99,7 +117,10 @@ describe('config', () => {
     const lines = problems(() => loadConfig({ env: { MONCAM_WEB_PROT: '1' }, cwd }));
     assert.ok(lines.includes('web.prot: unknown setting'), lines.join('\n'));
     assert.ok(lines.includes('camrea: unknown setting'), lines.join('\n'));
-    assert.ok(lines.some((l) => l.startsWith('MONCAM_WEB_PROT: unknown environment variable')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.startsWith('MONCAM_WEB_PROT: unknown environment variable')),
+      lines.join('\n'),
+    );
   });
 
   test('broken YAML and a non-mapping file are clear errors', () => {

@@ -28,7 +28,17 @@ export async function expectDiscoveryAndOnline(sub: Recorder, url: string, cam: 
   const payload = JSON.parse(disc!.payload.toString());
   assert.equal(payload.availability_topic, T.availability);
   assert.deepEqual(payload.device.identifiers, [`moncam_${cam}`]);
-  assert.deepEqual(Object.keys(payload.components).sort(), ['brightness', 'camera', 'capture', 'capture_event', 'change', 'image', 'last_capture', 'make_timelapse', 'timelapse']);
+  assert.deepEqual(Object.keys(payload.components).sort(), [
+    'brightness',
+    'camera',
+    'capture',
+    'capture_event',
+    'change',
+    'image',
+    'last_capture',
+    'make_timelapse',
+    'timelapse',
+  ]);
   await sub.waitFor(T.availability, 1, 5000, isText('online'));
   const late = await Recorder.connect(url, [T.discovery, T.availability]);
   try {

@@ -200,7 +200,9 @@ export class Mosquitto {
    * i.e. when this process dies in a way that skips 'exit' (SIGKILL, a runner timeout). Killed on stop().
    */
   private startWatchdog(pid: number): ChildProcess {
-    const dog = spawn('/bin/sh', ['-c', 'read _ ; kill -KILL "$1" 2>/dev/null', 'moncam-mosquitto-watchdog', String(pid)], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const dog = spawn('/bin/sh', ['-c', 'read _ ; kill -KILL "$1" 2>/dev/null', 'moncam-mosquitto-watchdog', String(pid)], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
     dog.on('error', () => undefined); // best effort
     dog.unref();
     (dog.stdin as unknown as net.Socket | null)?.unref?.();

@@ -60,8 +60,21 @@ export interface Daemon {
 export async function startDaemon(camera: Camera, env: Record<string, string> = {}, extra: Partial<AppDeps> = {}): Promise<Daemon> {
   const brokerPort = await freePort();
   const webPort = await freePort();
-  const config = testConfig({ MONCAM_BROKER_HOST: '127.0.0.1', MONCAM_BROKER_PORT: String(brokerPort), MONCAM_WEB_HOST: '127.0.0.1', MONCAM_WEB_PORT: String(webPort), MONCAM_SCHEDULE_ENABLED: 'false', ...env });
-  const app = await createApp({ config, logger: extra.logger ?? quietLogger(), camera, mqttTiming: { birthDelayMs: [50, 150], reconnectMs: [200, 1000] }, ...extra });
+  const config = testConfig({
+    MONCAM_BROKER_HOST: '127.0.0.1',
+    MONCAM_BROKER_PORT: String(brokerPort),
+    MONCAM_WEB_HOST: '127.0.0.1',
+    MONCAM_WEB_PORT: String(webPort),
+    MONCAM_SCHEDULE_ENABLED: 'false',
+    ...env,
+  });
+  const app = await createApp({
+    config,
+    logger: extra.logger ?? quietLogger(),
+    camera,
+    mqttTiming: { birthDelayMs: [50, 150], reconnectMs: [200, 1000] },
+    ...extra,
+  });
   await app.start();
   const url = config.mqtt.url ?? `mqtt://127.0.0.1:${app.broker?.port}`;
   return { app, url, web: `http://127.0.0.1:${app.web?.address.port}`, stop: () => app.stop() };

@@ -24,7 +24,15 @@ export function quietLogger(): Logger {
 export function memoryLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (s: string) => void chunks.push(s) });
-  return { logger, lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 /** A config from the real loader, with a temp data dir; env-style overrides. */
@@ -33,7 +41,9 @@ export function testConfig(env: Record<string, string> = {}, dataDir = tempDir()
 }
 
 export async function makeJpeg(width = 320, height = 240, colour = '#336699'): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: colour } }).jpeg({ quality: 80 }).toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: colour } })
+    .jpeg({ quality: 80 })
+    .toBuffer();
 }
 
 /** An in-process camera whose captures the test releases one by one; counts runs. */

@@ -20,7 +20,15 @@ export interface Pki {
 async function makePki(host: string): Promise<Pki> {
   const dir = tempDir('moncam-pki-');
   const { files } = await issueCertificates({ dir, hosts: [host] });
-  return { dir, caFile: files.caCert, certFile: files.cert, keyFile: files.key, ca: fs.readFileSync(files.caCert), cert: fs.readFileSync(files.cert), key: fs.readFileSync(files.key) };
+  return {
+    dir,
+    caFile: files.caCert,
+    certFile: files.cert,
+    keyFile: files.key,
+    ca: fs.readFileSync(files.caCert),
+    cert: fs.readFileSync(files.cert),
+    key: fs.readFileSync(files.key),
+  };
 }
 
 let pkis: Promise<{ good: Pki; wrong: Pki }> | undefined;
@@ -44,15 +52,22 @@ export interface HttpsAnswer {
 }
 
 /** One HTTPS request on a new connection (no agent reuse), trusting only `ca`. */
-export function httpsRequest(url: string, opts: { ca: Buffer; method?: string; headers?: Record<string, string>; body?: string; servername?: string }): Promise<HttpsAnswer> {
+export function httpsRequest(
+  url: string,
+  opts: { ca: Buffer; method?: string; headers?: Record<string, string>; body?: string; servername?: string },
+): Promise<HttpsAnswer> {
   return new Promise((resolve, reject) => {
-    const req = https.request(url, { method: opts.method ?? 'GET', headers: opts.headers, ca: opts.ca, agent: false, ...(opts.servername ? { servername: opts.servername } : {}) }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
+    const req = https.request(
+      url,
+      { method: opts.method ?? 'GET', headers: opts.headers, ca: opts.ca, agent: false, ...(opts.servername ? { servername: opts.servername } : {}) },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });

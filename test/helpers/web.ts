@@ -33,7 +33,11 @@ export class WebClient {
     return this.request(path, { headers });
   }
   post(path: string, body?: string, headers: Record<string, string> = {}): Promise<Response> {
-    return this.request(path, { method: 'POST', body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', ...headers } });
+    return this.request(path, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', ...headers },
+    });
   }
   async login(password: string): Promise<Response> {
     const res = await this.post('/login', `password=${encodeURIComponent(password)}`);

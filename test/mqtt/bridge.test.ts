@@ -111,7 +111,10 @@ describe('MQTT contract (embedded aedes broker)', () => {
     for (const m of underPrefix) assert.match(m.topic, /\/config$/);
     const text = JSON.stringify(log.lines());
     assert.ok(!text.includes('\\u00ff\\u00d8') && !text.includes('/9j/'), 'no JPEG bytes or base64 in logs');
-    assert.ok(log.lines().every((l) => JSON.stringify(l).length < 2000), 'log lines stay short');
+    assert.ok(
+      log.lines().every((l) => JSON.stringify(l).length < 2000),
+      'log lines stay short',
+    );
   });
 
   test('a dropped connection: the broker publishes the will `offline`, the daemon reconnects and is `online` again', async () => {
@@ -170,7 +173,13 @@ describe('MQTT lifecycle', () => {
       await until(() => daemon.app.mqtt!.connected, 5000, 'connected');
       await new Promise((r) => setTimeout(r, 200)); // discovery published: a subscriber now gets it retained
       const sub = await Recorder.connect(daemon.url, ['homeassistant/#']);
-      for (const [platform, key] of [['image', 'image'], ['camera', 'camera'], ['button', 'capture'], ['event', 'capture_event'], ['sensor', 'last_capture']]) {
+      for (const [platform, key] of [
+        ['image', 'image'],
+        ['camera', 'camera'],
+        ['button', 'capture'],
+        ['event', 'capture_event'],
+        ['sensor', 'last_capture'],
+      ]) {
         const [m] = await sub.waitFor(`homeassistant/${platform}/moncam_${CAM}/${key}/config`);
         assert.equal(m!.retain, true);
         assert.equal(JSON.parse(m!.payload.toString()).availability_topic, T.availability);
@@ -205,7 +214,11 @@ describe('MQTT lifecycle', () => {
     const port = await freePort(); // nothing listens there
     const camera = instantCamera(await makeJpeg(320, 240));
     // A short backoff so several refused connection attempts happen at once; counted, not slept for.
-    const daemon = await startDaemon(camera, { MONCAM_MQTT_URL: `mqtt://127.0.0.1:${port}`, MONCAM_BROKER_ENABLED: 'false' }, { mqttTiming: { birthDelayMs: [50, 150], reconnectMs: [20, 100] } });
+    const daemon = await startDaemon(
+      camera,
+      { MONCAM_MQTT_URL: `mqtt://127.0.0.1:${port}`, MONCAM_BROKER_ENABLED: 'false' },
+      { mqttTiming: { birthDelayMs: [50, 150], reconnectMs: [20, 100] } },
+    );
     try {
       const record = await daemon.app.captures.capture('web');
       assert.ok(record.capture.id);
@@ -222,11 +235,21 @@ describe('MQTT lifecycle', () => {
   test('changing camera.id removes the old device from HA (empty retained discovery)', async () => {
     const dataDir = tempDir();
     const host = await startDaemon(instantCamera(await makeJpeg(320, 240)), { MONCAM_CAMERA_ID: 'host' });
-    const a = await startDaemon(instantCamera(await makeJpeg(320, 240)), { MONCAM_DATA_DIR: dataDir, MONCAM_MQTT_URL: host.url, MONCAM_CAMERA_ID: 'old_name', MONCAM_BROKER_ENABLED: 'false' });
+    const a = await startDaemon(instantCamera(await makeJpeg(320, 240)), {
+      MONCAM_DATA_DIR: dataDir,
+      MONCAM_MQTT_URL: host.url,
+      MONCAM_CAMERA_ID: 'old_name',
+      MONCAM_BROKER_ENABLED: 'false',
+    });
     const sub = await Recorder.connect(host.url, ['homeassistant/device/#']);
     await sub.waitFor('homeassistant/device/moncam_old_name/config');
     await a.stop();
-    const b = await startDaemon(instantCamera(await makeJpeg(320, 240)), { MONCAM_DATA_DIR: dataDir, MONCAM_MQTT_URL: host.url, MONCAM_CAMERA_ID: 'new_name', MONCAM_BROKER_ENABLED: 'false' });
+    const b = await startDaemon(instantCamera(await makeJpeg(320, 240)), {
+      MONCAM_DATA_DIR: dataDir,
+      MONCAM_MQTT_URL: host.url,
+      MONCAM_CAMERA_ID: 'new_name',
+      MONCAM_BROKER_ENABLED: 'false',
+    });
     try {
       await sub.waitFor('homeassistant/device/moncam_new_name/config');
       await sub.waitFor('homeassistant/device/moncam_old_name/config', 1, 5000, (m) => m.payload.length === 0);
@@ -252,7 +275,12 @@ describe('embedded broker authentication', () => {
   test('anonymous only from loopback; remote clients need the user name and the moncam password', async () => {
     const dir = tempDir();
     const passwordFile = `${dir}/private/pass_user`;
-    const deps = { username: 'moncam', passwordFiles: [passwordFile], limiter: new LoginLimiter({ attempts: 100, windowMs: 60_000 }), verifier: new PasswordVerifier() };
+    const deps = {
+      username: 'moncam',
+      passwordFiles: [passwordFile],
+      limiter: new LoginLimiter({ attempts: 100, windowMs: 60_000 }),
+      verifier: new PasswordVerifier(),
+    };
     assert.equal(await authenticateClient(deps, '127.0.0.1', undefined, undefined), null);
     assert.equal((await authenticateClient(deps, '192.168.1.20', undefined, undefined))?.returnCode, 5);
     assert.equal((await authenticateClient(deps, '192.168.1.20', 'moncam', Buffer.from('whatever1')))?.returnCode, 4, 'no password set yet');
@@ -269,7 +297,10 @@ describe('embedded broker authentication', () => {
     await setPassword(`${dataDir}/private/pass_user`, 'garden-secret');
     const daemon = await startDaemon(instantCamera(await makeJpeg(320, 240)), { MONCAM_DATA_DIR: dataDir });
     try {
-      await assert.rejects(mqtt.connectAsync(daemon.url, { username: 'moncam', password: 'nope-nope', reconnectPeriod: 0, connectTimeout: 3000 }), /Bad username or password|Not authorized/i);
+      await assert.rejects(
+        mqtt.connectAsync(daemon.url, { username: 'moncam', password: 'nope-nope', reconnectPeriod: 0, connectTimeout: 3000 }),
+        /Bad username or password|Not authorized/i,
+      );
       const ok = await mqtt.connectAsync(daemon.url, { username: 'moncam', password: 'garden-secret', reconnectPeriod: 0 });
       await ok.endAsync();
     } finally {

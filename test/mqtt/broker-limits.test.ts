@@ -50,7 +50,8 @@ async function startBroker(over: Partial<EmbeddedBrokerDeps> = {}) {
   });
   await broker.start();
   running.add(broker);
-  const lines = (msg: string, reason?: string) => log.lines().filter((l) => l.msg === msg && (reason === undefined || l.reason === reason || String(l.reason).includes(reason)));
+  const lines = (msg: string, reason?: string) =>
+    log.lines().filter((l) => l.msg === msg && (reason === undefined || l.reason === reason || String(l.reason).includes(reason)));
   return { broker, log, checks, lines, port: broker.port };
 }
 
@@ -99,7 +100,10 @@ describe('embedded broker caps', { timeout: 20_000, skip: LAN ? false : 'no non-
     assert.deepEqual(broker.connections, { remote: MAX_PENDING_PER_ADDRESS, pending: MAX_PENDING_PER_ADDRESS });
     const own = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 3000 });
     await own.endAsync();
-    assert.ok(local.every((s) => !s.destroyed), 'loopback sockets are still open');
+    assert.ok(
+      local.every((s) => !s.destroyed),
+      'loopback sockets are still open',
+    );
 
     // A pending one that closes frees its place; a new one from the LAN is accepted (and counted).
     pending[0]!.destroy();

@@ -8,7 +8,7 @@ import { makeJpeg } from '../helpers/setup.ts';
 // The module aedes and mqtt.js share (one copy after npm's dedupe): its cache of 65,536 two-byte Buffers.
 const numbers = createRequire(import.meta.url)('mqtt-packet/numbers') as { cache: Record<number, Buffer> };
 
-test('the embedded broker and the daemon client exchange packets without building mqtt-packet\'s number cache', { timeout: 60_000 }, async () => {
+test("the embedded broker and the daemon client exchange packets without building mqtt-packet's number cache", { timeout: 60_000 }, async () => {
   const camera = instantCamera(await makeJpeg());
   const daemon = await startDaemon(camera);
   try {

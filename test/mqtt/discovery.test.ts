@@ -225,7 +225,10 @@ describe('device-based discovery (HA >= 2024.11)', () => {
   });
 
   test('scene sensors: brightness and change in % from the image attributes', () => {
-    for (const [id, field] of [['brightness', 'brightness'], ['change', 'change']] as const) {
+    for (const [id, field] of [
+      ['brightness', 'brightness'],
+      ['change', 'change'],
+    ] as const) {
       const c = component(id);
       assert.equal(c.state_topic, 'moncam/garden/image/attributes');
       assert.equal(c.value_template, `{{ value_json.${field} }}`);

@@ -28,7 +28,12 @@ describe('a fleet of five cameras on one Mosquitto', () => {
     await Promise.all(
       CAMS.map(async (cam) => {
         const camera = instantCamera(jpeg);
-        const daemon = await startDaemon(camera, { MONCAM_MQTT_URL: broker.url, MONCAM_BROKER_ENABLED: 'false', MONCAM_CAMERA_ID: cam, MONCAM_DATA_DIR: tempDir(`moncam-${cam}-`) });
+        const daemon = await startDaemon(camera, {
+          MONCAM_MQTT_URL: broker.url,
+          MONCAM_BROKER_ENABLED: 'false',
+          MONCAM_CAMERA_ID: cam,
+          MONCAM_DATA_DIR: tempDir(`moncam-${cam}-`),
+        });
         fleet.push({ cam, camera, daemon });
       }),
     );
@@ -49,7 +54,10 @@ describe('a fleet of five cameras on one Mosquitto', () => {
     await until(() => fleet.every((m) => sub.on(`moncam/${m.cam}/availability`).some((a) => a.payload.toString() === 'online')), 10_000, 'five `online`');
 
     const byTopic = new Map(discovery().map((m) => [m.topic, JSON.parse(m.payload.toString()) as Record<string, any>]));
-    assert.deepEqual([...byTopic.keys()].sort(), CAMS.map((c) => `homeassistant/device/moncam_${c}/config`));
+    assert.deepEqual(
+      [...byTopic.keys()].sort(),
+      CAMS.map((c) => `homeassistant/device/moncam_${c}/config`),
+    );
 
     const identifiers: string[] = [];
     const uniqueIds: string[] = [];
@@ -70,7 +78,8 @@ describe('a fleet of five cameras on one Mosquitto', () => {
           if (key in c) assert.ok(String(c[key]).startsWith(`moncam/${cam}/`), `${cam}: ${key} = ${c[key]}`);
         }
         // The capture button names its camera on the shared topic; the timelapse button has its camera's own topic.
-        if (c.platform === 'button' && c.command_topic === 'moncam/capture/set') assert.equal(JSON.parse(c.payload_press).camera, cam, 'the button names its own camera');
+        if (c.platform === 'button' && c.command_topic === 'moncam/capture/set')
+          assert.equal(JSON.parse(c.payload_press).camera, cam, 'the button names its own camera');
         else if (c.platform === 'button') assert.equal(c.command_topic, `moncam/${cam}/timelapse/set`);
       }
     }
@@ -91,7 +100,11 @@ describe('a fleet of five cameras on one Mosquitto', () => {
     await until(() => CAMS.every((cam) => eventsOf(cam).length >= 1), 10_000, 'a captured event from every camera');
     await new Promise((r) => setTimeout(r, SETTLE_MS));
 
-    assert.deepEqual(runs(), before.map((n) => n + 1), 'each camera ran once');
+    assert.deepEqual(
+      runs(),
+      before.map((n) => n + 1),
+      'each camera ran once',
+    );
     for (const m of fleet) {
       const events = eventsOf(m.cam);
       assert.equal(events.length, 1, `${m.cam}: one event`);
@@ -111,13 +124,24 @@ describe('a fleet of five cameras on one Mosquitto', () => {
     await until(() => eventsOf('cam3').length >= 1, 10_000, 'the cam3 event');
     await new Promise((r) => setTimeout(r, SETTLE_MS));
 
-    assert.deepEqual(runs(), before.map((n, i) => (CAMS[i] === 'cam3' ? n + 1 : n)), 'only cam3 ran');
+    assert.deepEqual(
+      runs(),
+      before.map((n, i) => (CAMS[i] === 'cam3' ? n + 1 : n)),
+      'only cam3 ran',
+    );
     const [ev] = eventsOf('cam3');
     assert.equal(ev!.event_type, 'captured');
     assert.equal(ev!.id, 'only-3');
     const events = sub.messages.filter((m) => /^moncam\/[^/]+\/event$/.test(m.topic));
-    assert.deepEqual(events.map((m) => m.topic), ['moncam/cam3/event'], 'no other camera answered');
+    assert.deepEqual(
+      events.map((m) => m.topic),
+      ['moncam/cam3/event'],
+      'no other camera answered',
+    );
     const images = sub.messages.filter((m) => /^moncam\/[^/]+\/image$/.test(m.topic));
-    assert.deepEqual(images.map((m) => m.topic), ['moncam/cam3/image']);
+    assert.deepEqual(
+      images.map((m) => m.topic),
+      ['moncam/cam3/image'],
+    );
   });
 });

@@ -14,7 +14,12 @@ import { tempDir } from '../helpers/setup.ts';
 
 const T = contractTopics('childcam');
 const argvLog = path.join(tempDir('moncam-focus-'), 'argv.jsonl');
-const runs = () => fs.readFileSync(argvLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[] });
+const runs = () =>
+  fs
+    .readFileSync(argvLog, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { argv: string[] });
 const after_ = (argv: string[], flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
 
 describe('Camera Module 3 over MQTT (real daemon, fake IMX708)', () => {
@@ -28,7 +33,13 @@ describe('Camera Module 3 over MQTT (real daemon, fake IMX708)', () => {
 
   before(async () => {
     // undefined drops the helper's 640x480 (spawn leaves undefined variables out): the sensor decides.
-    const env = { FAKE_CAMERA_SENSOR: 'imx708', FAKE_CAMERA_ARGV_LOG: argvLog, MONCAM_CAMERA_AUTOFOCUS_MODE: 'continuous', MONCAM_CAMERA_WIDTH: undefined, MONCAM_CAMERA_HEIGHT: undefined };
+    const env = {
+      FAKE_CAMERA_SENSOR: 'imx708',
+      FAKE_CAMERA_ARGV_LOG: argvLog,
+      MONCAM_CAMERA_AUTOFOCUS_MODE: 'continuous',
+      MONCAM_CAMERA_WIDTH: undefined,
+      MONCAM_CAMERA_HEIGHT: undefined,
+    };
     daemon = await ChildDaemon.start({ env: env as unknown as Record<string, string> });
     sub = await Recorder.connect(daemon.mqttUrl, [T.event, T.attributes]);
     pub = await mqtt.connectAsync(daemon.mqttUrl, { reconnectPeriod: 0, connectTimeout: 5000 });

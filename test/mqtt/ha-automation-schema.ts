@@ -34,7 +34,21 @@ export const inputTag: ScalarTag = {
   stringify: (item) => String((item as Scalar<InputRef>).value.name),
 };
 
-export const AUTOMATION_KEYS = ['id', 'alias', 'description', 'trace', 'initial_state', 'triggers', 'conditions', 'variables', 'trigger_variables', 'actions', 'mode', 'max', 'max_exceeded'];
+export const AUTOMATION_KEYS = [
+  'id',
+  'alias',
+  'description',
+  'trace',
+  'initial_state',
+  'triggers',
+  'conditions',
+  'variables',
+  'trigger_variables',
+  'actions',
+  'mode',
+  'max',
+  'max_exceeded',
+];
 const MODES = ['single', 'restart', 'queued', 'parallel'];
 const LOG_LEVELS = ['silent', 'critical', 'fatal', 'error', 'warning', 'warn', 'info', 'debug', 'notset'];
 
@@ -43,10 +57,50 @@ const INPUT_KEYS = ['name', 'description', 'default', 'selector'];
 const SECTION_KEYS = ['name', 'icon', 'description', 'collapsed', 'input'];
 
 export const SELECTOR_KINDS = [
-  'action', 'addon', 'area', 'assist_pipeline', 'attribute', 'backup_location', 'boolean', 'color_rgb', 'color_temp', 'condition',
-  'config_entry', 'constant', 'conversation_agent', 'country', 'date', 'datetime', 'device', 'duration', 'entity', 'file', 'floor',
-  'icon', 'label', 'language', 'location', 'media', 'navigation', 'number', 'object', 'qr_code', 'select', 'selector', 'state',
-  'statistic', 'stt', 'target', 'template', 'text', 'theme', 'time', 'trigger', 'tts', 'ui_action', 'ui_color',
+  'action',
+  'addon',
+  'area',
+  'assist_pipeline',
+  'attribute',
+  'backup_location',
+  'boolean',
+  'color_rgb',
+  'color_temp',
+  'condition',
+  'config_entry',
+  'constant',
+  'conversation_agent',
+  'country',
+  'date',
+  'datetime',
+  'device',
+  'duration',
+  'entity',
+  'file',
+  'floor',
+  'icon',
+  'label',
+  'language',
+  'location',
+  'media',
+  'navigation',
+  'number',
+  'object',
+  'qr_code',
+  'select',
+  'selector',
+  'state',
+  'statistic',
+  'stt',
+  'target',
+  'template',
+  'text',
+  'theme',
+  'time',
+  'trigger',
+  'tts',
+  'ui_action',
+  'ui_color',
 ];
 /** Config keys of the selectors whose options are checked (the ones ha-config uses and their neighbours). */
 const SELECTOR_KEYS: Record<string, string[]> = {
@@ -60,7 +114,25 @@ const SELECTOR_KEYS: Record<string, string[]> = {
 const ENTITY_FILTER_KEYS = ['integration', 'domain', 'device_class', 'supported_features'];
 const DEVICE_FILTER_KEYS = ['integration', 'manufacturer', 'model', 'model_id', 'entity'];
 
-const TRIGGER_KINDS = ['state', 'event', 'mqtt', 'time', 'time_pattern', 'numeric_state', 'template', 'homeassistant', 'sun', 'zone', 'webhook', 'device', 'tag', 'calendar', 'conversation', 'geo_location', 'persistent_notification'];
+const TRIGGER_KINDS = [
+  'state',
+  'event',
+  'mqtt',
+  'time',
+  'time_pattern',
+  'numeric_state',
+  'template',
+  'homeassistant',
+  'sun',
+  'zone',
+  'webhook',
+  'device',
+  'tag',
+  'calendar',
+  'conversation',
+  'geo_location',
+  'persistent_notification',
+];
 const TRIGGER_COMMON = ['trigger', 'id', 'variables', 'enabled', 'alias'];
 const TRIGGER_KEYS: Record<string, string[]> = {
   state: ['entity_id', 'attribute', 'from', 'to', 'not_from', 'not_to', 'for', 'match'],
@@ -70,13 +142,40 @@ const TRIGGER_KEYS: Record<string, string[]> = {
 const TRIGGER_REQUIRED: Record<string, string[]> = { state: ['entity_id'], mqtt: ['topic'], event: ['event_type'] };
 
 const CONDITION_KINDS = ['and', 'or', 'not', 'state', 'numeric_state', 'template', 'time', 'sun', 'zone', 'device', 'trigger'];
-const CONDITION_REQUIRED: Record<string, string[]> = { template: ['value_template'], state: ['entity_id', 'state'], trigger: ['id'], and: ['conditions'], or: ['conditions'], not: ['conditions'] };
+const CONDITION_REQUIRED: Record<string, string[]> = {
+  template: ['value_template'],
+  state: ['entity_id', 'state'],
+  trigger: ['id'],
+  and: ['conditions'],
+  or: ['conditions'],
+  not: ['conditions'],
+};
 
 /** The key that names an action's kind (config_validation determine_script_action); device actions have device_id. */
-const ACTION_KINDS = ['action', 'service', 'device_id', 'variables', 'delay', 'wait_template', 'wait_for_trigger', 'condition', 'choose', 'if', 'repeat', 'event', 'scene', 'stop', 'parallel', 'sequence', 'set_conversation_response'];
+const ACTION_KINDS = [
+  'action',
+  'service',
+  'device_id',
+  'variables',
+  'delay',
+  'wait_template',
+  'wait_for_trigger',
+  'condition',
+  'choose',
+  'if',
+  'repeat',
+  'event',
+  'scene',
+  'stop',
+  'parallel',
+  'sequence',
+  'set_conversation_response',
+];
 const SERVICE_ACTION_KEYS = ['action', 'alias', 'enabled', 'continue_on_error', 'target', 'data', 'response_variable', 'metadata'];
 const TARGET_KEYS = ['entity_id', 'device_id', 'area_id', 'floor_id', 'label_id'];
-const DEVICE_ACTION_KEYS: Record<string, string[]> = { 'mobile_app:notify': ['device_id', 'domain', 'type', 'message', 'title', 'data', 'alias', 'enabled', 'continue_on_error'] };
+const DEVICE_ACTION_KEYS: Record<string, string[]> = {
+  'mobile_app:notify': ['device_id', 'domain', 'type', 'message', 'title', 'data', 'alias', 'enabled', 'continue_on_error'],
+};
 const SERVICE_NAME = /^[a-z0-9_]+\.[a-z0-9_]+$/;
 const TEMPLATE = /\{\{|\{%/;
 
@@ -100,7 +199,12 @@ function checkTrigger(t: unknown, where: string, p: string[]): void {
   const own = TRIGGER_KEYS[kind];
   if (own) for (const k of extra(t, [...TRIGGER_COMMON, ...own])) p.push(`${where}: ${kind} trigger has no key ${k}`);
   for (const k of TRIGGER_REQUIRED[kind] ?? []) if (t[k] === undefined) p.push(`${where}: ${kind} trigger needs ${k}`);
-  if (kind === 'state') for (const [a, b] of [['from', 'not_from'], ['to', 'not_to']]) if (a! in t && b! in t) p.push(`${where}: ${a} and ${b} exclude each other`);
+  if (kind === 'state')
+    for (const [a, b] of [
+      ['from', 'not_from'],
+      ['to', 'not_to'],
+    ])
+      if (a! in t && b! in t) p.push(`${where}: ${a} and ${b} exclude each other`);
 }
 
 function checkCondition(c: unknown, where: string, p: string[]): void {
@@ -125,7 +229,8 @@ function checkAction(a: unknown, where: string, p: string[]): void {
   if (kind === 'service') return void p.push(`${where}: use \`action:\`, not the old \`service:\``);
   if (kind === 'action') {
     const name = a.action;
-    if (typeof name !== 'string' || !(SERVICE_NAME.test(name) || TEMPLATE.test(name))) p.push(`${where}: action ${JSON.stringify(name)} is not domain.service or a template`);
+    if (typeof name !== 'string' || !(SERVICE_NAME.test(name) || TEMPLATE.test(name)))
+      p.push(`${where}: action ${JSON.stringify(name)} is not domain.service or a template`);
     for (const k of extra(a, SERVICE_ACTION_KEYS)) p.push(`${where}: an action call has no key ${k} (put fields under data:)`);
     if (a.data !== undefined && !isMap(a.data)) p.push(`${where}: data must be a mapping`);
     if (a.target !== undefined) {
@@ -164,7 +269,8 @@ export function checkAutomation(a: unknown, where: string, extraKeys: readonly s
   for (const k of ['triggers', 'actions']) if (a[k] === undefined) p.push(`${where}: no ${k}`);
   if (a.mode !== undefined && !MODES.includes(String(a.mode))) p.push(`${where}: mode ${String(a.mode)} is not one of ${MODES.join(', ')}`);
   if (a.max !== undefined && !(Number.isInteger(a.max) && (a.max as number) > 0)) p.push(`${where}: max must be a positive integer`);
-  if (a.max_exceeded !== undefined && !LOG_LEVELS.includes(String(a.max_exceeded))) p.push(`${where}: max_exceeded ${String(a.max_exceeded)} is not a log level`);
+  if (a.max_exceeded !== undefined && !LOG_LEVELS.includes(String(a.max_exceeded)))
+    p.push(`${where}: max_exceeded ${String(a.max_exceeded)} is not a log level`);
   for (const k of ['variables', 'trigger_variables']) if (a[k] !== undefined && !isMap(a[k])) p.push(`${where}: ${k} must be a mapping`);
   list(a.triggers ?? []).forEach((t, i) => checkTrigger(t, `${where}.triggers[${i}]`, p));
   list(a.conditions ?? []).forEach((c, i) => checkCondition(c, `${where}.conditions[${i}]`, p));
@@ -181,11 +287,16 @@ function checkSelector(sel: unknown, where: string, p: string[]): void {
   const allowed = SELECTOR_KEYS[kind];
   if (allowed) for (const k of extra(config, allowed)) p.push(`${where}: ${kind} selector has no option ${k}`);
   const filterKeys = kind === 'entity' ? ENTITY_FILTER_KEYS : kind === 'device' ? DEVICE_FILTER_KEYS : undefined;
-  if (filterKeys && config.filter !== undefined) list(config.filter).forEach((f, i) => (isMap(f) ? extra(f, filterKeys).forEach((k) => p.push(`${where}: filter[${i}] has no key ${k}`)) : p.push(`${where}: filter[${i}] must be a mapping`)));
+  if (filterKeys && config.filter !== undefined)
+    list(config.filter).forEach((f, i) =>
+      isMap(f) ? extra(f, filterKeys).forEach((k) => p.push(`${where}: filter[${i}] has no key ${k}`)) : p.push(`${where}: filter[${i}] must be a mapping`),
+    );
   if (kind === 'select') {
     const options = Array.isArray(config.options) ? config.options : [];
     if (!options.length) p.push(`${where}: select needs options`);
-    for (const o of options) if (!(typeof o === 'string' || (isMap(o) && typeof o.value === 'string' && typeof o.label === 'string' && !extra(o, ['value', 'label']).length))) p.push(`${where}: select option ${JSON.stringify(o)} is not a string or {value, label}`);
+    for (const o of options)
+      if (!(typeof o === 'string' || (isMap(o) && typeof o.value === 'string' && typeof o.label === 'string' && !extra(o, ['value', 'label']).length)))
+        p.push(`${where}: select option ${JSON.stringify(o)} is not a string or {value, label}`);
   }
 }
 
@@ -193,7 +304,7 @@ function checkSelector(sel: unknown, where: string, p: string[]): void {
 export function blueprintInputs(input: unknown, where: string, p: string[]): Map<string, Json> {
   const out = new Map<string, Json>();
   if (input === undefined) return out;
-  if (!isMap(input)) return void p.push(`${where}: input must be a mapping`), out;
+  if (!isMap(input)) return (void p.push(`${where}: input must be a mapping`), out);
   const add = (key: string, def: unknown, at: string) => {
     if (out.has(key)) p.push(`${at}: duplicate use of input key ${key}`);
     if (def === null) return void out.set(key, {});
@@ -223,7 +334,8 @@ export function checkBlueprint(doc: unknown, where: string): string[] {
   if (bp.source_url !== undefined && !/^https?:\/\/\S+$/.test(String(bp.source_url))) p.push(`${where}: blueprint.source_url is not a URL`);
   if (bp.homeassistant !== undefined) {
     if (!isMap(bp.homeassistant) || extra(bp.homeassistant, ['min_version']).length) p.push(`${where}: blueprint.homeassistant holds only min_version`);
-    else if (bp.homeassistant.min_version !== undefined && !/^\d+\.\d+(\.\d+)?$/.test(String(bp.homeassistant.min_version))) p.push(`${where}: min_version is not a version`);
+    else if (bp.homeassistant.min_version !== undefined && !/^\d+\.\d+(\.\d+)?$/.test(String(bp.homeassistant.min_version)))
+      p.push(`${where}: min_version is not a version`);
   }
   const inputs = blueprintInputs(bp.input, `${where}: blueprint.input`, p);
   const body = Object.fromEntries(Object.entries(doc).filter(([k]) => k !== 'blueprint'));

@@ -18,15 +18,30 @@ const BLUEPRINT = 'blueprint-notify-still.yaml';
 
 function load(file: string): unknown {
   const doc = parseDocument(fs.readFileSync(path.join(DIR, file), 'utf8'), { uniqueKeys: true, customTags: [inputTag] });
-  assert.deepEqual([...doc.errors, ...doc.warnings].map((e) => e.message), [], `${file} does not parse cleanly`);
+  assert.deepEqual(
+    [...doc.errors, ...doc.warnings].map((e) => e.message),
+    [],
+    `${file} does not parse cleanly`,
+  );
   return doc.toJS({ maxAliasCount: 100 });
 }
 
-const files = fs.readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
+const files = fs
+  .readdirSync(DIR)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
 const isBlueprint = (data: unknown) => Boolean(data && typeof data === 'object' && 'blueprint' in data);
 
 const topics = mqttTopics({ baseTopic: 'moncam', cameraId: 'garden', discoveryPrefix: 'homeassistant' });
-const ctx: DiscoveryContext = { topics, cameraId: 'garden', cameraName: 'moncam garden', backend: 'rpicam', version: '0.1.0', timelapse: true, publicUrl: 'http://garden.local:5000' };
+const ctx: DiscoveryContext = {
+  topics,
+  cameraId: 'garden',
+  cameraName: 'moncam garden',
+  backend: 'rpicam',
+  version: '0.1.0',
+  timelapse: true,
+  publicUrl: 'http://garden.local:5000',
+};
 const components = Object.values((deviceDiscovery(ctx).payload as Json).components as Record<string, Json>);
 const domainOf = (platform: string) => String(components.find((c) => c.platform === platform)!.default_entity_id).split('.')[0];
 
@@ -37,10 +52,17 @@ describe('ha-config/*.yaml: Home Assistant schema rules', () => {
     test(file, () => {
       const data = load(file);
       if (isBlueprint(data)) return assert.deepEqual(checkBlueprint(data, file), []);
-      assert.deepEqual(inputRefs(data).map((r) => r.name), [], `${file}: !input is only valid in a blueprint`);
+      assert.deepEqual(
+        inputRefs(data).map((r) => r.name),
+        [],
+        `${file}: !input is only valid in a blueprint`,
+      );
       // Automations: a list of them (automations.yaml). Cards and MQTT YAML have their own tests.
       if (Array.isArray(data) && data.some((a) => a && typeof a === 'object' && 'triggers' in a)) {
-        assert.deepEqual(data.flatMap((a, i) => checkAutomation(a, `${file}[${i}]`)), []);
+        assert.deepEqual(
+          data.flatMap((a, i) => checkAutomation(a, `${file}[${i}]`)),
+          [],
+        );
       }
     });
   }
@@ -109,7 +131,12 @@ describe('the rules fail a broken blueprint', () => {
     ['an unknown blueprint key', '  domain: automation', '  domain: automation\n  version: 1', /blueprint has no key version/],
     ['a missing name', '  name: "moncam: notify with the new still"', '  nam: x', /blueprint.name is required/],
     ['an unknown selector type', '            select:\n', '            choice:\n', /unknown selector type choice/],
-    ['an unknown entity filter key', '                - integration: mqtt\n                  domain: event', '                - integration: mqtt\n                  domains: event', /filter\[0\] has no key domains/],
+    [
+      'an unknown entity filter key',
+      '                - integration: mqtt\n                  domain: event',
+      '                - integration: mqtt\n                  domains: event',
+      /filter\[0\] has no key domains/,
+    ],
     ['the old platform: trigger', '  - trigger: state', '  - platform: state', /use `trigger:`, not the old `platform:`|unknown trigger/],
     ['the old service: key', 'action: "{{ still_entity', 'service: "{{ still_entity', /use `action:`, not the old `service:`/],
     ['a field beside data:', '    data:\n      filename:', '    filename:', /an action call has no key filename/],
@@ -122,7 +149,10 @@ describe('the rules fail a broken blueprint', () => {
   for (const [what, from, to, expected] of cases) {
     test(what, () => {
       const problems = broken(from, to);
-      assert.ok(problems.some((p) => expected.test(p)), `expected ${String(expected)}, got ${JSON.stringify(problems)}`);
+      assert.ok(
+        problems.some((p) => expected.test(p)),
+        `expected ${String(expected)}, got ${JSON.stringify(problems)}`,
+      );
     });
   }
 });

@@ -18,7 +18,15 @@ const DIR = path.join(ROOT, 'ha-config');
 
 const topics = mqttTopics({ baseTopic: 'moncam', cameraId: 'garden', discoveryPrefix: 'homeassistant' });
 // As the daemon runs with timelapses on and web.public_url set (the manual YAML's image entity needs it).
-const ctx: DiscoveryContext = { topics, cameraId: 'garden', cameraName: 'moncam garden', backend: 'rpicam', version: '0.1.0', timelapse: true, publicUrl: 'http://garden.local:5000' };
+const ctx: DiscoveryContext = {
+  topics,
+  cameraId: 'garden',
+  cameraName: 'moncam garden',
+  backend: 'rpicam',
+  version: '0.1.0',
+  timelapse: true,
+  publicUrl: 'http://garden.local:5000',
+};
 const device = deviceDiscovery(ctx);
 const top = JSON.parse(JSON.stringify(device.payload)) as Json;
 const discovered = Object.values(top.components as Record<string, Json>) as Array<Json & { platform: Platform }>;
@@ -101,7 +109,10 @@ function matches(filter: string, topic: string): boolean {
 function assertKnownTopic(token: string, where: string): void {
   if (token.endsWith('/')) return; // a placeholder such as `moncam/<cam>/...` in prose
   if (token.includes('#') || token.includes('+')) {
-    assert.ok([...KNOWN_TOPICS].some((t) => matches(token, t)), `${where}: filter ${token} matches no topic moncam uses`);
+    assert.ok(
+      [...KNOWN_TOPICS].some((t) => matches(token, t)),
+      `${where}: filter ${token} matches no topic moncam uses`,
+    );
     return;
   }
   assert.ok(KNOWN_TOPICS.has(token), `${where}: ${token} is not a topic moncam uses (known: ${[...KNOWN_TOPICS].join(', ')})`);
@@ -160,7 +171,9 @@ describe('ha-config/mqtt-manual.yaml: the same entities as discovery', () => {
   });
 
   test('one entry per component discovery creates, nothing else', () => {
-    const manual = PLATFORMS.flatMap((p) => (mqtt[p] === undefined ? [] : asArray(mqtt[p], `mqtt.${p}`).map((i) => `${p}:${String(asObject(i, p).unique_id)}`)));
+    const manual = PLATFORMS.flatMap((p) =>
+      mqtt[p] === undefined ? [] : asArray(mqtt[p], `mqtt.${p}`).map((i) => `${p}:${String(asObject(i, p).unique_id)}`),
+    );
     assert.deepEqual(manual.sort(), discovered.map((c) => `${c.platform}:${String(c.unique_id)}`).sort());
   });
 
@@ -191,7 +204,10 @@ describe('ha-config/mqtt-manual.yaml: the same entities as discovery', () => {
   }
 
   test('button payload_press is a command the daemon accepts for camera garden', () => {
-    const item = asObject(asArray(mqtt.button, 'mqtt.button').find((i) => asObject(i, 'button').unique_id === 'moncam_garden_capture'), 'button');
+    const item = asObject(
+      asArray(mqtt.button, 'mqtt.button').find((i) => asObject(i, 'button').unique_id === 'moncam_garden_capture'),
+      'button',
+    );
     const cmd = parseCommand(Buffer.from(String(item.payload_press)));
     assert.ok(cmd.ok, JSON.stringify(cmd));
     assert.equal(cmd.camera, 'garden');
@@ -199,7 +215,17 @@ describe('ha-config/mqtt-manual.yaml: the same entities as discovery', () => {
 
   test('covers every contract topic', () => {
     const used = new Set(strings(data).filter((s) => /^moncam\//.test(s)));
-    for (const t of [topics.image, topics.imageAttributes, topics.lastCapture, topics.event, topics.availability, topics.commandAll, topics.timelapse, topics.timelapseCommand]) assert.ok(used.has(t), `${t} is not configured`);
+    for (const t of [
+      topics.image,
+      topics.imageAttributes,
+      topics.lastCapture,
+      topics.event,
+      topics.availability,
+      topics.commandAll,
+      topics.timelapse,
+      topics.timelapseCommand,
+    ])
+      assert.ok(used.has(t), `${t} is not configured`);
   });
 });
 
@@ -234,7 +260,9 @@ describe('ha-config/automations.yaml', () => {
 
   test('notify when the scene changed: the event entity fires changed, with the still', () => {
     const eventId = entityId('event');
-    const a = automations.find((x) => mappings(x.triggers).some((t) => t.entity_id === eventId) && strings(x.conditions).some((s) => s.includes("event_type == 'changed'")));
+    const a = automations.find(
+      (x) => mappings(x.triggers).some((t) => t.entity_id === eventId) && strings(x.conditions).some((s) => s.includes("event_type == 'changed'")),
+    );
     assert.ok(a, `no automation triggers on ${eventId} with event_type changed`);
     const notify = mappings(a.actions).find((m) => typeof m.action === 'string' && m.action.startsWith('notify.'));
     assert.ok(notify, 'no notify action');
@@ -266,14 +294,23 @@ describe('ha-config/dashboard-card.yaml', () => {
   const cards = mappings(loadYaml('dashboard-card.yaml').data);
 
   test('a picture-entity card on the image entity', () => {
-    assert.ok(cards.some((c) => c.type === 'picture-entity' && c.entity === entityId('image')), `no picture-entity card on ${entityId('image')}`);
+    assert.ok(
+      cards.some((c) => c.type === 'picture-entity' && c.entity === entityId('image')),
+      `no picture-entity card on ${entityId('image')}`,
+    );
   });
 
   test('a button card and an action pressing the button entity', () => {
     const button = entityId('button');
-    assert.ok(cards.some((c) => c.type === 'button' && c.entity === button), `no button card for ${button}`);
+    assert.ok(
+      cards.some((c) => c.type === 'button' && c.entity === button),
+      `no button card for ${button}`,
+    );
     const presses = cards.filter((c) => c.action === 'perform-action' && c.perform_action === 'button.press');
-    assert.ok(presses.some((p) => asObject(p.target, 'target').entity_id === button), 'no action presses the button');
+    assert.ok(
+      presses.some((p) => asObject(p.target, 'target').entity_id === button),
+      'no action presses the button',
+    );
     // Every press targets a button of the same card's own entity, never some other entity.
     const buttons = new Set(discovered.filter((c) => c.platform === 'button').map((c) => String(c.default_entity_id)));
     for (const p of presses) assert.ok(buttons.has(String(asObject(p.target, 'target').entity_id)), JSON.stringify(p.target));
@@ -281,9 +318,19 @@ describe('ha-config/dashboard-card.yaml', () => {
 
   test('a card that shows the timelapse, and the scene sensors', () => {
     const image = entityId('image', 'timelapse_image');
-    assert.ok(cards.some((c) => c.type === 'picture-entity' && c.entity === image), `no picture-entity card on ${image}`);
-    for (const key of ['brightness', 'change']) assert.ok(cards.some((c) => c.entity === entityId('sensor', key)), `no card for the ${key} sensor`);
-    assert.ok(cards.some((c) => c.entity === entityId('button', 'make_timelapse')), 'no Make timelapse button');
+    assert.ok(
+      cards.some((c) => c.type === 'picture-entity' && c.entity === image),
+      `no picture-entity card on ${image}`,
+    );
+    for (const key of ['brightness', 'change'])
+      assert.ok(
+        cards.some((c) => c.entity === entityId('sensor', key)),
+        `no card for the ${key} sensor`,
+      );
+    assert.ok(
+      cards.some((c) => c.entity === entityId('button', 'make_timelapse')),
+      'no Make timelapse button',
+    );
   });
 });
 

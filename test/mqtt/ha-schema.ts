@@ -44,7 +44,14 @@ export type Platform = (typeof PLATFORMS)[number];
 const BASE = ['qos', 'encoding', 'group'] as const;
 
 /** schemas.py availability schemas (single topic form + list form). */
-export const AVAILABILITY_KEYS = ['availability', 'availability_mode', 'availability_template', 'availability_topic', 'payload_available', 'payload_not_available'] as const;
+export const AVAILABILITY_KEYS = [
+  'availability',
+  'availability_mode',
+  'availability_template',
+  'availability_topic',
+  'payload_available',
+  'payload_not_available',
+] as const;
 
 /** schemas.py MQTT_ENTITY_COMMON_SCHEMA (dev), without the availability keys. */
 const ENTITY_COMMON = [
@@ -98,7 +105,9 @@ function perPlatform(keys: (p: Platform) => ReadonlySet<string>): Record<Platfor
  * Keys a platform accepts in a single-component discovery payload and in manual YAML
  * (`mqtt: <platform>: - {...}`). `platform` is not among them: it is allowed only inside `components`.
  */
-export const PLATFORM_KEYS: Record<Platform, ReadonlySet<string>> = perPlatform((p) => new Set([...BASE, ...AVAILABILITY_KEYS, ...ENTITY_COMMON, ...PLATFORM_OWN[p]]));
+export const PLATFORM_KEYS: Record<Platform, ReadonlySet<string>> = perPlatform(
+  (p) => new Set([...BASE, ...AVAILABILITY_KEYS, ...ENTITY_COMMON, ...PLATFORM_OWN[p]]),
+);
 
 /** Keys a component of a device-based discovery message accepts: the platform's keys plus `platform`. */
 export const COMPONENT_KEYS: Record<Platform, ReadonlySet<string>> = perPlatform((p) => new Set([...PLATFORM_KEYS[p], 'platform']));

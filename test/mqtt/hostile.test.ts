@@ -104,9 +104,37 @@ class Rng {
 const OTHER_CAMERAS = ['other_cam', 'childcam2', 'childca', 'x', 'c'.repeat(64), 'garden', '0'];
 const EXPOSURES = ['normal', 'night', 'long', 'short', 'sport'];
 /** Unicode that must survive as data: emoji (astral), RTL override and marks, NUL and control characters, lone surrogates, BOM, line separators. */
-const UNICODE = ['📷', '🚪👀', '\u202e', '\u200f', 'שלום', 'مرحبا', '\u0000', '\u0007', '\ud800', '\udfff', '\ufeff', '\u2028', 'é', 'ｃ', '\u{10ffff}', '\u0301'];
+const UNICODE = [
+  '📷',
+  '🚪👀',
+  '\u202e',
+  '\u200f',
+  'שלום',
+  'مرحبا',
+  '\u0000',
+  '\u0007',
+  '\ud800',
+  '\udfff',
+  '\ufeff',
+  '\u2028',
+  'é',
+  'ｃ',
+  '\u{10ffff}',
+  '\u0301',
+];
 /** Byte sequences that are invalid UTF-8 wherever they stand. */
-const INVALID_UTF8 = [[0xff], [0xfe], [0xc0, 0x80], [0xc1, 0xbf], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xf4, 0x90, 0x80, 0x80], [0xf5, 0x80, 0x80, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xc1, 0xbb]];
+const INVALID_UTF8 = [
+  [0xff],
+  [0xfe],
+  [0xc0, 0x80],
+  [0xc1, 0xbf],
+  [0xed, 0xa0, 0x80],
+  [0xed, 0xbf, 0xbf],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xf5, 0x80, 0x80, 0x80],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
+  [0xc1, 0xbb],
+];
 const WHITESPACE = [' ', '\t', '\n', '\r\n', '  '];
 
 const json = (value: unknown) => JSON.stringify(value);
@@ -134,135 +162,407 @@ function validOptions(rng: Rng): Array<[string, string]> {
   if (rng.chance(0.3)) out.push(['source', json(rng.chance(0.5) ? `automation.door_${rng.int(0, 99)}` : unicodeText(rng, 64))]);
   if (rng.chance(0.3)) out.push(['exposure', json(rng.pick(EXPOSURES))]);
   if (rng.chance(0.3)) out.push(['shutter_us', rng.pick(['1', '600000000', '1.0', '6e8', String(rng.int(1, 600_000_000))])]);
-  if (rng.chance(0.3)) out.push(['gain', rng.pick(['1', '64', '1.0', '64.0', '6.4e1', '1e0', '63.999', (1 + rng.next() * 63).toFixed(3), '64.0000000000000001'])]);
+  if (rng.chance(0.3))
+    out.push(['gain', rng.pick(['1', '64', '1.0', '64.0', '6.4e1', '1e0', '63.999', (1 + rng.next() * 63).toFixed(3), '64.0000000000000001'])]);
   return out;
 }
 
 /** Wrong types and out-of-range values for every option. */
 const WRONG: Record<string, string[]> = {
-  camera: ['1', 'true', 'null', '{}', '[]', '"Childcam"', '"child cam"', '""', json('c'.repeat(65)), '"chíldcam"', '"childcam\\u0000"', '"📷"', '"\\u202echildcam"', '"childcam "', '["childcam"]', '{"id":"childcam"}'],
+  camera: [
+    '1',
+    'true',
+    'null',
+    '{}',
+    '[]',
+    '"Childcam"',
+    '"child cam"',
+    '""',
+    json('c'.repeat(65)),
+    '"chíldcam"',
+    '"childcam\\u0000"',
+    '"📷"',
+    '"\\u202echildcam"',
+    '"childcam "',
+    '["childcam"]',
+    '{"id":"childcam"}',
+  ],
   id: ['true', 'false', 'null', '{}', '[]', '{"a":1}', json('x'.repeat(129)), '1e400', '-1e400', '["h"]', json('📷'.repeat(129))],
   source: ['1', 'true', 'null', '{}', '[]', json('s'.repeat(65)), json('📷'.repeat(65)), '["a"]'],
   exposure: ['1', 'true', 'null', '{}', '[]', '""', '"NIGHT"', '"custom"', '"night "', '"\\u202enight"', '"nigh\\u0000t"', '["night"]'],
   shutter_us: ['0', '-1', '1.5', '600000001', '1e400', '-1e400', '"100"', 'true', 'null', '[]', '{}', '"NaN"', '"Infinity"', '1e308', '0.5', '-0', '1e-400'],
   gain: ['0', '0.99', '64.01', '-1', '1e400', '"2"', 'true', 'null', '[]', '{}', '"NaN"', '"Infinity"', '"-Infinity"', '1e-400', '64.00000001', '-0'],
 };
-const UNKNOWN_KEYS = ['flash', '__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'Gain', 'ID', 'Camera', 'shutter', 'shutterUs', 'exposure_mode', '', ' ', '\u0000', '📷', '\u202egain', 'gain ', 'id\u0000', 'x'.repeat(1000)];
-const NEAR_WORDS = ['PRESSS', 'PRES', 'O N', 'ON!', 'ON;', 'preſſ', 'ＯＮ', 'on\u0000', 'CAPTURE PRESS', 'null', 'true', 'false', '42', '-1', '1e400', 'NaN', 'Infinity', '-Infinity', 'undefined', '"PRESS"', '"{}"', "'ON'", 'OFF', 'capturé', 'ON\u200b', '\u202eON', '0x1', '<press/>', 'PRESS\u0000'];
-const BAD_JSON = ['{"gain":NaN}', '{"gain":Infinity}', '{"gain":-Infinity}', '{"id":NaN}', '{"shutter_us":0x10}', '{"gain":+2}', '{"gain":.5}', '{"gain":02}', "{'id':'x'}", '{"id":"x",}', '{/* c */}', '{"id":"a\u0000b"}', '{"id":"a\nb"}', '{"id":undefined}', '{id:"x"}', '{"id":"x"', '{"id":"x"}}', '{"id":"x"} {"id":"y"}', '[1,]', '{"a":1e}', '{"\\uZZZZ":1}', '{"id":"\\x41"}'];
+const UNKNOWN_KEYS = [
+  'flash',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  'Gain',
+  'ID',
+  'Camera',
+  'shutter',
+  'shutterUs',
+  'exposure_mode',
+  '',
+  ' ',
+  '\u0000',
+  '📷',
+  '\u202egain',
+  'gain ',
+  'id\u0000',
+  'x'.repeat(1000),
+];
+const NEAR_WORDS = [
+  'PRESSS',
+  'PRES',
+  'O N',
+  'ON!',
+  'ON;',
+  'preſſ',
+  'ＯＮ',
+  'on\u0000',
+  'CAPTURE PRESS',
+  'null',
+  'true',
+  'false',
+  '42',
+  '-1',
+  '1e400',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  'undefined',
+  '"PRESS"',
+  '"{}"',
+  "'ON'",
+  'OFF',
+  'capturé',
+  'ON\u200b',
+  '\u202eON',
+  '0x1',
+  '<press/>',
+  'PRESS\u0000',
+];
+const BAD_JSON = [
+  '{"gain":NaN}',
+  '{"gain":Infinity}',
+  '{"gain":-Infinity}',
+  '{"id":NaN}',
+  '{"shutter_us":0x10}',
+  '{"gain":+2}',
+  '{"gain":.5}',
+  '{"gain":02}',
+  "{'id':'x'}",
+  '{"id":"x",}',
+  '{/* c */}',
+  '{"id":"a\u0000b"}',
+  '{"id":"a\nb"}',
+  '{"id":undefined}',
+  '{id:"x"}',
+  '{"id":"x"',
+  '{"id":"x"}}',
+  '{"id":"x"} {"id":"y"}',
+  '[1,]',
+  '{"a":1e}',
+  '{"\\uZZZZ":1}',
+  '{"id":"\\x41"}',
+];
 
 // --- families: each returns a payload and what must happen, by construction ---
 
 type Family = (rng: Rng, tag: string) => Case;
 
 const FAMILIES: Array<[number, string, Family]> = [
-  [6, 'word', (rng) => {
-    const word = rng.pick(['', 'press', 'on', 'capture']);
-    const text = `${rng.chance(0.3) ? rng.pick(WHITESPACE) : ''}${asciiCase(rng, word)}${rng.chance(0.3) ? rng.pick(WHITESPACE) : ''}`;
-    return { family: 'word', payload: Buffer.from(rng.chance(0.1) ? `\ufeff${text}` : text), expect: { kind: 'capture' } };
-  }],
+  [
+    6,
+    'word',
+    (rng) => {
+      const word = rng.pick(['', 'press', 'on', 'capture']);
+      const text = `${rng.chance(0.3) ? rng.pick(WHITESPACE) : ''}${asciiCase(rng, word)}${rng.chance(0.3) ? rng.pick(WHITESPACE) : ''}`;
+      return { family: 'word', payload: Buffer.from(rng.chance(0.1) ? `\ufeff${text}` : text), expect: { kind: 'capture' } };
+    },
+  ],
   [5, 'near word', (rng) => ({ family: 'near word', payload: Buffer.from(rng.pick(NEAR_WORDS)), expect: { kind: 'failed', code: 'unknown_command' } })],
-  [3, 'random text', (rng) => ({ family: 'random text', payload: Buffer.from(`z${unicodeText(rng, 200)}`), expect: { kind: 'failed', code: 'unknown_command' } })],
-  [4, 'JSON scalar or array', (rng) => {
-    const scalar = rng.chance(0.5);
-    const text = scalar ? rng.pick(['null', 'true', 'false', '0', '-12.5e3', '"capture"', '""', '"{\\"id\\":1}"']) : rng.pick(['[]', ' [ ] ', '[1,2]', `[{"camera":"${CAM}"}]`, '[null]', '[["press"]]', '[{}]']);
-    return { family: 'JSON scalar or array', payload: Buffer.from(text), expect: { kind: 'failed', code: scalar ? 'unknown_command' : 'not_object' } };
-  }],
-  [7, 'random bytes', (rng) => {
-    const bytes = rng.bytes(rng.int(0, 300));
-    const at = rng.int(0, bytes.length);
-    return { family: 'random bytes', payload: Buffer.concat([bytes.subarray(0, at), Buffer.from(rng.pick(INVALID_UTF8)), bytes.subarray(at)]), expect: { kind: 'failed', code: 'bad_encoding' } };
-  }],
-  [4, 'invalid UTF-8 in JSON', (rng, tag) => {
-    const before = Buffer.from(`{"id":${json(tag)},"source":"ok`);
-    const payload = rng.chance(0.2) ? Buffer.concat([Buffer.from(asciiCase(rng, 'press')), Buffer.from(rng.pick(INVALID_UTF8))]) : Buffer.concat([before, Buffer.from(rng.pick(INVALID_UTF8)), Buffer.from('"}')]);
-    return { family: 'invalid UTF-8 in JSON', payload, expect: { kind: 'failed', code: 'bad_encoding' } };
-  }],
-  [1, 'deep 10 000', (rng) => {
-    const text = rng.chance(0.5) ? nested('[', ']', 10_000) : nested('{"a":', '}', 10_000, '0');
-    return { family: 'deep 10 000', payload: Buffer.from(text), expect: { kind: 'failed', code: 'too_large' } };
-  }],
-  [3, 'deep array', (rng) => ({ family: 'deep array', payload: Buffer.from(rng.chance(0.5) ? nested('[', ']', rng.int(1, 2048)) : nested('[{"a":', '}]', rng.int(1, 500), '1')), expect: { kind: 'failed', code: 'not_object' } })],
-  [2, 'deep unbalanced', (rng) => ({ family: 'deep unbalanced', payload: Buffer.from(rng.chance(0.5) ? '['.repeat(rng.int(1, 4096)) : `{"id":${'['.repeat(rng.int(1, 4000))}`), expect: { kind: 'failed', code: 'bad_json' } })],
-  [3, 'deep option value', (rng, tag) => {
-    const key = rng.pick(['source', 'gain', 'camera', 'exposure', 'shutter_us']);
-    const value = rng.chance(0.5) ? nested('[', ']', rng.int(1, 1500)) : nested('{"a":', '}', rng.int(1, 600), '1');
-    return { family: 'deep option value', payload: Buffer.from(object(rng.shuffle([['id', json(tag)], [key, value]]), rng)), expect: { kind: 'failed', code: 'invalid_option', id: tag } };
-  }],
-  [2, 'deep unknown option', (rng, tag) => ({ family: 'deep unknown option', payload: Buffer.from(object(rng.shuffle([['id', json(tag)], ['zz', nested('[', ']', rng.int(1, 1500))]]), rng)), expect: { kind: 'failed', code: 'unknown_option', id: tag } })],
-  [3, 'oversize', (rng, tag) => {
-    const n = rng.int(LIMIT + 1, 20_000);
-    const text = rng.pick([
-      () => 'x'.repeat(n),
-      () => `PRESS${' '.repeat(n - 5)}`, // the limit counts bytes before any trimming
-      () => json({ id: tag, source: 'y'.repeat(n) }),
-      () => json({ camera: 'other_cam', id: tag, source: 'y'.repeat(n) }), // too big to read: every camera answers
-      () => '€'.repeat(Math.ceil(n / 3)), // fewer characters than bytes: the limit is in bytes
-      () => json({ id: '📷'.repeat(Math.ceil(n / 4)) }),
-    ])();
-    return { family: 'oversize', payload: Buffer.from(text), expect: { kind: 'failed', code: 'too_large' } };
-  }],
-  [2, 'exactly 4096 bytes', (rng, tag) => {
-    const core = object([['id', json(tag)], ...validOptions(rng)]);
-    return { family: 'exactly 4096 bytes', payload: Buffer.from(core + ' '.repeat(LIMIT - Buffer.byteLength(core))), expect: { kind: 'capture', id: tag } };
-  }],
-  [2, '4097 bytes', (rng, tag) => {
-    const core = object([['id', json(tag)], ...validOptions(rng)]);
-    return { family: '4097 bytes', payload: Buffer.from(core + ' '.repeat(LIMIT + 1 - Buffer.byteLength(core))), expect: { kind: 'failed', code: 'too_large' } };
-  }],
-  [14, 'wrong type or range', (rng, tag) => {
-    const key = rng.pick(Object.keys(WRONG));
-    const entries: Array<[string, string]> = [[key, rng.pick(WRONG[key]!)], ...validOptions(rng).filter(([k]) => k !== key)];
-    if (key !== 'id') entries.push(['id', json(tag)]);
-    return { family: 'wrong type or range', payload: Buffer.from(object(rng.shuffle(entries), rng)), expect: { kind: 'failed', code: 'invalid_option', ...(key !== 'id' ? { id: tag } : {}) } };
-  }],
-  [8, 'unknown option', (rng, tag) => {
-    const entries: Array<[string, string]> = [['id', json(tag)], ...validOptions(rng)];
-    if (rng.chance(0.2)) for (let i = rng.int(2, 300); i > 0; i--) entries.push([`k${i}`, '1']);
-    else entries.push([rng.pick(UNKNOWN_KEYS), rng.pick(['1', 'true', 'null', '"x"', '{}', '[]'])]);
-    if (rng.chance(0.3)) entries.push(['gain', '999']); // also invalid: unknown options are reported first
-    return { family: 'unknown option', payload: Buffer.from(object(rng.shuffle(entries), rng)), expect: { kind: 'failed', code: 'unknown_option', id: tag } };
-  }],
+  [
+    3,
+    'random text',
+    (rng) => ({ family: 'random text', payload: Buffer.from(`z${unicodeText(rng, 200)}`), expect: { kind: 'failed', code: 'unknown_command' } }),
+  ],
+  [
+    4,
+    'JSON scalar or array',
+    (rng) => {
+      const scalar = rng.chance(0.5);
+      const text = scalar
+        ? rng.pick(['null', 'true', 'false', '0', '-12.5e3', '"capture"', '""', '"{\\"id\\":1}"'])
+        : rng.pick(['[]', ' [ ] ', '[1,2]', `[{"camera":"${CAM}"}]`, '[null]', '[["press"]]', '[{}]']);
+      return { family: 'JSON scalar or array', payload: Buffer.from(text), expect: { kind: 'failed', code: scalar ? 'unknown_command' : 'not_object' } };
+    },
+  ],
+  [
+    7,
+    'random bytes',
+    (rng) => {
+      const bytes = rng.bytes(rng.int(0, 300));
+      const at = rng.int(0, bytes.length);
+      return {
+        family: 'random bytes',
+        payload: Buffer.concat([bytes.subarray(0, at), Buffer.from(rng.pick(INVALID_UTF8)), bytes.subarray(at)]),
+        expect: { kind: 'failed', code: 'bad_encoding' },
+      };
+    },
+  ],
+  [
+    4,
+    'invalid UTF-8 in JSON',
+    (rng, tag) => {
+      const before = Buffer.from(`{"id":${json(tag)},"source":"ok`);
+      const payload = rng.chance(0.2)
+        ? Buffer.concat([Buffer.from(asciiCase(rng, 'press')), Buffer.from(rng.pick(INVALID_UTF8))])
+        : Buffer.concat([before, Buffer.from(rng.pick(INVALID_UTF8)), Buffer.from('"}')]);
+      return { family: 'invalid UTF-8 in JSON', payload, expect: { kind: 'failed', code: 'bad_encoding' } };
+    },
+  ],
+  [
+    1,
+    'deep 10 000',
+    (rng) => {
+      const text = rng.chance(0.5) ? nested('[', ']', 10_000) : nested('{"a":', '}', 10_000, '0');
+      return { family: 'deep 10 000', payload: Buffer.from(text), expect: { kind: 'failed', code: 'too_large' } };
+    },
+  ],
+  [
+    3,
+    'deep array',
+    (rng) => ({
+      family: 'deep array',
+      payload: Buffer.from(rng.chance(0.5) ? nested('[', ']', rng.int(1, 2048)) : nested('[{"a":', '}]', rng.int(1, 500), '1')),
+      expect: { kind: 'failed', code: 'not_object' },
+    }),
+  ],
+  [
+    2,
+    'deep unbalanced',
+    (rng) => ({
+      family: 'deep unbalanced',
+      payload: Buffer.from(rng.chance(0.5) ? '['.repeat(rng.int(1, 4096)) : `{"id":${'['.repeat(rng.int(1, 4000))}`),
+      expect: { kind: 'failed', code: 'bad_json' },
+    }),
+  ],
+  [
+    3,
+    'deep option value',
+    (rng, tag) => {
+      const key = rng.pick(['source', 'gain', 'camera', 'exposure', 'shutter_us']);
+      const value = rng.chance(0.5) ? nested('[', ']', rng.int(1, 1500)) : nested('{"a":', '}', rng.int(1, 600), '1');
+      return {
+        family: 'deep option value',
+        payload: Buffer.from(
+          object(
+            rng.shuffle([
+              ['id', json(tag)],
+              [key, value],
+            ]),
+            rng,
+          ),
+        ),
+        expect: { kind: 'failed', code: 'invalid_option', id: tag },
+      };
+    },
+  ],
+  [
+    2,
+    'deep unknown option',
+    (rng, tag) => ({
+      family: 'deep unknown option',
+      payload: Buffer.from(
+        object(
+          rng.shuffle([
+            ['id', json(tag)],
+            ['zz', nested('[', ']', rng.int(1, 1500))],
+          ]),
+          rng,
+        ),
+      ),
+      expect: { kind: 'failed', code: 'unknown_option', id: tag },
+    }),
+  ],
+  [
+    3,
+    'oversize',
+    (rng, tag) => {
+      const n = rng.int(LIMIT + 1, 20_000);
+      const text = rng.pick([
+        () => 'x'.repeat(n),
+        () => `PRESS${' '.repeat(n - 5)}`, // the limit counts bytes before any trimming
+        () => json({ id: tag, source: 'y'.repeat(n) }),
+        () => json({ camera: 'other_cam', id: tag, source: 'y'.repeat(n) }), // too big to read: every camera answers
+        () => '€'.repeat(Math.ceil(n / 3)), // fewer characters than bytes: the limit is in bytes
+        () => json({ id: '📷'.repeat(Math.ceil(n / 4)) }),
+      ])();
+      return { family: 'oversize', payload: Buffer.from(text), expect: { kind: 'failed', code: 'too_large' } };
+    },
+  ],
+  [
+    2,
+    'exactly 4096 bytes',
+    (rng, tag) => {
+      const core = object([['id', json(tag)], ...validOptions(rng)]);
+      return { family: 'exactly 4096 bytes', payload: Buffer.from(core + ' '.repeat(LIMIT - Buffer.byteLength(core))), expect: { kind: 'capture', id: tag } };
+    },
+  ],
+  [
+    2,
+    '4097 bytes',
+    (rng, tag) => {
+      const core = object([['id', json(tag)], ...validOptions(rng)]);
+      return {
+        family: '4097 bytes',
+        payload: Buffer.from(core + ' '.repeat(LIMIT + 1 - Buffer.byteLength(core))),
+        expect: { kind: 'failed', code: 'too_large' },
+      };
+    },
+  ],
+  [
+    14,
+    'wrong type or range',
+    (rng, tag) => {
+      const key = rng.pick(Object.keys(WRONG));
+      const entries: Array<[string, string]> = [[key, rng.pick(WRONG[key]!)], ...validOptions(rng).filter(([k]) => k !== key)];
+      if (key !== 'id') entries.push(['id', json(tag)]);
+      return {
+        family: 'wrong type or range',
+        payload: Buffer.from(object(rng.shuffle(entries), rng)),
+        expect: { kind: 'failed', code: 'invalid_option', ...(key !== 'id' ? { id: tag } : {}) },
+      };
+    },
+  ],
+  [
+    8,
+    'unknown option',
+    (rng, tag) => {
+      const entries: Array<[string, string]> = [['id', json(tag)], ...validOptions(rng)];
+      if (rng.chance(0.2)) for (let i = rng.int(2, 300); i > 0; i--) entries.push([`k${i}`, '1']);
+      else entries.push([rng.pick(UNKNOWN_KEYS), rng.pick(['1', 'true', 'null', '"x"', '{}', '[]'])]);
+      if (rng.chance(0.3)) entries.push(['gain', '999']); // also invalid: unknown options are reported first
+      return { family: 'unknown option', payload: Buffer.from(object(rng.shuffle(entries), rng)), expect: { kind: 'failed', code: 'unknown_option', id: tag } };
+    },
+  ],
   [4, 'bad JSON', (rng) => ({ family: 'bad JSON', payload: Buffer.from(rng.pick(BAD_JSON)), expect: { kind: 'failed', code: 'bad_json' } })],
-  [10, 'valid options', (rng, tag) => ({ family: 'valid options', payload: Buffer.from(object(rng.shuffle([['id', json(tag)], ...validOptions(rng)]), rng)), expect: { kind: 'capture', id: tag } })],
-  [6, 'unicode id and source', (rng, tag) => {
-    const id = `${tag}-${unicodeText(rng, 128 - tag.length - 1)}`;
-    const entries: Array<[string, string]> = [['id', json(id)], ['source', json(unicodeText(rng, 64))]];
-    if (rng.chance(0.5)) entries.push(['camera', json(CAM)]);
-    return { family: 'unicode id and source', payload: Buffer.from(object(rng.shuffle(entries), rng)), expect: { kind: 'capture', id } };
-  }],
-  [2, '128-character emoji id', (rng, tag) => {
-    // Lengths count characters (code points), not UTF-16 units: 128 emoji are a valid id, echoed when refused.
-    const id = `${tag}-${'📷'.repeat(128 - tag.length - 1)}`;
-    const refused = rng.chance(0.5);
-    const entries: Array<[string, string]> = [['id', json(id)], ...validOptions(rng)];
-    if (refused) entries.push(['flash', 'true']);
-    return { family: '128-character emoji id', payload: Buffer.from(object(rng.shuffle(entries), rng)), expect: refused ? { kind: 'failed', code: 'unknown_option', id } : { kind: 'capture', id } };
-  }],
-  [2, 'numeric id', (rng, tag) => {
-    const n = Number(tag.slice(1));
-    const id = rng.pick([10_000_000 + n, -(n + 1), n + 0.5]);
-    return { family: 'numeric id', payload: Buffer.from(object([['id', String(id)], ...validOptions(rng)], rng)), expect: { kind: 'capture', id: String(id) } };
-  }],
-  [2, 'empty object', (rng) => ({ family: 'empty object', payload: Buffer.from(rng.pick(['{}', '{ }', ' {}\n', `\t{"camera":"${CAM}"}`])), expect: { kind: 'capture' } })],
-  [6, 'another camera', (rng, tag) => {
-    const other = rng.pick(OTHER_CAMERAS);
-    const content = rng.pick<() => Array<[string, string]>>([
-      () => validOptions(rng).filter(([k]) => k !== 'camera'),
-      () => [['gain', '999']],
-      () => [['flash', 'true']],
-      () => [['source', nested('[', ']', rng.int(1, 1000))]],
-      () => [['camera', json(CAM)]], // duplicate key: the last one wins
-    ])();
-    const entries: Array<[string, string]> = [...rng.shuffle([['id', json(tag)] as [string, string], ...content]), ['camera', json(other)]];
-    return { family: 'another camera', payload: Buffer.from(object(entries, rng)), expect: { kind: 'ignored', id: tag } };
-  }],
-  [1, 'duplicate camera, ours last', (rng, tag) => ({ family: 'duplicate camera, ours last', payload: Buffer.from(object([['camera', json(rng.pick(OTHER_CAMERAS))], ['id', json(tag)], ['camera', json(CAM)]], rng)), expect: { kind: 'capture', id: tag } })],
-  [3, 'unicode camera', (rng, tag) => {
-    // Every UNICODE piece is outside [a-z0-9_], so none of these is a valid camera id (which would name another camera).
-    const camera = rng.pick([`${CAM}${rng.pick(UNICODE)}`, `${rng.pick(UNICODE)}${CAM}`, CAM.toUpperCase(), `${rng.pick(UNICODE)}${unicodeText(rng, 20)}`]);
-    return { family: 'unicode camera', payload: Buffer.from(object(rng.shuffle([['id', json(tag)], ['camera', json(camera)]]), rng)), expect: { kind: 'failed', code: 'invalid_option', id: tag } };
-  }],
+  [
+    10,
+    'valid options',
+    (rng, tag) => ({
+      family: 'valid options',
+      payload: Buffer.from(object(rng.shuffle([['id', json(tag)], ...validOptions(rng)]), rng)),
+      expect: { kind: 'capture', id: tag },
+    }),
+  ],
+  [
+    6,
+    'unicode id and source',
+    (rng, tag) => {
+      const id = `${tag}-${unicodeText(rng, 128 - tag.length - 1)}`;
+      const entries: Array<[string, string]> = [
+        ['id', json(id)],
+        ['source', json(unicodeText(rng, 64))],
+      ];
+      if (rng.chance(0.5)) entries.push(['camera', json(CAM)]);
+      return { family: 'unicode id and source', payload: Buffer.from(object(rng.shuffle(entries), rng)), expect: { kind: 'capture', id } };
+    },
+  ],
+  [
+    2,
+    '128-character emoji id',
+    (rng, tag) => {
+      // Lengths count characters (code points), not UTF-16 units: 128 emoji are a valid id, echoed when refused.
+      const id = `${tag}-${'📷'.repeat(128 - tag.length - 1)}`;
+      const refused = rng.chance(0.5);
+      const entries: Array<[string, string]> = [['id', json(id)], ...validOptions(rng)];
+      if (refused) entries.push(['flash', 'true']);
+      return {
+        family: '128-character emoji id',
+        payload: Buffer.from(object(rng.shuffle(entries), rng)),
+        expect: refused ? { kind: 'failed', code: 'unknown_option', id } : { kind: 'capture', id },
+      };
+    },
+  ],
+  [
+    2,
+    'numeric id',
+    (rng, tag) => {
+      const n = Number(tag.slice(1));
+      const id = rng.pick([10_000_000 + n, -(n + 1), n + 0.5]);
+      return {
+        family: 'numeric id',
+        payload: Buffer.from(object([['id', String(id)], ...validOptions(rng)], rng)),
+        expect: { kind: 'capture', id: String(id) },
+      };
+    },
+  ],
+  [
+    2,
+    'empty object',
+    (rng) => ({ family: 'empty object', payload: Buffer.from(rng.pick(['{}', '{ }', ' {}\n', `\t{"camera":"${CAM}"}`])), expect: { kind: 'capture' } }),
+  ],
+  [
+    6,
+    'another camera',
+    (rng, tag) => {
+      const other = rng.pick(OTHER_CAMERAS);
+      const content = rng.pick<() => Array<[string, string]>>([
+        () => validOptions(rng).filter(([k]) => k !== 'camera'),
+        () => [['gain', '999']],
+        () => [['flash', 'true']],
+        () => [['source', nested('[', ']', rng.int(1, 1000))]],
+        () => [['camera', json(CAM)]], // duplicate key: the last one wins
+      ])();
+      const entries: Array<[string, string]> = [...rng.shuffle([['id', json(tag)] as [string, string], ...content]), ['camera', json(other)]];
+      return { family: 'another camera', payload: Buffer.from(object(entries, rng)), expect: { kind: 'ignored', id: tag } };
+    },
+  ],
+  [
+    1,
+    'duplicate camera, ours last',
+    (rng, tag) => ({
+      family: 'duplicate camera, ours last',
+      payload: Buffer.from(
+        object(
+          [
+            ['camera', json(rng.pick(OTHER_CAMERAS))],
+            ['id', json(tag)],
+            ['camera', json(CAM)],
+          ],
+          rng,
+        ),
+      ),
+      expect: { kind: 'capture', id: tag },
+    }),
+  ],
+  [
+    3,
+    'unicode camera',
+    (rng, tag) => {
+      // Every UNICODE piece is outside [a-z0-9_], so none of these is a valid camera id (which would name another camera).
+      const camera = rng.pick([`${CAM}${rng.pick(UNICODE)}`, `${rng.pick(UNICODE)}${CAM}`, CAM.toUpperCase(), `${rng.pick(UNICODE)}${unicodeText(rng, 20)}`]);
+      return {
+        family: 'unicode camera',
+        payload: Buffer.from(
+          object(
+            rng.shuffle([
+              ['id', json(tag)],
+              ['camera', json(camera)],
+            ]),
+            rng,
+          ),
+        ),
+        expect: { kind: 'failed', code: 'invalid_option', id: tag },
+      };
+    },
+  ],
 ];
 
 /** The whole flood, in publishing order; the last payload is a sentinel that is answered last. */
@@ -279,7 +579,12 @@ function generate(seed: number, count: number): Case[] {
     if (c.payload.length > LIMIT) c.expect = { kind: 'failed', code: 'too_large' };
     cases.push(c);
   }
-  cases.push({ family: 'sentinel', payload: Buffer.from(json({ id: 'sentinel', gain: 0 })), expect: { kind: 'failed', code: 'invalid_option', id: 'sentinel' }, topic: MINE });
+  cases.push({
+    family: 'sentinel',
+    payload: Buffer.from(json({ id: 'sentinel', gain: 0 })),
+    expect: { kind: 'failed', code: 'invalid_option', id: 'sentinel' },
+    topic: MINE,
+  });
   return cases;
 }
 
@@ -332,7 +637,10 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
   let pub: MqttClient;
   const argvLog = path.join(tempDir('moncam-hostile-'), 'argv.log');
 
-  const capturedIds = () => events(sub).filter((e) => e.event_type === 'captured').flatMap((e) => e.ids ?? []);
+  const capturedIds = () =>
+    events(sub)
+      .filter((e) => e.event_type === 'captured')
+      .flatMap((e) => e.ids ?? []);
   const isAlive = () => {
     try {
       process.kill(daemon.pid, 0);
@@ -356,7 +664,10 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
   before(async () => {
     console.log(`# hostile MQTT seed: ${SEED} (MONCAM_HOSTILE_SEED=${SEED} to reproduce)`);
     // The memory settings `npm start` uses, so RSS is measured as in production.
-    daemon = await ChildDaemon.start({ nodeArgs: ['--max-semi-space-size=2'], env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', FAKE_CAMERA_ARGV_LOG: argvLog, FAKE_CAMERA_DELAY_MS: String(CAMERA_MS) } });
+    daemon = await ChildDaemon.start({
+      nodeArgs: ['--max-semi-space-size=2'],
+      env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', FAKE_CAMERA_ARGV_LOG: argvLog, FAKE_CAMERA_DELAY_MS: String(CAMERA_MS) },
+    });
     sub = await Recorder.connect(daemon.mqttUrl, [EVENT, AVAILABILITY]);
     pub = await mqtt.connectAsync(daemon.mqttUrl, { reconnectPeriod: 0, connectTimeout: 5000 });
     await until(() => sub.on(AVAILABILITY).some((m) => m.payload.toString() === 'online'), 10_000, 'moncam online');
@@ -398,14 +709,26 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
       families.set(key, (families.get(key) ?? 0) + 1);
     }
     t.diagnostic(`families: ${[...families].map(([k, n]) => `${k}: ${n}`).join('; ')}`);
-    t.diagnostic(`payloads: ${all.length} (${cases.filter((c) => c.topic === ALL).length + big.filter((c) => c.topic === ALL).length} on ${ALL}), ${mb(all.reduce((s, c) => s + c.payload.length, 0))} in all`);
-    t.diagnostic(`expected failed: ${JSON.stringify(Object.fromEntries(expected))}; captures: ${all.filter((c) => c.expect.kind === 'capture').length} (${captureIds.length} with an id); ignored: ${all.filter((c) => c.expect.kind === 'ignored').length}`);
+    t.diagnostic(
+      `payloads: ${all.length} (${cases.filter((c) => c.topic === ALL).length + big.filter((c) => c.topic === ALL).length} on ${ALL}), ${mb(all.reduce((s, c) => s + c.payload.length, 0))} in all`,
+    );
+    t.diagnostic(
+      `expected failed: ${JSON.stringify(Object.fromEntries(expected))}; captures: ${all.filter((c) => c.expect.kind === 'capture').length} (${captureIds.length} with an id); ignored: ${all.filter((c) => c.expect.kind === 'ignored').length}`,
+    );
 
     // ~1 MB payloads from clients of their own, at the same time as the flood: aedes has no packet size
     // limit, so they reach the daemon, which refuses them unread (too_large) and stays connected.
     const t0 = Date.now();
     const bigClients = await Promise.all([0, 1, 2].map(() => mqtt.connectAsync(daemon.mqttUrl, { reconnectPeriod: 0, connectTimeout: 5000 })));
-    const bigSent = Promise.all(bigClients.map(async (client, k) => publishAll(client, big.filter((_, i) => i % 3 === k), 1)));
+    const bigSent = Promise.all(
+      bigClients.map(async (client, k) =>
+        publishAll(
+          client,
+          big.filter((_, i) => i % 3 === k),
+          1,
+        ),
+      ),
+    );
     await publishAll(pub, cases);
     await bigSent;
     const published = Date.now() - t0;
@@ -437,7 +760,8 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
 
     // Per payload, where the payload carries a unique id: the right answer, exactly once.
     const byId = new Map<string, Event[]>();
-    for (const e of evs) for (const id of e.event_type === 'captured' ? (e.ids ?? []) : e.id !== undefined ? [e.id] : []) byId.set(id, [...(byId.get(id) ?? []), e]);
+    for (const e of evs)
+      for (const id of e.event_type === 'captured' ? (e.ids ?? []) : e.id !== undefined ? [e.id] : []) byId.set(id, [...(byId.get(id) ?? []), e]);
     // A still echoes at most MAX_REQUESTS_PER_CAPTURE ids (bounded events); requests beyond share it unnamed.
     for (const e of captured) assert.ok((e.ids ?? []).length <= MAX_REQUESTS_PER_CAPTURE, `ids per event bounded (${(e.ids ?? []).length})`);
     const capped = captured.some((e) => (e.ids ?? []).length === MAX_REQUESTS_PER_CAPTURE);
@@ -450,8 +774,18 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
       const what = `${c.family} ${JSON.stringify(c.payload.subarray(0, 120).toString())} (seed ${SEED})`;
       if (c.expect.kind === 'ignored') assert.equal(answers.length, 0, `ignored, but answered: ${what}`);
       else if (c.expect.kind === 'capture' && answers.length === 0 && capped) unechoed++;
-      else if (c.expect.kind === 'capture') assert.deepEqual(answers.map((e) => e.event_type), ['captured'], `captured once: ${what}`);
-      else assert.deepEqual(answers.map((e) => e.error), [c.expect.code], `failed once with ${c.expect.code}: ${what}`);
+      else if (c.expect.kind === 'capture')
+        assert.deepEqual(
+          answers.map((e) => e.event_type),
+          ['captured'],
+          `captured once: ${what}`,
+        );
+      else
+        assert.deepEqual(
+          answers.map((e) => e.error),
+          [c.expect.code],
+          `failed once with ${c.expect.code}: ${what}`,
+        );
     }
     t.diagnostic(`valid commands whose id was not echoed (the still they shared already named ${MAX_REQUESTS_PER_CAPTURE}): ${unechoed}`);
     for (const e of failed) {
@@ -468,7 +802,9 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
     // a still that was published.
     const runs = cameraRuns(argvLog) - runsBefore;
     const bound = Math.floor(settled / CAMERA_MS) + 2;
-    t.diagnostic(`camera runs: ${runs} for ${all.filter((c) => c.expect.kind === 'capture').length} valid commands (bound ${bound}); captured events: ${captured.length}`);
+    t.diagnostic(
+      `camera runs: ${runs} for ${all.filter((c) => c.expect.kind === 'capture').length} valid commands (bound ${bound}); captured events: ${captured.length}`,
+    );
     assert.ok(runs >= 1 && runs <= bound, `camera runs ${runs} within 1..${bound}`);
     assert.equal(captured.length, runs, 'one captured event per camera run');
     assert.equal(capturedIds().length, new Set(capturedIds()).size, 'no id answered twice');
@@ -485,7 +821,10 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
     const refusedLines = daemon.logs.filter((l) => String(l.msg).startsWith('refused MQTT command')).length;
     t.diagnostic(`log: ${refusedLines} 'refused MQTT command' lines, ${daemon.logs.length} lines in all`);
     assert.ok(refusedLines <= 40, `refused commands are not logged one by one (${refusedLines} lines)`);
-    assert.ok(daemon.logs.every((l) => JSON.stringify(l).length < 4000), 'log lines stay short');
+    assert.ok(
+      daemon.logs.every((l) => JSON.stringify(l).length < 4000),
+      'log lines stay short',
+    );
   });
 
   test('retained commands found on (re)subscribe are ignored', async () => {
@@ -500,7 +839,11 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
     await takeover.endAsync();
     await sub.waitFor(AVAILABILITY, 1, 10_000, (m) => m.payload.toString() === 'online');
     await new Promise((r) => setTimeout(r, 1000));
-    assert.deepEqual(events(sub).map((e) => `${e.event_type}:${e.error ?? (e.ids ?? []).join(',')}`), [], 'no event for a retained command');
+    assert.deepEqual(
+      events(sub).map((e) => `${e.event_type}:${e.error ?? (e.ids ?? []).join(',')}`),
+      [],
+      'no event for a retained command',
+    );
     assert.equal(cameraRuns(argvLog), runsBefore, 'no camera run');
     assert.ok(daemon.logged(/ignored a retained command/), 'the retained commands are logged as ignored');
   });
@@ -527,10 +870,14 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
     const ms = Date.now() - t0;
     t.diagnostic(`500 commands (${ids.length} with an id) published in ${ms} ms`);
     assert.ok(ms < 1000, `published within 1 s (${ms} ms)`);
-    await until(() => {
-      const seen = new Set(capturedIds());
-      return ids.every((id) => seen.has(id));
-    }, 20_000, 'every id in a captured event');
+    await until(
+      () => {
+        const seen = new Set(capturedIds());
+        return ids.every((id) => seen.has(id));
+      },
+      20_000,
+      'every id in a captured event',
+    );
     await idle();
     const runs = cameraRuns(argvLog) - runsBefore;
     const captured = events(sub).filter((e) => e.event_type === 'captured');
@@ -551,7 +898,11 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
     await pub.publishAsync(MINE, '', { qos: 1, retain: true });
     await new Promise((r) => setTimeout(r, 1000));
     await idle();
-    assert.deepEqual(events(sub).map((e) => `${e.event_type}:${e.error ?? (e.ids ?? []).join(',')}`), [], 'no event');
+    assert.deepEqual(
+      events(sub).map((e) => `${e.event_type}:${e.error ?? (e.ids ?? []).join(',')}`),
+      [],
+      'no event',
+    );
     assert.equal(cameraRuns(argvLog), runsBefore, 'no camera run');
   });
 
@@ -562,6 +913,10 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
     const [event] = await sub.waitFor(EVENT, 1, 20_000);
     assert.equal(JSON.parse(event!.payload.toString()).event_type, 'captured');
     assert.ok(isAlive());
-    assert.deepEqual(daemon.children().filter((c) => c.state === 'Z'), [], 'no zombie processes');
+    assert.deepEqual(
+      daemon.children().filter((c) => c.state === 'Z'),
+      [],
+      'no zombie processes',
+    );
   });
 });

@@ -34,5 +34,9 @@ test('the daemon keeps its loopback MQTT connection through many previews', { ti
   await client.endAsync();
   const total = previews.reduce((a, b) => a + b, 0);
   assert.ok(total > 32 * 1024, `previews (${total} bytes) exceed the pre-login budget, so the test can fail`);
-  assert.equal(daemon.logs.filter((l) => l.msg === 'MQTT connection error' || l.msg === 'MQTT disconnected; still capturing and storing, will republish on reconnect').length, 0);
+  assert.equal(
+    daemon.logs.filter((l) => l.msg === 'MQTT connection error' || l.msg === 'MQTT disconnected; still capturing and storing, will republish on reconnect')
+      .length,
+    0,
+  );
 });

@@ -45,7 +45,12 @@ test('an MQTT 3.1.1-only broker: the daemon falls back from MQTT 5 and works', a
   });
   await old.start();
   const camera = instantCamera(await makeJpeg(1600, 1200));
-  const daemon = await startDaemon(camera, { MONCAM_MQTT_URL: `mqtt://127.0.0.1:${old.port}`, MONCAM_BROKER_ENABLED: 'false', MONCAM_CAMERA_ID: 'oldbroker', MONCAM_DATA_DIR: tempDir() });
+  const daemon = await startDaemon(camera, {
+    MONCAM_MQTT_URL: `mqtt://127.0.0.1:${old.port}`,
+    MONCAM_BROKER_ENABLED: 'false',
+    MONCAM_CAMERA_ID: 'oldbroker',
+    MONCAM_DATA_DIR: tempDir(),
+  });
   try {
     await until(() => daemon.app.mqtt!.connected, 10_000, 'a 3.1.1 connection');
     assert.equal((daemon.app.mqtt as unknown as { client: MqttClient }).client.options.protocolVersion, 4);
@@ -212,7 +217,9 @@ describe('Mosquitto stops and restarts (retained messages lost)', () => {
       assert.equal(last!.payload.toString(), during.capture.capturedAtIso);
       assert.equal(fresh.on(T.image).length, 1, 'only the latest still is republished');
 
-      t.diagnostic(`broker restart: down for ${tRestart - tDown} ms (${refused} refused reconnects), restart took ${tUp - tRestart} ms, state recovered ${tRecovered - tUp} ms after the broker accepted connections`);
+      t.diagnostic(
+        `broker restart: down for ${tRestart - tDown} ms (${refused} refused reconnects), restart took ${tUp - tRestart} ms, state recovered ${tRecovered - tUp} ms after the broker accepted connections`,
+      );
     } finally {
       await fresh.close();
     }

@@ -306,7 +306,9 @@ describe('broker outages (real Mosquitto, SIGKILL)', () => {
       assert.ok(last);
       assert.equal(maxBacklog, 0, 'nothing is queued in mqtt.js while the broker is down');
       assert.equal(maxPending, 0, 'no publish is started while the broker is down');
-      t.diagnostic(`30 captures (6 failed) offline: mqtt.js backlog max ${maxBacklog}, pending publishes max ${maxPending}, publishAsync calls ${publishes.calls()}`);
+      t.diagnostic(
+        `30 captures (6 failed) offline: mqtt.js backlog max ${maxBacklog}, pending publishes max ${maxPending}, publishAsync calls ${publishes.calls()}`,
+      );
 
       await broker.restart();
       const fresh = await Recorder.connect(broker.url, ['moncam/#']);
@@ -345,7 +347,9 @@ describe('broker outages (real Mosquitto, SIGKILL)', () => {
         await sleep(200);
         const pendingUp = publishes.pending();
         const backlogUp = clientBacklog(client);
-        history.push(`round ${round}: in flight at kill ${inFlight}, pending while down ${pendingDown}, outgoing while down ${backlogDown.outgoing}, pending after reconnect ${pendingUp}, outgoing ${backlogUp.outgoing}`);
+        history.push(
+          `round ${round}: in flight at kill ${inFlight}, pending while down ${pendingDown}, outgoing while down ${backlogDown.outgoing}, pending after reconnect ${pendingUp}, outgoing ${backlogUp.outgoing}`,
+        );
         assert.ok(inFlight >= 3, `round ${round}: a still was in flight when the broker died (${inFlight})`);
         assert.equal(pendingDown, 0, `round ${round}: publishes the broker died under are settled, not kept`);
         assert.deepEqual(backlogDown, { queue: 0, outgoing: 0, storeQueue: 0, stored: 0 }, `round ${round}: nothing kept for the next connection`);

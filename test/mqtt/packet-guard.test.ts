@@ -62,9 +62,12 @@ const MAX = 2 * 1024 * 1024;
 describe('PacketGuard: parsing', () => {
   test('a stream of packets passes byte for byte, whether in one chunk, byte by byte, or split anywhere', async () => {
     const stream = Buffer.concat([
-      Buffer.from([0x10]), varint(12), Buffer.from('\0\x04MQTT\x04\x02\0\x3c\0\0'), // CONNECT
+      Buffer.from([0x10]),
+      varint(12),
+      Buffer.from('\0\x04MQTT\x04\x02\0\x3c\0\0'), // CONNECT
       Buffer.from([0xc0, 0x00]), // PINGREQ: no body
-      packetOfSize(129), packetOfSize(131), // 1- and 2-byte lengths
+      packetOfSize(129),
+      packetOfSize(131), // 1- and 2-byte lengths
       Buffer.from([0xe0, 0x00]), // DISCONNECT
     ]);
     for (const size of [stream.length, 1, 2, 3, 7, 64, 129]) {
@@ -80,7 +83,15 @@ describe('PacketGuard: parsing', () => {
     // whose declared size is too large: the guard only catches it if it kept track of where packets end.
     const ok = packetOfSize(300);
     const tooBig = packetOfSize(301);
-    const r = await feed(g, [ok.subarray(0, 1), ok.subarray(1, 2), ok.subarray(2, 3), ok.subarray(3, 150), Buffer.concat([ok.subarray(150), tooBig.subarray(0, 1)]), tooBig.subarray(1, 2), tooBig.subarray(2, 3)]);
+    const r = await feed(g, [
+      ok.subarray(0, 1),
+      ok.subarray(1, 2),
+      ok.subarray(2, 3),
+      ok.subarray(3, 150),
+      Buffer.concat([ok.subarray(150), tooBig.subarray(0, 1)]),
+      tooBig.subarray(1, 2),
+      tooBig.subarray(2, 3),
+    ]);
     assert.equal(r.error?.code, 'packet_too_large');
     assert.equal(r.accepted, ok.length + 2, 'refused at the byte that completed the too-large length');
   });

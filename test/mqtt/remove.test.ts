@@ -8,7 +8,11 @@ describe('moncam mqtt remove', () => {
   test('clears the retained discovery and state of this camera, nothing else', async () => {
     const host = await startDaemon(instantCamera(await makeJpeg(320, 240)), { MONCAM_CAMERA_ID: 'host' });
     try {
-      const gone = await startDaemon(instantCamera(await makeJpeg(320, 240)), { MONCAM_MQTT_URL: host.url, MONCAM_CAMERA_ID: 'gone', MONCAM_BROKER_ENABLED: 'false' });
+      const gone = await startDaemon(instantCamera(await makeJpeg(320, 240)), {
+        MONCAM_MQTT_URL: host.url,
+        MONCAM_CAMERA_ID: 'gone',
+        MONCAM_BROKER_ENABLED: 'false',
+      });
       await gone.app.captures.capture('web');
       const sub = await Recorder.connect(host.url, ['moncam/gone/#', 'homeassistant/device/#']);
       await sub.waitFor('moncam/gone/image');
@@ -23,7 +27,11 @@ describe('moncam mqtt remove', () => {
       await late.waitFor('homeassistant/device/moncam_host/config');
       await new Promise((res) => setTimeout(res, 300));
       const left = late.messages.filter((m) => m.topic.includes('gone'));
-      assert.deepEqual(left.map((m) => m.topic), [], 'nothing retained for the removed camera');
+      assert.deepEqual(
+        left.map((m) => m.topic),
+        [],
+        'nothing retained for the removed camera',
+      );
       await late.close();
     } finally {
       await host.stop();

@@ -18,7 +18,6 @@ const SETTLE_MS = 400;
 const W = 800;
 const H = 600;
 
-
 function garden(extra: string, lights: number): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}"><rect width="${W}" height="${H}" fill="#000"/><g opacity="${lights}">
     <rect width="${W}" height="260" fill="#8ab8e0"/><rect y="260" width="${W}" height="340" fill="#5d8a3a"/>
@@ -35,7 +34,9 @@ async function still(opts: { extra?: string; lights?: number; seed: number }): P
     .toBuffer({ resolveWithObject: true });
   const rnd = prng(opts.seed);
   for (let i = 0; i < data.length; i++) data[i] = Math.max(0, Math.min(255, data[i]! + Math.round((rnd() - 0.5) * 24)));
-  return sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  return sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 /** A light crate a fifth of the width wide: ≈ 8 % of the picture changes when it appears, ≈ 17 % when it moves. */
@@ -100,7 +101,10 @@ describe('scene sensors over MQTT', () => {
     let { daemon, sub } = await start(camera, dataDir);
     try {
       const first = await shoot(sub, camera, await scene.plain());
-      assert.ok(isNum(first.attributes.brightness) && first.attributes.brightness > 40 && first.attributes.brightness < 70, `brightness ${first.attributes.brightness}`);
+      assert.ok(
+        isNum(first.attributes.brightness) && first.attributes.brightness > 40 && first.attributes.brightness < 70,
+        `brightness ${first.attributes.brightness}`,
+      );
       assert.equal(first.attributes.change, null, 'no previous still: change unknown');
       assert.ok('change' in first.attributes);
       assert.equal(first.attributes.exposure, 'normal');
@@ -232,7 +236,10 @@ describe('scene sensors over MQTT', () => {
       await shoot(sub, camera, await scene.crateLeft());
       const moved = await shoot(sub, camera, await scene.crateRight());
       t.diagnostic(`the crate moved: change ${moved.captured.change} %`);
-      assert.ok(isNum(moved.captured.change) && moved.captured.change >= 5 && moved.captured.change < 50, `the move is a change by the default threshold, not by 50 (${moved.captured.change} %)`);
+      assert.ok(
+        isNum(moved.captured.change) && moved.captured.change >= 5 && moved.captured.change < 50,
+        `the move is a change by the default threshold, not by 50 (${moved.captured.change} %)`,
+      );
       assert.deepEqual(moved.changed, []);
       const dark = await shoot(sub, camera, await scene.lightsOff());
       assert.equal(dark.changed.length, 1, 'a change above 50 % fires');

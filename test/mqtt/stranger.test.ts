@@ -65,7 +65,10 @@ describe('a LAN stranger against the embedded broker (real daemon)', { skip: LAN
       for (let i = 0; i < 8 && !s.destroyed; i++) s.write(Buffer.alloc(64 * 1024, 1));
     }
     const ms = await Promise.all(closed);
-    assert.ok(ms.every((m) => m !== undefined), `every oversized connection closed (${ms.join(', ')} ms)`);
+    assert.ok(
+      ms.every((m) => m !== undefined),
+      `every oversized connection closed (${ms.join(', ')} ms)`,
+    );
     const growth = d.rss() - before;
     assert.ok(growth < 20 * 1024 * 1024, `RSS grew ${(growth / 1048576).toFixed(1)} MB`);
     await until(() => d.logs.some((l) => l.msg === 'MQTT connection dropped' && l.reason === 'packet_too_large'), 3000, 'drop logged');
@@ -78,6 +81,9 @@ describe('a LAN stranger against the embedded broker (real daemon)', { skip: LAN
     const local = await mqtt.connectAsync(d.mqttUrl, { username: 'moncam', password: PASSWORD, reconnectPeriod: 0 });
     await local.endAsync();
     const ms = await Promise.all(silent.map((s) => closedWithin(s, 9000)));
-    assert.ok(ms.every((m) => m !== undefined && m > 3000), `silent sockets closed by the ~5 s deadline (${ms.join(', ')} ms)`);
+    assert.ok(
+      ms.every((m) => m !== undefined && m > 3000),
+      `silent sockets closed by the ~5 s deadline (${ms.join(', ')} ms)`,
+    );
   });
 });

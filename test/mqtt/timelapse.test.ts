@@ -26,7 +26,8 @@ const parse = (payload: string | Buffer) => parseTimelapseCommand(Buffer.isBuffe
 
 describe('parseTimelapseCommand', () => {
   test('words and days', () => {
-    for (const word of ['', '  ', 'PRESS', 'press', 'ON', 'on', 'today', 'TODAY', ' Today\n']) assert.deepEqual(parse(word), { ok: true, day: TODAY }, JSON.stringify(word));
+    for (const word of ['', '  ', 'PRESS', 'press', 'ON', 'on', 'today', 'TODAY', ' Today\n'])
+      assert.deepEqual(parse(word), { ok: true, day: TODAY }, JSON.stringify(word));
     for (const word of ['yesterday', 'Yesterday', ' YESTERDAY ']) assert.deepEqual(parse(word), { ok: true, day: YESTERDAY }, word);
     assert.deepEqual(parse('2026-01-31'), { ok: true, day: '2026-01-31' });
     assert.deepEqual(parse(' 2025-12-24 '), { ok: true, day: '2025-12-24' });
@@ -98,9 +99,17 @@ describe('parseTimelapseCommand', () => {
 
 const KEY_URL = (day: string) => new RegExp(`^/timelapse/${day}\\.webp\\?key=[A-Za-z0-9_-]{22}$`);
 
-async function start(dataDir: string, env: Record<string, string> = {}, logger = memoryLogger()): Promise<{ daemon: Daemon; sub: Recorder; log: ReturnType<typeof memoryLogger> }> {
+async function start(
+  dataDir: string,
+  env: Record<string, string> = {},
+  logger = memoryLogger(),
+): Promise<{ daemon: Daemon; sub: Recorder; log: ReturnType<typeof memoryLogger> }> {
   const camera = instantCamera(await makeJpeg(640, 480));
-  const daemon = await startDaemon(camera, { MONCAM_DATA_DIR: dataDir, MONCAM_BROKER_PORT: String(await freePort()), ...env }, { logger: logger.logger, timelapseTiming: { catchUpDelayMs: 60_000 } });
+  const daemon = await startDaemon(
+    camera,
+    { MONCAM_DATA_DIR: dataDir, MONCAM_BROKER_PORT: String(await freePort()), ...env },
+    { logger: logger.logger, timelapseTiming: { catchUpDelayMs: 60_000 } },
+  );
   const sub = await Recorder.connect(daemon.url, [`moncam/${CAM}/#`]);
   await sub.waitFor(AVAILABILITY, 1, 5000, (m) => m.payload.toString() === 'online');
   return { daemon, sub, log: logger };
@@ -129,7 +138,7 @@ async function still(daemon: Daemon, sub: Recorder): Promise<string> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('timelapse over MQTT', () => {
-  test('a command builds today\'s timelapse: retained record with a key link, a timelapse event, the file on disk; bad commands build nothing; a restart republishes it', async (t) => {
+  test("a command builds today's timelapse: retained record with a key link, a timelapse event, the file on disk; bad commands build nothing; a restart republishes it", async (t) => {
     const dataDir = tempDir();
     let { daemon, sub, log } = await start(dataDir);
     try {
@@ -280,7 +289,10 @@ describe('timelapse over MQTT', () => {
       assert.deepEqual(events(sub), [], 'no event');
       assert.equal(sub.on(TL).length, 0, 'nothing built');
       assert.equal(await daemon.app.timelapseFiles.get(today), undefined);
-      assert.ok(log.lines().some((l) => /retained command stored but not delivered/.test(String(l.msg)) && l.topic === TL_SET), 'the broker logs the guard');
+      assert.ok(
+        log.lines().some((l) => /retained command stored but not delivered/.test(String(l.msg)) && l.topic === TL_SET),
+        'the broker logs the guard',
+      );
 
       // Kicked off (a client takes over its client id) and back: the retained command arrives flagged and is ignored.
       const takeover = await mqtt.connectAsync(daemon.url, { clientId: `moncam_${CAM}`, reconnectPeriod: 0, connectTimeout: 5000 });
@@ -292,7 +304,10 @@ describe('timelapse over MQTT', () => {
       assert.deepEqual(events(sub), []);
       assert.equal(sub.on(TL).length, 0);
       assert.equal(await daemon.app.timelapseFiles.get(today), undefined);
-      assert.ok(log.lines().some((l) => /^ignored a retained command/.test(String(l.msg)) && l.topic === TL_SET), 'logged as ignored');
+      assert.ok(
+        log.lines().some((l) => /^ignored a retained command/.test(String(l.msg)) && l.topic === TL_SET),
+        'logged as ignored',
+      );
 
       // Clearing it (an empty retained message) builds nothing either, and is no warning; a live command still works.
       const warnings = () => log.lines().filter((l) => Number(l.level) >= 40).length;
@@ -310,7 +325,7 @@ describe('timelapse over MQTT', () => {
     }
   });
 
-  test('building an older day: its record comes as an event; the retained record stays the newest day\'s', async () => {
+  test("building an older day: its record comes as an event; the retained record stays the newest day's", async () => {
     const { daemon, sub } = await start(tempDir());
     try {
       const id = await still(daemon, sub);

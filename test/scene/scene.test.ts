@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import sharp from 'sharp';
-import {
-  changeScore,
-  decodeSignature,
-  encodeSignature,
-  sceneStats,
-  SIGNATURE_HEIGHT,
-  SIGNATURE_WIDTH,
-  type SceneStats,
-} from '../../src/scene/scene.ts';
+import { changeScore, decodeSignature, encodeSignature, sceneStats, SIGNATURE_HEIGHT, SIGNATURE_WIDTH, type SceneStats } from '../../src/scene/scene.ts';
 import { prng } from '../helpers/setup.ts';
 
 // Stills go the realistic way: an SVG garden rendered at the camera's 1640×1232, lit, given sensor noise,
@@ -18,7 +10,6 @@ const WIDTH = 1640;
 const HEIGHT = 1232;
 /** "Changed" in these tests means a score above this (a typical user threshold). */
 const CHANGED = 5;
-
 
 /** A garden: sky, house, tree, fence, path, flower beds; `extra` adds objects, `shift` moves the camera. */
 function garden(extra = '', shift = 0): string {
@@ -73,7 +64,9 @@ function expose(pixels: Buffer, { seed, gain = 1, offset = 0 }: Shot): Buffer {
 
 async function still(svg: string, shot: Shot): Promise<SceneStats> {
   const raw = { width: WIDTH, height: HEIGHT, channels: 3 } as const;
-  const jpeg = await sharp(expose(await render(svg), shot), { raw }).jpeg({ quality: shot.quality ?? 85 }).toBuffer();
+  const jpeg = await sharp(expose(await render(svg), shot), { raw })
+    .jpeg({ quality: shot.quality ?? 85 })
+    .toBuffer();
   const thumb = await sharp(jpeg).resize(480, 480, { fit: 'inside' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return sceneStats(thumb.data, { width: thumb.info.width, height: thumb.info.height, channels: 3 });
 }
@@ -163,7 +156,11 @@ describe('brightness', () => {
   });
 
   test('the signature has one grey byte per cell, whatever the input size', async () => {
-    for (const [width, height] of [[480, 361], [361, 480], [20, 10]] as const) {
+    for (const [width, height] of [
+      [480, 361],
+      [361, 480],
+      [20, 10],
+    ] as const) {
       const { signature } = await flat(200, 3, width, height);
       assert.equal(signature.length, SIGNATURE_WIDTH * SIGNATURE_HEIGHT);
       assert.ok(signature.every((v) => v === 200));

@@ -124,7 +124,9 @@ describe('config: schedule.exposure auto', () => {
     assert.deepEqual(problems({ ...AUTO, MONCAM_SCHEDULE_NIGHT_BELOW: '20', MONCAM_SCHEDULE_DAY_ABOVE: '20' }), [
       'schedule.day_above: must be above schedule.night_below (20), got 20 (from MONCAM_SCHEDULE_DAY_ABOVE)',
     ]);
-    assert.deepEqual(problems({ ...AUTO, MONCAM_SCHEDULE_DAY_ABOVE: '10' }), ['schedule.day_above: must be above schedule.night_below (12), got 10 (from MONCAM_SCHEDULE_DAY_ABOVE)']);
+    assert.deepEqual(problems({ ...AUTO, MONCAM_SCHEDULE_DAY_ABOVE: '10' }), [
+      'schedule.day_above: must be above schedule.night_below (12), got 10 (from MONCAM_SCHEDULE_DAY_ABOVE)',
+    ]);
     assert.deepEqual(problems({ ...AUTO, MONCAM_SCHEDULE_DAY_ABOVE: '12.5' }), []);
     assert.deepEqual(problems({ MONCAM_SCHEDULE_EXPOSURE: 'long', MONCAM_SCHEDULE_DAY_ABOVE: '10' }), []);
     assert.deepEqual(problems({ MONCAM_SCHEDULE_DAY_ABOVE: '10' }), []);
@@ -137,14 +139,20 @@ describe('config: schedule.exposure auto', () => {
     const cwd = tempDir();
     const run = await moncam(['config'], { cwd, env: { MONCAM_SCHEDULE_EXPOSURE: 'auto', MONCAM_SCHEDULE_DAY_ABOVE: '5' } });
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /^moncam: bad configuration: schedule\.day_above: must be above schedule\.night_below \(12\), got 5 \(from MONCAM_SCHEDULE_DAY_ABOVE\)\n$/);
+    assert.match(
+      run.stderr,
+      /^moncam: bad configuration: schedule\.day_above: must be above schedule\.night_below \(12\), got 5 \(from MONCAM_SCHEDULE_DAY_ABOVE\)\n$/,
+    );
   });
 });
 
 // --- the real app ---
 
 /** Uniform grey JPEGs: brightness ≈ level / 255. */
-const grey = (level: number) => sharp({ create: { width: 640, height: 480, channels: 3, background: { r: level, g: level, b: level } } }).jpeg({ quality: 85 }).toBuffer();
+const grey = (level: number) =>
+  sharp({ create: { width: 640, height: 480, channels: 3, background: { r: level, g: level, b: level } } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 const DARK = 20; // ≈ 8 %: below night_below (12)
 const MID = 95; // ≈ 37 %: between the thresholds
 const BRIGHT = 190; // ≈ 75 %: above day_above (45)

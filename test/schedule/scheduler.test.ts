@@ -63,7 +63,10 @@ describe('scheduler', () => {
     // From 12:00:00.25: the still started by the :01 tick runs until :03.3, so the :02 and :03 ticks skip
     // and the :04 tick starts the second one.
     assert.equal(calls, 2, `calls: ${calls}`);
-    assert.ok(lines().some((l) => String(l.msg).includes('tick skipped')), 'the skip is logged');
+    assert.ok(
+      lines().some((l) => String(l.msg).includes('tick skipped')),
+      'the skip is logged',
+    );
   });
 
   test('a failing capture does not stop the schedule', async () => {
@@ -88,7 +91,12 @@ describe('scheduler', () => {
   });
 
   test('nextRun follows the pattern and time zone', () => {
-    const scheduler = new Scheduler({ capture: { capture: async () => undefined as never }, cron: '0 * * * *', timezone: 'Asia/Kolkata', logger: quietLogger() });
+    const scheduler = new Scheduler({
+      capture: { capture: async () => undefined as never },
+      cron: '0 * * * *',
+      timezone: 'Asia/Kolkata',
+      logger: quietLogger(),
+    });
     scheduler.start();
     try {
       const next = scheduler.nextRun()!;

@@ -87,7 +87,10 @@ describe('scripts/check-docs.mjs', () => {
     });
     const r = checkDocs(['--root', root, 'README.md', 'docs/a.md']);
     assert.equal(r.code, 1, r.stdout + r.stderr);
-    const problems = r.stderr.trim().split('\n').map((l) => l.replace(/^check-docs: /, '').replace(/ \(in: .*\)$/, ''));
+    const problems = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => l.replace(/^check-docs: /, '').replace(/ \(in: .*\)$/, ''));
     assert.deepEqual(problems.sort(), [
       'README.md:13: unknown option --out for "moncam config"',
       'README.md:16: unknown command "moncam snapshot"',

@@ -62,8 +62,14 @@ describe('check-prebuilt', () => {
     assert.deepEqual(problems, []);
     const names = natives.map((n) => n.name);
     assert.ok(names.includes('argon2'), names.join());
-    assert.ok(names.some((n) => n.startsWith('@img/sharp-linux-')), names.join());
-    assert.ok(natives.every((n) => n.napi >= 8 && n.napi <= 9), JSON.stringify(natives));
+    assert.ok(
+      names.some((n) => n.startsWith('@img/sharp-linux-')),
+      names.join(),
+    );
+    assert.ok(
+      natives.every((n) => n.napi >= 8 && n.napi <= 9),
+      JSON.stringify(natives),
+    );
   });
 
   it('fails on a module compiled at install time (build/Release/*.node), naming it', () => {

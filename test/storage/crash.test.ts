@@ -50,7 +50,11 @@ describe('crash safety', () => {
     await store.start();
 
     const files = await listTree(dir);
-    assert.deepEqual(files.filter((f) => path.basename(f).startsWith('.')), [], 'no temp files after start()');
+    assert.deepEqual(
+      files.filter((f) => path.basename(f).startsWith('.')),
+      [],
+      'no temp files after start()',
+    );
 
     const listed = new Set<string>();
     for (const day of await store.listDays()) {

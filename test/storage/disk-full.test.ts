@@ -140,7 +140,10 @@ async function snapshot(c: Still): Promise<Record<string, string>> {
 }
 
 async function assertDecodes(file: string): Promise<void> {
-  await sharp(await fsp.readFile(file), { failOn: 'truncated' }).resize(64).raw().toBuffer();
+  await sharp(await fsp.readFile(file), { failOn: 'truncated' })
+    .resize(64)
+    .raw()
+    .toBuffer();
 }
 
 type Outcome = { ok: true; record: CaptureRecord } | { ok: false; failure: CaptureFailure; event: Record<string, unknown> };
@@ -189,124 +192,158 @@ async function daemonOn(disk: SmallDisk, env: Record<string, string> = {}) {
 }
 
 describe('disk full', () => {
-  test('without min_free: a full disk fails the capture with disk_full, nothing else breaks, and it works again once space is freed', { timeout: 60_000 }, async (t) => {
-    const defer = cleanups(t);
-    const disk = await smallDisk(t, 12 * MIB);
-    defer(() => disk.release());
-    // Room for two stills (3.4 MB each with thumbnail and preview), not for a third.
-    const filler = path.join(disk.dir, 'filler');
-    fs.writeFileSync(filler, Buffer.alloc(2 * MIB, 1));
-    const d = await daemonOn(disk);
-    defer(() => d.close());
-    const failedEvents: CaptureFailure[] = [];
-    d.daemon.app.captures.on('failed', (f) => failedEvents.push(f));
+  test(
+    'without min_free: a full disk fails the capture with disk_full, nothing else breaks, and it works again once space is freed',
+    { timeout: 60_000 },
+    async (t) => {
+      const defer = cleanups(t);
+      const disk = await smallDisk(t, 12 * MIB);
+      defer(() => disk.release());
+      // Room for two stills (3.4 MB each with thumbnail and preview), not for a third.
+      const filler = path.join(disk.dir, 'filler');
+      fs.writeFileSync(filler, Buffer.alloc(2 * MIB, 1));
+      const d = await daemonOn(disk);
+      defer(() => d.close());
+      const failedEvents: CaptureFailure[] = [];
+      d.daemon.app.captures.on('failed', (f) => failedEvents.push(f));
 
-    const kept: { capture: Still; files: Record<string, string> }[] = [];
-    let failure: Extract<Outcome, { ok: false }> | undefined;
-    for (let i = 1; i <= 6 && !failure; i++) {
-      const o = await shoot(d.daemon, d.rec, `fill-${i}`);
-      if (o.ok) kept.push({ capture: o.record.capture, files: await snapshot(o.record.capture) });
-      else failure = o;
-    }
-    assert.ok(failure, 'a capture failed once the disk was full');
-    assert.ok(kept.length >= 1, `${kept.length} captures fit before the disk was full`);
-    t.diagnostic(`${kept.length} captures fit, then: ${failure.failure.error.message}`);
+      const kept: { capture: Still; files: Record<string, string> }[] = [];
+      let failure: Extract<Outcome, { ok: false }> | undefined;
+      for (let i = 1; i <= 6 && !failure; i++) {
+        const o = await shoot(d.daemon, d.rec, `fill-${i}`);
+        if (o.ok) kept.push({ capture: o.record.capture, files: await snapshot(o.record.capture) });
+        else failure = o;
+      }
+      assert.ok(failure, 'a capture failed once the disk was full');
+      assert.ok(kept.length >= 1, `${kept.length} captures fit before the disk was full`);
+      t.diagnostic(`${kept.length} captures fit, then: ${failure.failure.error.message}`);
 
-    // The failure, as the capture service and MQTT report it.
-    const day = d.daemon.app.clock.day(failure.failure.at);
-    const folder = path.join(d.storeDir, day);
-    assert.equal(failure.failure.error.code, 'disk_full');
-    assert.match(failure.failure.error.message, /^disk full: /);
-    assert.ok(failure.failure.error.message.includes(folder), `the message names the folder ${folder}: ${failure.failure.error.message}`);
-    assert.equal(failure.event.event_type, 'failed');
-    assert.equal(failure.event.error, 'disk_full');
-    assert.equal(failure.event.message, failure.failure.error.message);
-    assert.deepEqual(failedEvents.map((f) => f.error.code), ['disk_full']);
+      // The failure, as the capture service and MQTT report it.
+      const day = d.daemon.app.clock.day(failure.failure.at);
+      const folder = path.join(d.storeDir, day);
+      assert.equal(failure.failure.error.code, 'disk_full');
+      assert.match(failure.failure.error.message, /^disk full: /);
+      assert.ok(failure.failure.error.message.includes(folder), `the message names the folder ${folder}: ${failure.failure.error.message}`);
+      assert.equal(failure.event.event_type, 'failed');
+      assert.equal(failure.event.error, 'disk_full');
+      assert.equal(failure.event.message, failure.failure.error.message);
+      assert.deepEqual(
+        failedEvents.map((f) => f.error.code),
+        ['disk_full'],
+      );
 
-    // Nothing crashed, nothing partial: earlier stills byte for byte, no temp files.
-    assert.equal(d.daemon.app.captures.busy, false);
-    assert.deepEqual(await temps(disk.dir), [], 'no temp files left');
-    for (const { capture, files } of kept) {
-      assert.deepEqual(await snapshot(capture), files, `${capture.id} unchanged`);
-      for (const kind of ['original', 'thumb', 'preview'] as const) await assertDecodes(capture.files[kind]);
-    }
-    assert.deepEqual((await d.daemon.app.store.listDay(day)).map((c) => c.id), kept.map((k) => k.capture.id));
-    assert.equal(d.daemon.app.store.latest()?.id, kept.at(-1)!.capture.id);
+      // Nothing crashed, nothing partial: earlier stills byte for byte, no temp files.
+      assert.equal(d.daemon.app.captures.busy, false);
+      assert.deepEqual(await temps(disk.dir), [], 'no temp files left');
+      for (const { capture, files } of kept) {
+        assert.deepEqual(await snapshot(capture), files, `${capture.id} unchanged`);
+        for (const kind of ['original', 'thumb', 'preview'] as const) await assertDecodes(capture.files[kind]);
+      }
+      assert.deepEqual(
+        (await d.daemon.app.store.listDay(day)).map((c) => c.id),
+        kept.map((k) => k.capture.id),
+      );
+      assert.equal(d.daemon.app.store.latest()?.id, kept.at(-1)!.capture.id);
 
-    // The page still works while the disk is full.
-    const web = new WebClient(d.daemon.web);
-    assert.equal((await web.login(PASSWORD)).headers.get('location'), '/');
-    const state = await web.get('/api/state');
-    assert.equal(state.status, 200);
-    const body = (await state.json()) as { latest: { id: string } | null; health: { ok: boolean; last_failure?: { code: string; message: string } } };
-    assert.equal(body.latest?.id, kept.at(-1)!.capture.id);
-    // What the page shows: the failure, naming the folder where room is needed.
-    assert.equal(body.health.ok, false);
-    assert.equal(body.health.last_failure?.code, 'disk_full');
-    assert.match(body.health.last_failure?.message ?? '', /^disk full: cannot write still to .*captures\/\d{4}-\d\d-\d\d \(no space left on device\)$/);
+      // The page still works while the disk is full.
+      const web = new WebClient(d.daemon.web);
+      assert.equal((await web.login(PASSWORD)).headers.get('location'), '/');
+      const state = await web.get('/api/state');
+      assert.equal(state.status, 200);
+      const body = (await state.json()) as { latest: { id: string } | null; health: { ok: boolean; last_failure?: { code: string; message: string } } };
+      assert.equal(body.latest?.id, kept.at(-1)!.capture.id);
+      // What the page shows: the failure, naming the folder where room is needed.
+      assert.equal(body.health.ok, false);
+      assert.equal(body.health.last_failure?.code, 'disk_full');
+      assert.match(body.health.last_failure?.message ?? '', /^disk full: cannot write still to .*captures\/\d{4}-\d\d-\d\d \(no space left on device\)$/);
 
-    // Space freed (the filler goes): the next capture works.
-    fs.rmSync(filler);
-    const again = await shoot(d.daemon, d.rec, 'after-free');
-    assert.ok(again.ok, `capture after freeing space: ${again.ok ? '' : again.failure.error.message}`);
-    assert.ok((await fsp.readFile(again.record.capture.files.original)).equals(fixture));
-    assert.equal(d.daemon.app.store.latest()?.id, again.record.capture.id);
-    assert.deepEqual(await temps(disk.dir), []);
-  });
+      // Space freed (the filler goes): the next capture works.
+      fs.rmSync(filler);
+      const again = await shoot(d.daemon, d.rec, 'after-free');
+      assert.ok(again.ok, `capture after freeing space: ${again.ok ? '' : again.failure.error.message}`);
+      assert.ok((await fsp.readFile(again.record.capture.files.original)).equals(fixture));
+      assert.equal(d.daemon.app.store.latest()?.id, again.record.capture.id);
+      assert.deepEqual(await temps(disk.dir), []);
+    },
+  );
 
-  test('with min_free: captures keep succeeding past the disk capacity; the oldest go, the newest stays, min_free stays free', { timeout: 120_000 }, async (t) => {
-    const capacity = 16 * MIB;
-    const minFree = 2 * MIB;
-    const defer = cleanups(t);
-    const disk = await smallDisk(t, capacity);
-    defer(() => disk.release());
-    const d = await daemonOn(disk, { MONCAM_STORAGE_MIN_FREE: String(minFree) });
-    defer(() => d.close());
-    const { store } = d.daemon.app;
+  test(
+    'with min_free: captures keep succeeding past the disk capacity; the oldest go, the newest stays, min_free stays free',
+    { timeout: 120_000 },
+    async (t) => {
+      const capacity = 16 * MIB;
+      const minFree = 2 * MIB;
+      const defer = cleanups(t);
+      const disk = await smallDisk(t, capacity);
+      defer(() => disk.release());
+      const d = await daemonOn(disk, { MONCAM_STORAGE_MIN_FREE: String(minFree) });
+      defer(() => d.close());
+      const { store } = d.daemon.app;
 
-    const taken: Still[] = [];
-    let perCapture = 0;
-    let n = 0;
-    let lowestFree = Infinity;
-    for (;;) {
-      n++;
-      const o = await shoot(d.daemon, d.rec, `keep-${n}`);
-      assert.ok(o.ok, `capture ${n} failed: ${o.ok ? '' : o.failure.error.message}`);
-      const c = o.record.capture;
-      taken.push(c);
-      if (n === 1) for (const f of Object.values(c.files)) perCapture += (await fsp.stat(f)).size;
+      const taken: Still[] = [];
+      let perCapture = 0;
+      let n = 0;
+      let lowestFree = Infinity;
+      for (;;) {
+        n++;
+        const o = await shoot(d.daemon, d.rec, `keep-${n}`);
+        assert.ok(o.ok, `capture ${n} failed: ${o.ok ? '' : o.failure.error.message}`);
+        const c = o.record.capture;
+        taken.push(c);
+        if (n === 1) for (const f of Object.values(c.files)) perCapture += (await fsp.stat(f)).size;
 
-      const listed = (await Promise.all((await store.listDays()).map((day) => store.listDay(day)))).flat().map((x) => x.id);
-      assert.equal(listed.at(-1), c.id, 'the newest is listed');
-      if (n > 1) assert.ok(listed.includes(taken.at(-2)!.id), 'the still that was newest when the save began was kept');
-      assert.deepEqual(listed, taken.slice(taken.length - listed.length).map((x) => x.id), 'only the oldest were removed');
-      const free = await disk.free();
-      lowestFree = Math.min(lowestFree, free);
-      assert.ok(free >= minFree, `after capture ${n}: ${free} bytes free, min_free ${minFree}`);
-      if (n * perCapture >= 3 * capacity) break;
-    }
+        const listed = (await Promise.all((await store.listDays()).map((day) => store.listDay(day)))).flat().map((x) => x.id);
+        assert.equal(listed.at(-1), c.id, 'the newest is listed');
+        if (n > 1) assert.ok(listed.includes(taken.at(-2)!.id), 'the still that was newest when the save began was kept');
+        assert.deepEqual(
+          listed,
+          taken.slice(taken.length - listed.length).map((x) => x.id),
+          'only the oldest were removed',
+        );
+        const free = await disk.free();
+        lowestFree = Math.min(lowestFree, free);
+        assert.ok(free >= minFree, `after capture ${n}: ${free} bytes free, min_free ${minFree}`);
+        if (n * perCapture >= 3 * capacity) break;
+      }
 
-    const left = (await Promise.all((await store.listDays()).map((day) => store.listDay(day)))).flat();
-    const removed = taken.slice(0, taken.length - left.length).map((c) => c.id);
-    assert.ok(removed.length >= n - Math.floor(capacity / perCapture), `${removed.length} removed`);
-    for (const c of left) {
-      assert.ok((await fsp.readFile(c.files.original)).equals(fixture));
-      for (const kind of ['thumb', 'preview'] as const) await assertDecodes(c.files[kind]);
-    }
-    for (const c of removed) assert.deepEqual(fs.readdirSync(path.dirname(taken[0]!.files.original)).filter((f) => f.startsWith(c)), [], `all files of ${c} are gone`);
-    assert.deepEqual(await temps(disk.dir), []);
+      const left = (await Promise.all((await store.listDays()).map((day) => store.listDay(day)))).flat();
+      const removed = taken.slice(0, taken.length - left.length).map((c) => c.id);
+      assert.ok(removed.length >= n - Math.floor(capacity / perCapture), `${removed.length} removed`);
+      for (const c of left) {
+        assert.ok((await fsp.readFile(c.files.original)).equals(fixture));
+        for (const kind of ['thumb', 'preview'] as const) await assertDecodes(c.files[kind]);
+      }
+      for (const c of removed)
+        assert.deepEqual(
+          fs.readdirSync(path.dirname(taken[0]!.files.original)).filter((f) => f.startsWith(c)),
+          [],
+          `all files of ${c} are gone`,
+        );
+      assert.deepEqual(await temps(disk.dir), []);
 
-    // What was removed is logged, id by id.
-    const logged = d.log.lines().filter((l) => l.msg === 'min_free: removed the oldest stills to keep space free');
-    assert.deepEqual(logged.flatMap((l) => l.removedIds as string[]), removed);
-    assert.ok(logged.every((l) => l.reason === 'min_free' && l.minFree === minFree && typeof l.freedBytes === 'number'));
-    assert.equal(d.log.lines().filter((l) => l.msg === 'capture failed' || /^capture failed/.test(String(l.msg))).length, 0);
-    t.diagnostic(`${n} captures of ${perCapture} bytes (${((n * perCapture) / capacity).toFixed(1)}x the ${capacity}-byte disk), ${left.length} kept, ${removed.length} removed, lowest free ${lowestFree} (min_free ${minFree})`);
-  });
+      // What was removed is logged, id by id.
+      const logged = d.log.lines().filter((l) => l.msg === 'min_free: removed the oldest stills to keep space free');
+      assert.deepEqual(
+        logged.flatMap((l) => l.removedIds as string[]),
+        removed,
+      );
+      assert.ok(logged.every((l) => l.reason === 'min_free' && l.minFree === minFree && typeof l.freedBytes === 'number'));
+      assert.equal(d.log.lines().filter((l) => l.msg === 'capture failed' || /^capture failed/.test(String(l.msg))).length, 0);
+      t.diagnostic(
+        `${n} captures of ${perCapture} bytes (${((n * perCapture) / capacity).toFixed(1)}x the ${capacity}-byte disk), ${left.length} kept, ${removed.length} removed, lowest free ${lowestFree} (min_free ${minFree})`,
+      );
+    },
+  );
 });
 
 describe('min_free in the store', () => {
-  const inputFor = (at: Date) => ({ capturedAt: at, original: fixture, thumb: fixture.subarray(0, 40_000), preview: fixture.subarray(0, 200_000), meta: recorded() });
+  const inputFor = (at: Date) => ({
+    capturedAt: at,
+    original: fixture,
+    thumb: fixture.subarray(0, 40_000),
+    preview: fixture.subarray(0, 200_000),
+    meta: recorded(),
+  });
 
   test('a save that hits ENOSPC although statfs showed room removes the oldest stills and is retried once', { timeout: 30_000 }, async (t) => {
     const disk = await smallDisk(t, 12 * MIB);
@@ -314,7 +351,15 @@ describe('min_free in the store', () => {
     const log = memoryLogger();
     // statfs overstating the room (root-reserved blocks, a quota): the check before the save sees no need to remove anything.
     const lying: StorageFs = { ...nodeFs, statfs: async () => ({ bsize: 4096, bavail: 1 << 30 }) };
-    const store = new CaptureStore({ dir: path.join(disk.dir, 'captures'), timeZone: 'UTC', retentionDays: 0, maxBytes: 0, minFree: MIB, logger: log.logger, fs: lying });
+    const store = new CaptureStore({
+      dir: path.join(disk.dir, 'captures'),
+      timeZone: 'UTC',
+      retentionDays: 0,
+      maxBytes: 0,
+      minFree: MIB,
+      logger: log.logger,
+      fs: lying,
+    });
     await store.start();
     const saved: Still[] = [];
     for (let i = 0; i < 8; i++) saved.push(await store.save(inputFor(new Date(Date.UTC(2026, 10, 23, 10, i)))));
@@ -323,45 +368,59 @@ describe('min_free in the store', () => {
     const removedLogs = log.lines().filter((l) => l.msg === 'disk full: removed the oldest stills to make room');
     const removed = removedLogs.flatMap((l) => l.removedIds as string[]);
     const left = (await store.listDay('2026-11-23')).map((c) => c.id);
-    assert.deepEqual([...removed, ...left], saved.map((c) => c.id), 'the oldest were removed, in order; the rest are listed');
+    assert.deepEqual(
+      [...removed, ...left],
+      saved.map((c) => c.id),
+      'the oldest were removed, in order; the rest are listed',
+    );
     assert.equal(left.at(-1), saved.at(-1)!.id);
     assert.deepEqual(await temps(disk.dir), []);
     for (const id of left) assert.ok((await fsp.readFile(path.join(disk.dir, 'captures', '2026-11-23', `${id}.jpg`))).equals(fixture));
     t.diagnostic(`${retries.length} of 8 saves hit ENOSPC and were retried after removing ${removed.length} stills; ${left.length} left`);
   });
 
-  test('the newest still is never removed: min_free is given up (with a warning), and a save that does not fit fails disk_full', { timeout: 30_000 }, async (t) => {
-    const disk = await smallDisk(t, 10 * MIB);
-    t.after(() => disk.release());
-    const log = memoryLogger();
-    const dir = path.join(disk.dir, 'captures');
-    // min_free larger than the disk can give with two stills on it.
-    const store = new CaptureStore({ dir, timeZone: 'UTC', retentionDays: 0, maxBytes: 0, minFree: 6 * MIB, logger: log.logger });
-    await store.start();
-    const saved: Still[] = [];
-    for (let i = 0; i < 5; i++) {
-      saved.push(await store.save(inputFor(new Date(Date.UTC(2026, 10, 23, 11, i)))));
-      const ids = (await store.listDay('2026-11-23')).map((c) => c.id);
-      if (i > 0) assert.deepEqual(ids, [saved[i - 1]!.id, saved[i]!.id], `after save ${i}: the previous newest and the new one`);
-    }
-    assert.ok(log.lines().some((l) => l.level === 40 && /^cannot keep \d+ bytes free in .*: nothing left to remove but the newest still$/.test(String(l.msg))));
+  test(
+    'the newest still is never removed: min_free is given up (with a warning), and a save that does not fit fails disk_full',
+    { timeout: 30_000 },
+    async (t) => {
+      const disk = await smallDisk(t, 10 * MIB);
+      t.after(() => disk.release());
+      const log = memoryLogger();
+      const dir = path.join(disk.dir, 'captures');
+      // min_free larger than the disk can give with two stills on it.
+      const store = new CaptureStore({ dir, timeZone: 'UTC', retentionDays: 0, maxBytes: 0, minFree: 6 * MIB, logger: log.logger });
+      await store.start();
+      const saved: Still[] = [];
+      for (let i = 0; i < 5; i++) {
+        saved.push(await store.save(inputFor(new Date(Date.UTC(2026, 10, 23, 11, i)))));
+        const ids = (await store.listDay('2026-11-23')).map((c) => c.id);
+        if (i > 0) assert.deepEqual(ids, [saved[i - 1]!.id, saved[i]!.id], `after save ${i}: the previous newest and the new one`);
+      }
+      assert.ok(
+        log.lines().some((l) => l.level === 40 && /^cannot keep \d+ bytes free in .*: nothing left to remove but the newest still$/.test(String(l.msg))),
+      );
 
-    // Now something else takes the disk: only the newest still is left and the next save cannot fit.
-    const newest = saved.at(-1)!;
-    const before = await snapshot(newest);
-    fs.writeFileSync(path.join(disk.dir, 'other'), Buffer.alloc(Math.max(0, (await disk.free()) - MIB), 1));
-    // Bigger than what removing everything but the newest frees.
-    const big = { ...inputFor(new Date(Date.UTC(2026, 10, 23, 12))), original: Buffer.concat([fixture, fixture]) };
-    const err = await store.save(big).then(
-      () => assert.fail('the save should not fit'),
-      (e: unknown) => e,
-    );
-    assert.ok(err instanceof StorageError, String(err));
-    assert.equal(err.code, 'disk_full');
-    assert.equal(err.message, `disk full: cannot write still to ${path.join(dir, '2026-11-23')} (no space left on device)`);
-    assert.deepEqual((await store.listDay('2026-11-23')).map((c) => c.id), [newest.id], 'only the newest is left, and it is');
-    assert.deepEqual(await snapshot(newest), before, 'the newest is intact');
-    assert.equal(store.latest()?.id, newest.id);
-    assert.deepEqual(await temps(disk.dir), []);
-  });
+      // Now something else takes the disk: only the newest still is left and the next save cannot fit.
+      const newest = saved.at(-1)!;
+      const before = await snapshot(newest);
+      fs.writeFileSync(path.join(disk.dir, 'other'), Buffer.alloc(Math.max(0, (await disk.free()) - MIB), 1));
+      // Bigger than what removing everything but the newest frees.
+      const big = { ...inputFor(new Date(Date.UTC(2026, 10, 23, 12))), original: Buffer.concat([fixture, fixture]) };
+      const err = await store.save(big).then(
+        () => assert.fail('the save should not fit'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof StorageError, String(err));
+      assert.equal(err.code, 'disk_full');
+      assert.equal(err.message, `disk full: cannot write still to ${path.join(dir, '2026-11-23')} (no space left on device)`);
+      assert.deepEqual(
+        (await store.listDay('2026-11-23')).map((c) => c.id),
+        [newest.id],
+        'only the newest is left, and it is',
+      );
+      assert.deepEqual(await snapshot(newest), before, 'the newest is intact');
+      assert.equal(store.latest()?.id, newest.id);
+      assert.deepEqual(await temps(disk.dir), []);
+    },
+  );
 });

@@ -74,7 +74,7 @@ export function spyFs(base: StorageFs = nodeFs): { fs: StorageFs; readdirs: stri
       return base.stat(p);
     },
   };
-  return { fs, readdirs, stats, reset: () => void (readdirs.length = 0, stats.length = 0) };
+  return { fs, readdirs, stats, reset: () => void ((readdirs.length = 0), (stats.length = 0)) };
 }
 
 /** Every file under `dir`, relative, sorted. */
@@ -105,5 +105,7 @@ export const PALETTE: Rgb[] = [
 
 /** A JPEG of one colour. */
 export function solidJpeg(width: number, height: number, [r, g, b]: Rgb): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: { r, g, b } } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: { r, g, b } } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }

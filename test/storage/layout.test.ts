@@ -1,14 +1,6 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  addDays,
-  captureId,
-  fileName,
-  isCaptureId,
-  isDay,
-  parseCaptureId,
-  parseFileName,
-} from '../../src/storage/layout.ts';
+import { addDays, captureId, fileName, isCaptureId, isDay, parseCaptureId, parseFileName } from '../../src/storage/layout.ts';
 import { isTempName, tempName } from '../../src/storage/atomic.ts';
 
 describe('capture ids', () => {

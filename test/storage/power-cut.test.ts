@@ -144,7 +144,8 @@ test('power cut: SIGKILL at random moments while capturing; restart leaves only 
   await history.start();
   const thumb = await sharp(fixture).resize(320).jpeg().toBuffer();
   const preview = await sharp(fixture).resize(640).jpeg().toBuffer();
-  for (let d = HISTORY_DAYS; d >= 1; d--) await history.save({ capturedAt: new Date(Date.now() - d * DAY_MS), original: fixture, thumb, preview, meta: recorded() });
+  for (let d = HISTORY_DAYS; d >= 1; d--)
+    await history.save({ capturedAt: new Date(Date.now() - d * DAY_MS), original: fixture, thumb, preview, meta: recorded() });
   const staleDay = new LocalClock().day(new Date(Date.now() + STALE_OFFSET_MS));
 
   const brokerPort = await freePort();
@@ -156,7 +157,8 @@ test('power cut: SIGKILL at random moments while capturing; restart leaves only 
     MONCAM_SCHEDULE_ENABLED: 'true',
     MONCAM_SCHEDULE_CRON: '* * * * * *',
   };
-  const start = (env: Record<string, string>) => ChildDaemon.start({ dataDir, brokerPort, webPort, nodeArgs: ['--import', CLOCK_SHIFT], env: { ...baseEnv, ...env } });
+  const start = (env: Record<string, string>) =>
+    ChildDaemon.start({ dataDir, brokerPort, webPort, nodeArgs: ['--import', CLOCK_SHIFT], env: { ...baseEnv, ...env } });
 
   const stored = new Set<string>(); // ids the daemons logged as stored: each must survive
   const rounds: string[] = [];
@@ -191,7 +193,11 @@ test('power cut: SIGKILL at random moments while capturing; restart leaves only 
       const folder = stale ? staleDay : undefined;
       await until(async () => (await inspectTemps(storeDir, folder)) > 0, 15_000, 'a save in progress').catch(() => undefined);
     }
-    assert.equal(daemon.logs.find((l) => l.level === 60), undefined, 'no fatal log before the kill');
+    assert.equal(
+      daemon.logs.find((l) => l.level === 60),
+      undefined,
+      'no fatal log before the kill',
+    );
     daemon.kill('SIGKILL');
     const exit = await daemon.exited;
     assert.equal(exit.signal, 'SIGKILL', `daemon was still running when killed: ${JSON.stringify(exit)}`);
@@ -266,8 +272,12 @@ test('power cut: SIGKILL at random moments while capturing; restart leaves only 
   assert.equal(state.latest?.id, listed.at(-1), "the daemon's latest is the newest listed");
   assert.equal((await daemon.stop()).code, 0);
 
-  t.diagnostic(`attempted captures ${attempted}, kills ${kills}, kills mid-write ${midWrite} (of them between the derived renames and the original's: ${midCommit}), stale-clock rounds ${staleRounds}, kills after which the stale folder held leftovers ${staleLeftovers}`);
-  t.diagnostic(`stored and reported ${stored.size}, listed ${listed.length} (history ${HISTORY_DAYS}), days ${days.length}, runtime ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  t.diagnostic(
+    `attempted captures ${attempted}, kills ${kills}, kills mid-write ${midWrite} (of them between the derived renames and the original's: ${midCommit}), stale-clock rounds ${staleRounds}, kills after which the stale folder held leftovers ${staleLeftovers}`,
+  );
+  t.diagnostic(
+    `stored and reported ${stored.size}, listed ${listed.length} (history ${HISTORY_DAYS}), days ${days.length}, runtime ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   t.diagnostic(`rounds: ${rounds.join(' ')}`);
   assert.ok(staleLeftovers > 0, 'at least one kill left leftovers in the stale day folder (else the old-folder sweep went untested)');
 });
@@ -292,7 +302,9 @@ test('age retention cut short halfway through a day folder: the day is never hal
   const now = () => new Date('2026-11-23T12:00:00Z');
   const writer = new CaptureStore({ dir, timeZone: 'UTC', retentionDays: 0, maxBytes: 0, logger: quietLogger() });
   await writer.start();
-  const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#363' } }).jpeg().toBuffer();
+  const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#363' } })
+    .jpeg()
+    .toBuffer();
   for (const iso of ['2026-10-01T10:00:00Z', '2026-10-01T11:00:00Z', '2026-11-23T10:00:00Z']) {
     await writer.save({ capturedAt: new Date(iso), original: jpeg, thumb: jpeg, preview: jpeg, meta: recorded() });
   }

@@ -52,7 +52,13 @@ describe('retention', () => {
     const store = makeStore(dir); // writes only; the limited store below prunes
     await store.start();
     const caps: Still[] = [];
-    for (const iso of ['2026-11-20T10:00:00.000Z', '2026-11-20T11:00:00.000Z', '2026-11-21T10:00:00.000Z', '2026-11-21T11:00:00.000Z', '2026-11-22T10:00:00.000Z']) {
+    for (const iso of [
+      '2026-11-20T10:00:00.000Z',
+      '2026-11-20T11:00:00.000Z',
+      '2026-11-21T10:00:00.000Z',
+      '2026-11-21T11:00:00.000Z',
+      '2026-11-22T10:00:00.000Z',
+    ]) {
       caps.push(await save(store, iso, 100_000));
     }
     const total = await treeBytes(dir);
@@ -64,14 +70,20 @@ describe('retention', () => {
     const limited = makeStore(dir, { maxBytes: limit });
     await limited.start();
     const result = await limited.prune();
-    assert.deepEqual(result.removedIds, caps.slice(0, 3).map((c) => c.id));
+    assert.deepEqual(
+      result.removedIds,
+      caps.slice(0, 3).map((c) => c.id),
+    );
     assert.deepEqual(result.removedDays, ['2026-11-20']);
     const left = await treeBytes(dir);
     assert.ok(left <= limit, `${left} <= ${limit}`);
     assert.equal(result.freedBytes, total - left);
     assert.equal(await limited.usedBytes(), left);
     assert.deepEqual(await store.listDays(), ['2026-11-21', '2026-11-22']);
-    assert.deepEqual((await limited.listDay('2026-11-21')).map((c) => c.id), [caps[3]!.id]);
+    assert.deepEqual(
+      (await limited.listDay('2026-11-21')).map((c) => c.id),
+      [caps[3]!.id],
+    );
     // No capture is left half-removed.
     assert.deepEqual(await listTree(path.join(dir, '2026-11-21')), ['.jpg', '.json', '.preview.jpg', '.thumb.jpg'].map((s) => caps[3]!.id + s).sort());
   });
@@ -88,7 +100,10 @@ describe('retention', () => {
     assert.deepEqual(result.removedIds.sort(), ['20261121T100000.000Z', older.id].sort());
     assert.deepEqual(result.removedDays, ['2026-11-21']);
     assert.deepEqual(store.latest(), newest);
-    assert.deepEqual((await store.listDay('2026-11-22')).map((c) => c.id), [newest.id]);
+    assert.deepEqual(
+      (await store.listDay('2026-11-22')).map((c) => c.id),
+      [newest.id],
+    );
   });
 
   test('by bytes: the total is tracked, so pruning after each save does no directory scans', async (t) => {

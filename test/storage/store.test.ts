@@ -37,13 +37,22 @@ describe('CaptureStore save and read', () => {
 
     assert.deepEqual(store.latest(), c);
     const day = await store.listDay('2026-11-24');
-    assert.deepEqual(day.map((x) => x.id), [a.id, b.id, c.id]);
+    assert.deepEqual(
+      day.map((x) => x.id),
+      [a.id, b.id, c.id],
+    );
     assert.deepEqual(day, [a, b, c]);
 
     const hours = await store.byHour('2026-11-24');
     assert.equal(hours.length, 24);
-    assert.deepEqual(hours[0]!.map((x) => x.id), [a.id]);
-    assert.deepEqual(hours[9]!.map((x) => x.id), [b.id, c.id]);
+    assert.deepEqual(
+      hours[0]!.map((x) => x.id),
+      [a.id],
+    );
+    assert.deepEqual(
+      hours[9]!.map((x) => x.id),
+      [b.id, c.id],
+    );
     assert.equal(hours.flat().length, 3);
 
     assert.deepEqual(await store.get(b.id), b);
@@ -198,18 +207,15 @@ describe('CaptureStore crash leftovers', () => {
     for (const name of junk) await fsp.writeFile(path.join(dayDir, name), 'partial');
     await fsp.writeFile(path.join(dayDir, 'README.txt'), 'not ours'); // strangers are left alone
 
-    assert.deepEqual((await store.listDay('2026-11-23')).map((c) => c.id), [good.id]);
+    assert.deepEqual(
+      (await store.listDay('2026-11-23')).map((c) => c.id),
+      [good.id],
+    );
     assert.equal(await store.get(orphan), undefined);
 
     const restarted = makeStore(dir);
     await restarted.start();
-    assert.deepEqual(await listTree(dayDir), [
-      `${good.id}.jpg`,
-      `${good.id}.json`,
-      `${good.id}.preview.jpg`,
-      `${good.id}.thumb.jpg`,
-      'README.txt',
-    ]);
+    assert.deepEqual(await listTree(dayDir), [`${good.id}.jpg`, `${good.id}.json`, `${good.id}.preview.jpg`, `${good.id}.thumb.jpg`, 'README.txt']);
     assert.equal(restarted.latest()?.id, good.id);
   });
 
@@ -271,7 +277,10 @@ describe('CaptureStore errors', () => {
 
     assert.deepEqual(await listTree(dir), treeBefore, 'no temp or partial files left behind');
     assert.deepEqual(store.latest(), before);
-    assert.deepEqual((await store.listDay('2026-11-23')).map((c) => c.id), [before.id]);
+    assert.deepEqual(
+      (await store.listDay('2026-11-23')).map((c) => c.id),
+      [before.id],
+    );
     assert.ok((await fsp.readFile(before.files.original)).equals(expectedFiles(before.id, 200_000).original));
 
     full = false; // space freed: saving works again

@@ -48,7 +48,9 @@ async function noise(seed: number, width = 480, height = 360): Promise<Buffer> {
   const rnd = prng(seed);
   const raw = Buffer.alloc(width * height * 3);
   for (let i = 0; i < raw.length; i++) raw[i] = Math.floor(rnd() * 256);
-  return sharp(raw, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(raw, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 async function freeBytes(dir: string): Promise<number> {
@@ -69,13 +71,28 @@ async function setup(t: TestContext) {
   if (!disk) return undefined;
   const dataDir = path.join(disk, 'data');
   const config = testConfig({ MONCAM_SCHEDULE_TIMEZONE: 'Europe/Berlin', MONCAM_TIMELAPSE_SIZE: '480', MONCAM_TIMELAPSE_QUALITY: '90' }, dataDir);
-  const store = new CaptureStore({ dir: config.storage.dir!, timeZone: config.schedule.timezone, retentionDays: 0, maxBytes: 0, logger: quietLogger(), now: () => NOW });
+  const store = new CaptureStore({
+    dir: config.storage.dir!,
+    timeZone: config.schedule.timezone,
+    retentionDays: 0,
+    maxBytes: 0,
+    logger: quietLogger(),
+    now: () => NOW,
+  });
   await store.start();
   for (let i = 0; i < 6; i++) {
     const jpeg = await noise(i + 1);
     await store.save({ capturedAt: new Date(Date.parse(`${DAY}T07:00:00.000Z`) + i * 600_000), original: jpeg, thumb: jpeg, preview: jpeg, meta: recorded() });
   }
-  const service = new TimelapseService({ store, files: new TimelapseFiles({ context: store.context, retentionDays: 0 }), clock: store.clock, config, logger: quietLogger(), link: (day) => `/timelapse/${day}.webp`, now: () => NOW });
+  const service = new TimelapseService({
+    store,
+    files: new TimelapseFiles({ context: store.context, retentionDays: 0 }),
+    clock: store.clock,
+    config,
+    logger: quietLogger(),
+    link: (day) => `/timelapse/${day}.webp`,
+    now: () => NOW,
+  });
   const failed: TimelapseFailure[] = [];
   service.on('failed', (f) => failed.push(f));
   t.after(() => service.stop());
@@ -102,7 +119,10 @@ describe('timelapse on a full disk', () => {
     const failure = await failsWith(h.service.build(DAY, 'web'));
     assert.equal(failure.error.code, 'disk_full', failure.error.message);
     assert.match(failure.error.message, new RegExp(`disk full: .*${DAY.replace(/-/g, '\\-')}`), 'the message names the folder to make room in');
-    assert.deepEqual(h.failed.map((f) => f.error.code), ['disk_full']);
+    assert.deepEqual(
+      h.failed.map((f) => f.error.code),
+      ['disk_full'],
+    );
     assert.deepEqual(await h.files(), before, 'no partial timelapse or temp file');
 
     await fsp.rm(filler);

@@ -24,8 +24,6 @@ function makeStore(dir: string, opts: Parameters<typeof makeCaptureStore>[1] = {
 
 const tl = (store: CaptureStore): TimelapseFiles => timelapseFiles.get(store)!;
 
-
-
 /** One still of a solid colour: 640x480 original, 480x360 thumbnail, 1280x960 preview. */
 async function still(store: CaptureStore, iso: string, colour: Rgb): Promise<Still> {
   const [original, thumb, preview] = await Promise.all([solidJpeg(640, 480, colour), solidJpeg(480, 360, colour), solidJpeg(1280, 960, colour)]);
@@ -44,13 +42,22 @@ async function buildDay(store: CaptureStore, day: string) {
   const list = await store.listDay(day);
   return tl(store).save(
     day,
-    (temp) => encodeTimelapse(list.map((c) => c.files.thumb), temp, { size: 480, frameMs: 250, quality: 60 }),
+    (temp) =>
+      encodeTimelapse(
+        list.map((c) => c.files.thumb),
+        temp,
+        { size: 480, frameMs: 250, quality: 60 },
+      ),
     (result, bytes) => ({ frames: result.frames, width: result.width, last_id: list.at(-1)!.id, encoderBytes: result.bytes, statBytes: bytes }),
   );
 }
 
 const tempFiles = async (dir: string) => (await listTree(dir)).filter((f) => /\.tmp-/.test(path.basename(f)));
-const exists = (file: string) => fsp.stat(file).then(() => true, () => false);
+const exists = (file: string) =>
+  fsp.stat(file).then(
+    () => true,
+    () => false,
+  );
 const captureBytes = async (c: Still) => {
   let sum = 0;
   for (const f of Object.values(c.files)) sum += (await fsp.stat(f)).size;
@@ -89,7 +96,10 @@ describe('CaptureStore timelapse files', () => {
     assert.deepEqual(await store.listDay(day), listed);
     assert.deepEqual(await store.listDays(), days);
     assert.equal(store.latest()?.id, caps[2]!.id);
-    assert.deepEqual((await store.byHour(day)).flat().map((c) => c.id), caps.map((c) => c.id));
+    assert.deepEqual(
+      (await store.byHour(day)).flat().map((c) => c.id),
+      caps.map((c) => c.id),
+    );
     assert.deepEqual(await tempFiles(dir), []);
 
     // Not there / not a day.
@@ -120,13 +130,22 @@ describe('CaptureStore timelapse files', () => {
       await fsp.writeFile(temp, 'x');
       return 1;
     };
-    await assert.rejects(tl(store).save('2026-13-01', build, () => ({})), RangeError);
-    await assert.rejects(tl(store).save('../../x', build, () => ({})), RangeError);
-    await assert.rejects(tl(store).save('2026-11-19', build, () => ({})), (err: unknown) => {
-      assert.ok(err instanceof StorageError);
-      assert.match(err.message, /retention_days/);
-      return true;
-    });
+    await assert.rejects(
+      tl(store).save('2026-13-01', build, () => ({})),
+      RangeError,
+    );
+    await assert.rejects(
+      tl(store).save('../../x', build, () => ({})),
+      RangeError,
+    );
+    await assert.rejects(
+      tl(store).save('2026-11-19', build, () => ({})),
+      (err: unknown) => {
+        assert.ok(err instanceof StorageError);
+        assert.match(err.message, /retention_days/);
+        return true;
+      },
+    );
     assert.equal(calls, 0, 'the builder never ran');
     assert.equal(await exists(path.join(dir, '2026-11-19', TIMELAPSE_FILE.video)), false);
     // The cutoff day itself is still kept, so it can be built.
@@ -142,7 +161,8 @@ describe('CaptureStore timelapse files', () => {
     const fs: StorageFs = {
       ...nodeFs,
       rename: async (a, b) => {
-        if (failRename && b.endsWith(TIMELAPSE_FILE.video)) throw Object.assign(new Error('EIO: simulated, rename'), { code: 'EIO', errno: -5, syscall: 'rename' });
+        if (failRename && b.endsWith(TIMELAPSE_FILE.video))
+          throw Object.assign(new Error('EIO: simulated, rename'), { code: 'EIO', errno: -5, syscall: 'rename' });
         return nodeFs.rename(a, b);
       },
     };
@@ -180,9 +200,13 @@ describe('CaptureStore timelapse files', () => {
 
     // The description cannot be made: nothing changes either.
     await assert.rejects(
-      tl(store).save(day, (temp) => fsp.writeFile(temp, 'new video'), () => {
-        throw new Error('no description');
-      }),
+      tl(store).save(
+        day,
+        (temp) => fsp.writeFile(temp, 'new video'),
+        () => {
+          throw new Error('no description');
+        },
+      ),
       /no description/,
     );
     assert.deepEqual(await fsp.readFile(video), before.video);
@@ -206,7 +230,8 @@ describe('CaptureStore timelapse files', () => {
       fs: {
         ...nodeFs,
         rename: async (a, b) => {
-          if (failMeta && b.endsWith(TIMELAPSE_FILE.meta)) throw Object.assign(new Error('EIO: simulated, rename'), { code: 'EIO', errno: -5, syscall: 'rename' });
+          if (failMeta && b.endsWith(TIMELAPSE_FILE.meta))
+            throw Object.assign(new Error('EIO: simulated, rename'), { code: 'EIO', errno: -5, syscall: 'rename' });
           return nodeFs.rename(a, b);
         },
       },
@@ -322,7 +347,10 @@ describe('CaptureStore timelapse and retention', () => {
     assert.equal(await full.usedBytes(), await treeBytes(dir));
     assert.equal(await full.usedBytes(), total - dayA);
     // The next day is untouched, with its timelapse.
-    assert.deepEqual((await full.listDay('2026-11-21')).map((c) => c.id), b.map((c) => c.id));
+    assert.deepEqual(
+      (await full.listDay('2026-11-21')).map((c) => c.id),
+      b.map((c) => c.id),
+    );
     assert.equal((await tl(full).get('2026-11-21'))?.meta.last_id, b[1]!.id);
   });
 
@@ -371,10 +399,20 @@ describe('CaptureStore timelapse and retention', () => {
     const fs: StorageFs = { ...nodeFs, statfs: async () => ({ bavail: free, bsize: 1 }) };
     const store = makeStore(dir, { timeZone: 'UTC', minFree, fs });
     await store.start();
-    await store.save({ capturedAt: new Date('2026-11-22T08:00:00.000Z'), original, thumb: solidJpeg(480, 360, [10, 10, 10]), preview: solidJpeg(1280, 960, [10, 10, 10]), meta: recorded() });
+    await store.save({
+      capturedAt: new Date('2026-11-22T08:00:00.000Z'),
+      original,
+      thumb: solidJpeg(480, 360, [10, 10, 10]),
+      preview: solidJpeg(1280, 960, [10, 10, 10]),
+      meta: recorded(),
+    });
 
     assert.deepEqual(await store.listDays(), ['2026-11-21', '2026-11-22'], 'day A went whole');
-    assert.deepEqual((await store.listDay('2026-11-21')).map((c) => c.id), b.map((c) => c.id), 'no still of the next day went');
+    assert.deepEqual(
+      (await store.listDay('2026-11-21')).map((c) => c.id),
+      b.map((c) => c.id),
+      'no still of the next day went',
+    );
     assert.deepEqual(await fsp.readFile(path.join(dir, '2026-11-21', TIMELAPSE_FILE.video)), tlB, 'nor its timelapse');
   });
 
@@ -402,7 +440,11 @@ describe('CaptureStore timelapse and retention', () => {
       async (temp) => {
         started();
         await gate;
-        return encodeTimelapse(list.map((c) => c.files.thumb), temp, { size: 480, frameMs: 100, quality: 60 });
+        return encodeTimelapse(
+          list.map((c) => c.files.thumb),
+          temp,
+          { size: 480, frameMs: 100, quality: 60 },
+        );
       },
       () => ({ rebuilt: true }),
     );

@@ -13,7 +13,6 @@ import { TimelapseError, TimelapseService, type TimelapseFailure, type Timelapse
 import { quietLogger, tempDir, testConfig, until } from '../helpers/setup.ts';
 import { PALETTE, listTree, recorded, solidJpeg, type Rgb } from '../storage/helpers.ts';
 
-
 // 12:00 in Berlin (UTC+1 in November): "today" is 2026-11-23.
 const NOW = new Date('2026-11-23T11:00:00.000Z');
 const TODAY = '2026-11-23';
@@ -21,7 +20,6 @@ const Y1 = '2026-11-22'; // yesterday
 const Y2 = '2026-11-21'; // the day before
 const Y3 = '2026-11-20'; // outside the finished days the catch-up looks at
 const link = (day: string) => `/timelapse/${day}.webp?key=k-${day}`;
-
 
 /** A still whose thumbnail (480x360) and preview (1280x960) are solid colours; `preview` defaults to `thumb`'s. */
 async function still(store: CaptureStore, at: Date, thumb: Rgb, preview: Rgb = thumb): Promise<Still> {
@@ -97,7 +95,11 @@ async function setup(t: TestContext, env: Record<string, string> = {}, deps: Par
 
 const videoOf = (h: Harness, day: string) => path.join(h.dir, day, TIMELAPSE_FILE.video);
 const metaOf = (h: Harness, day: string) => path.join(h.dir, day, TIMELAPSE_FILE.meta);
-const exists = (file: string) => fsp.stat(file).then(() => true, () => false);
+const exists = (file: string) =>
+  fsp.stat(file).then(
+    () => true,
+    () => false,
+  );
 const tempFiles = async (h: Harness) => (await listTree(h.dir)).filter((f) => /\.tmp-/.test(path.basename(f)));
 const readMeta = async (h: Harness, day: string) => JSON.parse(await fsp.readFile(metaOf(h, day), 'utf8')) as Record<string, unknown>;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -185,7 +187,10 @@ describe('TimelapseService.build', () => {
     assert.deepEqual(await h.store.listDay(Y1), listed);
     assert.deepEqual(await h.store.listDays(), days);
     assert.deepEqual(await tempFiles(h), []);
-    assert.deepEqual(h.saves.map((s) => [s.day, s.encodes]), [[Y1, 1]]);
+    assert.deepEqual(
+      h.saves.map((s) => [s.day, s.encodes]),
+      [[Y1, 1]],
+    );
   });
 
   test('up to storage.thumb_width it uses the thumbnails, above it the previews (canvas size and pixels tell)', async (t) => {
@@ -315,7 +320,11 @@ describe('TimelapseService joining and order', () => {
     assert.equal(ra, rb);
     assert.equal(ra.trigger, 'web');
     assert.equal(h.built.length, 1, 'built once');
-    assert.deepEqual(h.saves.map((s) => s.encodes), [1], 'the encoder ran once');
+    assert.deepEqual(
+      h.saves.map((s) => s.encodes),
+      [1],
+      'the encoder ran once',
+    );
 
     const c = h.service.build(Y1, 'cli');
     assert.notEqual(c, a);
@@ -333,8 +342,14 @@ describe('TimelapseService joining and order', () => {
     const short = h.service.build(Y1, 'web');
     const [rl, rs] = await Promise.all([long, short]);
     assert.deepEqual([rl.frames, rs.frames], [12, 1]);
-    assert.deepEqual(h.built.map((r) => r.day), [Y2, Y1]);
-    assert.deepEqual(h.saves.map((s) => s.day), [Y2, Y1]);
+    assert.deepEqual(
+      h.built.map((r) => r.day),
+      [Y2, Y1],
+    );
+    assert.deepEqual(
+      h.saves.map((s) => s.day),
+      [Y2, Y1],
+    );
     assert.ok(h.saves[1]!.start >= h.saves[0]!.end, `the second build started (${h.saves[1]!.start}) after the first ended (${h.saves[0]!.end})`);
     // Failures do not break the chain either.
     const bad = h.service.build('nope', 'web');
@@ -422,7 +437,10 @@ describe('TimelapseService schedule and catch-up', () => {
     await h.service.start();
     assert.equal(h.service.latest()?.day, Y2, 'latest() is still read from disk');
     await sleep(1300); // over a tick of the every-second cron, and past the catch-up delay
-    assert.deepEqual(h.built.map((r) => r.day), [Y2]);
+    assert.deepEqual(
+      h.built.map((r) => r.day),
+      [Y2],
+    );
     assert.equal(await exists(videoOf(h, Y1)), false);
     const r = await h.service.build(Y1, 'mqtt');
     assert.equal(r.frames, 2);
@@ -479,7 +497,11 @@ describe('TimelapseService stop()', () => {
         [Y2, 'stopped'],
       ],
     );
-    assert.deepEqual(h.built.map((r) => r.frames), [2], 'the interrupted build announced nothing');
+    assert.deepEqual(
+      h.built.map((r) => r.frames),
+      [2],
+      'the interrupted build announced nothing',
+    );
 
     assert.deepEqual(await fsp.readFile(videoOf(h, Y1)), v, 'the previous timelapse, byte for byte');
     assert.deepEqual(await fsp.readFile(metaOf(h, Y1)), m);

@@ -118,7 +118,9 @@ describe('encodeTimelapse', () => {
   test('unreadable and undecodable frames are skipped and counted; the canvas comes from the first good one', async () => {
     const good = await jpeg(160, 120, RED);
     const noisy = path.join(dir, 'noisy.jpg');
-    await sharp({ create: { width: 320, height: 240, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg().toFile(noisy);
+    await sharp({ create: { width: 320, height: 240, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+      .jpeg()
+      .toFile(noisy);
     const whole = fs.readFileSync(noisy);
     const truncated = path.join(dir, 'truncated.jpg');
     fs.writeFileSync(truncated, whole.subarray(0, whole.length >> 1));
@@ -188,7 +190,8 @@ describe('encodeTimelapse memory', () => {
     }
     const result = await encodeTimelapse(paths(), file, OPTS);
     assert.equal(sizeWhenPulled[0], 0);
-    for (let i = 1; i < frames.length; i++) assert.ok(sizeWhenPulled[i]! > sizeWhenPulled[i - 1]!, `frame ${i - 1} was not written before frame ${i} was pulled: ${sizeWhenPulled}`);
+    for (let i = 1; i < frames.length; i++)
+      assert.ok(sizeWhenPulled[i]! > sizeWhenPulled[i - 1]!, `frame ${i - 1} was not written before frame ${i} was pulled: ${sizeWhenPulled}`);
     assert.ok(result.bytes > sizeWhenPulled.at(-1)!);
   });
 
@@ -198,7 +201,9 @@ describe('encodeTimelapse memory', () => {
     for (let i = 0; i < 24; i++) {
       const file = path.join(dir, `rss-${i}.jpg`);
       const noise = { type: 'gaussian' as const, mean: 40 + i * 8, sigma: 30 };
-      await sharp({ create: { width: 320, height: 240, channels: 3, background: '#000', noise } }).jpeg({ quality: 80 }).toFile(file);
+      await sharp({ create: { width: 320, height: 240, channels: 3, background: '#000', noise } })
+        .jpeg({ quality: 80 })
+        .toFile(file);
       frames.push(file);
     }
     // A short warm-up first, so the baseline already has tsx's compile and libvips' threads in it.

@@ -105,8 +105,14 @@ describe('mqtts listener', () => {
   test('a client with another CA is refused; a wrong password over TLS is refused too', async () => {
     const { broker, stop } = await startBroker();
     try {
-      await assert.rejects(connect(`mqtts://127.0.0.1:${broker.tlsPort}`, login(pki.wrong.ca)), (e: Error & { code?: string }) => e.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
-      await assert.rejects(connect(`mqtts://127.0.0.1:${broker.tlsPort}`, { ca: pki.good.ca, username: 'moncam', password: 'wrong-password' }), /Bad username or password/);
+      await assert.rejects(
+        connect(`mqtts://127.0.0.1:${broker.tlsPort}`, login(pki.wrong.ca)),
+        (e: Error & { code?: string }) => e.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      );
+      await assert.rejects(
+        connect(`mqtts://127.0.0.1:${broker.tlsPort}`, { ca: pki.good.ca, username: 'moncam', password: 'wrong-password' }),
+        /Bad username or password/,
+      );
     } finally {
       await stop();
     }
@@ -156,22 +162,29 @@ describe('mqtts and the broker caps', { ...needsLan }, () => {
       assert.ok((await closedAt(plainExtra!, t0)) < 1000);
       assert.ok((await closedAt(tlsExtra!, t0)) < 1000);
       assert.equal(dropped('max_connections'), 2);
-      assert.ok(held.every((s) => !s.destroyed), 'the held sockets are still open');
+      assert.ok(
+        held.every((s) => !s.destroyed),
+        'the held sockets are still open',
+      );
       // Loopback is never refused (the daemon's own client).
       const local = await connect(`mqtt://127.0.0.1:${broker.port}`);
       await local.endAsync();
       // Closing the held ones frees their slots.
       for (const s of held) s.destroy();
       await until(() => broker.connections.remote === 0, 2000, 'the held sockets to be let go');
-      await until(async () => {
-        try {
-          const c = await connect(`mqtts://${LAN}:${broker.tlsPort}`, login(pki.good.ca));
-          await c.endAsync();
-          return true;
-        } catch {
-          return false;
-        }
-      }, 5000, 'a slot after the held sockets closed');
+      await until(
+        async () => {
+          try {
+            const c = await connect(`mqtts://${LAN}:${broker.tlsPort}`, login(pki.good.ca));
+            await c.endAsync();
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        5000,
+        'a slot after the held sockets closed',
+      );
     } finally {
       for (const s of held) s.destroy();
       await stop();
@@ -240,7 +253,10 @@ describe('mqtts start and stop', () => {
     const { logger } = memoryLogger();
     const broker = new EmbeddedBroker({ ...brokerDeps(logger), tls: { port: taken, cert: pki.good.cert, key: pki.good.key } });
     try {
-      await assert.rejects(broker.start(), (e: Error & { code?: string }) => e.code === 'port_in_use' && e.message.includes(`port ${taken}`) && e.message.includes('broker.tls_port'));
+      await assert.rejects(
+        broker.start(),
+        (e: Error & { code?: string }) => e.code === 'port_in_use' && e.message.includes(`port ${taken}`) && e.message.includes('broker.tls_port'),
+      );
       // Nothing left listening: the plain listener was closed again.
       assert.equal((broker as unknown as { server?: net.Server }).server, undefined);
     } finally {

@@ -14,7 +14,13 @@ import { CertError, FILES, SERVER_DAYS, certNames, issueCertificates } from '../
 import { moncam } from '../helpers/cli.ts';
 import { tempDir } from '../helpers/setup.ts';
 
-const LAN = { eth0: [{ address: '192.168.1.77', netmask: '255.255.255.0', family: 'IPv4', mac: '00:00:00:00:00:01', internal: false, cidr: '192.168.1.77/24' }, { address: 'fe80::1', netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', mac: '00:00:00:00:00:01', internal: false, cidr: 'fe80::1/64', scopeid: 2 }], lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }] } as const;
+const LAN = {
+  eth0: [
+    { address: '192.168.1.77', netmask: '255.255.255.0', family: 'IPv4', mac: '00:00:00:00:00:01', internal: false, cidr: '192.168.1.77/24' },
+    { address: 'fe80::1', netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', mac: '00:00:00:00:00:01', internal: false, cidr: 'fe80::1/64', scopeid: 2 },
+  ],
+  lo: [{ address: '127.0.0.1', netmask: '255.0.0.0', family: 'IPv4', mac: '00:00:00:00:00:00', internal: true, cidr: '127.0.0.1/8' }],
+} as const;
 const execFileAsync = promisify(execFile);
 const interfaces = LAN as unknown as NodeJS.Dict<import('node:os').NetworkInterfaceInfo[]>;
 
@@ -48,8 +54,14 @@ describe('moncam cert: names', () => {
     const n = certNames(['cam.example.org', '10.0.0.9'], {});
     assert.deepEqual(n.dns, ['cam.example.org', 'localhost']);
     assert.ok(n.ips.includes('10.0.0.9'));
-    assert.throws(() => certNames(['bad name'], {}), (e: CertError) => e.code === 'bad_name');
-    assert.throws(() => certNames(['-x'], {}), (e: CertError) => e.code === 'bad_name');
+    assert.throws(
+      () => certNames(['bad name'], {}),
+      (e: CertError) => e.code === 'bad_name',
+    );
+    assert.throws(
+      () => certNames(['-x'], {}),
+      (e: CertError) => e.code === 'bad_name',
+    );
   });
 });
 

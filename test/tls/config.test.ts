@@ -25,7 +25,10 @@ describe('TLS settings', () => {
       () => testConfig({ MONCAM_WEB_TLS_CERT: 'cert.pem' }),
       (e: ConfigError) => e instanceof ConfigError && e.problems.length === 1 && /^web\.tls_key: must be set together with web\.tls_cert/.test(e.problems[0]!),
     );
-    assert.throws(() => testConfig({ MONCAM_BROKER_TLS_KEY: 'key.pem' }), (e: ConfigError) => /^broker\.tls_cert: must be set together with broker\.tls_key/.test(e.problems[0]!));
+    assert.throws(
+      () => testConfig({ MONCAM_BROKER_TLS_KEY: 'key.pem' }),
+      (e: ConfigError) => /^broker\.tls_cert: must be set together with broker\.tls_key/.test(e.problems[0]!),
+    );
   });
 
   test("the broker uses the page's pair unless it has its own; paths become absolute", () => {
@@ -34,7 +37,10 @@ describe('TLS settings', () => {
     assert.equal(c.web.tls_cert, path.join(dir, 'c.pem'));
     assert.equal(c.broker.tls_cert, path.join(dir, 'c.pem'));
     assert.equal(c.broker.tls_key, path.join(dir, 'k.pem'));
-    const own = testConfig({ MONCAM_WEB_TLS_CERT: 'c.pem', MONCAM_WEB_TLS_KEY: 'k.pem', MONCAM_BROKER_TLS_CERT: '/etc/mqtt.pem', MONCAM_BROKER_TLS_KEY: '/etc/mqtt.key' }, dir);
+    const own = testConfig(
+      { MONCAM_WEB_TLS_CERT: 'c.pem', MONCAM_WEB_TLS_KEY: 'k.pem', MONCAM_BROKER_TLS_CERT: '/etc/mqtt.pem', MONCAM_BROKER_TLS_KEY: '/etc/mqtt.key' },
+      dir,
+    );
     assert.equal(own.broker.tls_cert, '/etc/mqtt.pem');
     assert.equal(own.broker.tls_key, '/etc/mqtt.key');
     assert.equal(own.web.tls_cert, path.join(dir, 'c.pem'));
@@ -74,7 +80,7 @@ describe('TLS files, checked at start', () => {
     await bad({ cert: good.certFile, key: path.dirname(good.keyFile) }, 'tls_unreadable', /^broker\.tls_key: cannot read .* \(EISDIR\)$/);
   });
 
-  test('not PEM, a key that is not the certificate\'s, an encrypted key: tls_invalid', async () => {
+  test("not PEM, a key that is not the certificate's, an encrypted key: tls_invalid", async () => {
     const { good, wrong } = await testPki();
     const dir = tempDir();
     const junk = path.join(dir, 'junk.pem');
@@ -93,9 +99,19 @@ describe('TLS files, checked at start', () => {
     const { good } = await testPki();
     const run = await moncam(['run'], {
       cwd,
-      env: { MONCAM_DATA_DIR: cwd, MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_BROKER_ENABLED: 'false', MONCAM_WEB_PORT: String(await freePort()), MONCAM_WEB_TLS_CERT: path.join(cwd, 'missing.pem'), MONCAM_WEB_TLS_KEY: good.keyFile },
+      env: {
+        MONCAM_DATA_DIR: cwd,
+        MONCAM_CAMERA_BACKEND: 'synthetic',
+        MONCAM_BROKER_ENABLED: 'false',
+        MONCAM_WEB_PORT: String(await freePort()),
+        MONCAM_WEB_TLS_CERT: path.join(cwd, 'missing.pem'),
+        MONCAM_WEB_TLS_KEY: good.keyFile,
+      },
     });
     assert.equal(run.code, 2, run.stderr);
-    assert.match(run.stderr, new RegExp(`moncam: bad configuration: web\\.tls_cert: cannot read ${path.join(cwd, 'missing.pem').replace(/\./g, '\\.')} \\(ENOENT\\)\\n$`));
+    assert.match(
+      run.stderr,
+      new RegExp(`moncam: bad configuration: web\\.tls_cert: cannot read ${path.join(cwd, 'missing.pem').replace(/\./g, '\\.')} \\(ENOENT\\)\\n$`),
+    );
   });
 });

@@ -19,7 +19,11 @@ interface SubResult {
 
 /** mosquitto_sub over TLS for one message (a retained one arrives at once), 20 s at most. */
 function mosquittoSub(port: number, cafile: string, topic: string, extra: string[] = []): { done: Promise<SubResult> } {
-  const child = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '--cafile', cafile, '-u', 'moncam', '-P', PASSWORD, '-t', topic, '-C', '1', '-W', '20', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'mosquitto_sub',
+    ['-h', '127.0.0.1', '-p', String(port), '--cafile', cafile, '-u', 'moncam', '-P', PASSWORD, '-t', topic, '-C', '1', '-W', '20', ...extra],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

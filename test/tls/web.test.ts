@@ -20,7 +20,11 @@ async function daemon(env: Record<string, string>): Promise<Daemon> {
   return startDaemon(instantCamera(await makeJpeg(320, 240)), { MONCAM_DATA_DIR: dataDir, MONCAM_BROKER_ENABLED: 'false', ...env });
 }
 
-const login = { method: 'POST', body: `password=${encodeURIComponent(PASSWORD)}`, headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' } };
+const login = {
+  method: 'POST',
+  body: `password=${encodeURIComponent(PASSWORD)}`,
+  headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+};
 
 describe('web over HTTPS', () => {
   let d: Daemon;
@@ -50,8 +54,14 @@ describe('web over HTTPS', () => {
   });
 
   test('a client with another CA is refused before any request is made', async () => {
-    await assert.rejects(httpsRequest(`${base}/login`, { ca: pki.wrong.ca, ...login }), (e: Error & { code?: string }) => e.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
-    await assert.rejects(httpsRequest(`${base}/healthz`, { ca: pki.good.ca, servername: 'nas.example.org' }), (e: Error & { code?: string }) => e.code === 'ERR_TLS_CERT_ALTNAME_INVALID');
+    await assert.rejects(
+      httpsRequest(`${base}/login`, { ca: pki.wrong.ca, ...login }),
+      (e: Error & { code?: string }) => e.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    );
+    await assert.rejects(
+      httpsRequest(`${base}/healthz`, { ca: pki.good.ca, servername: 'nas.example.org' }),
+      (e: Error & { code?: string }) => e.code === 'ERR_TLS_CERT_ALTNAME_INVALID',
+    );
   });
 
   test('plain HTTP on the HTTPS port gets no page', async () => {
@@ -85,7 +95,14 @@ describe('HTTPS limits', () => {
     pki = await testPki();
     d = await daemon({});
     // The same app, served with short deadlines so the test does not wait for the real ones.
-    server = new WebServer({ app: d.app.web!.app, host: '127.0.0.1', port: 0, logger: quietLogger(), tls: { cert: pki.good.cert, key: pki.good.key }, limits: { handshakeTimeoutMs: 400, headersTimeoutMs: 600, checkIntervalMs: 100 } });
+    server = new WebServer({
+      app: d.app.web!.app,
+      host: '127.0.0.1',
+      port: 0,
+      logger: quietLogger(),
+      tls: { cert: pki.good.cert, key: pki.good.key },
+      limits: { handshakeTimeoutMs: 400, headersTimeoutMs: 600, checkIntervalMs: 100 },
+    });
     await server.start();
   });
   after(async () => {

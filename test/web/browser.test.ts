@@ -44,7 +44,13 @@ describe('the page in Chromium', () => {
     // A still yesterday (filed in yesterday's folder) and two today.
     const yesterday = new Date(Date.now() - 86_400_000);
     const jpeg = await makeJpeg(1600, 1200, '#7f4a3a');
-    await daemon.app.store.save({ capturedAt: yesterday, original: jpeg, thumb: await makeJpeg(480, 360, '#7f4a3a'), preview: await makeJpeg(1280, 960, '#7f4a3a'), meta: recorded({ trigger: 'schedule' }) });
+    await daemon.app.store.save({
+      capturedAt: yesterday,
+      original: jpeg,
+      thumb: await makeJpeg(480, 360, '#7f4a3a'),
+      preview: await makeJpeg(1280, 960, '#7f4a3a'),
+      meta: recorded({ trigger: 'schedule' }),
+    });
     await daemon.app.captures.capture('schedule');
     await daemon.app.captures.capture('web');
     browser = await launch();
@@ -85,7 +91,7 @@ describe('the page in Chromium', () => {
     await page.close();
   });
 
-  test('the full-resolution still opens in Chromium\'s own image viewer, styled (no CSP violation): centred, shrunk to fit', async () => {
+  test("the full-resolution still opens in Chromium's own image viewer, styled (no CSP violation): centred, shrunk to fit", async () => {
     // Wider than the still's 4:3, so the fitted still (900 px high) leaves room either side.
     const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
     await login(page, daemon.web);
@@ -102,18 +108,18 @@ describe('the page in Chromium', () => {
     assert.deepEqual(violations, []);
     assert.ok(view.width <= 1200, `shrunk to the window height: ${JSON.stringify(view)}`);
     assert.ok(view.left > 0, `centred: ${JSON.stringify(view)}`);
-    assert.notEqual(view.bodyBg, 'rgba(0, 0, 0, 0)', 'the viewer\'s own background');
+    assert.notEqual(view.bodyBg, 'rgba(0, 0, 0, 0)', "the viewer's own background");
     assert.equal(view.cursor, 'zoom-in', 'click to zoom');
     await page.screenshot({ path: path.join(SHOTS, 'full-image.png') });
     await page.close();
   });
 
-  test('history: 24 hour slots today; previous day shows yesterday\'s still; the date picker works', async () => {
+  test("history: 24 hour slots today; previous day shows yesterday's still; the date picker works", async () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await login(page, daemon.web);
     await page.waitForSelector('#hours li');
     assert.equal(await page.locator('#hours > li').count(), 24);
-    assert.ok((await page.locator('#hours a').count()) >= 2, 'today\'s stills are linked');
+    assert.ok((await page.locator('#hours a').count()) >= 2, "today's stills are linked");
     const today = await page.inputValue('#day');
     await page.click('#prev-day');
     await page.waitForFunction((t) => (document.getElementById('day') as HTMLInputElement).value !== t, today);
@@ -202,7 +208,10 @@ describe('the page in Chromium', () => {
           return { label: b.textContent.trim() || b.getAttribute('aria-label'), ratio: (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05) };
         });
       })()`)) as Array<{ label: string; ratio: number }>;
-      assert.ok(ratios.some((r) => r.label === 'Take still'), JSON.stringify(ratios));
+      assert.ok(
+        ratios.some((r) => r.label === 'Take still'),
+        JSON.stringify(ratios),
+      );
       for (const { label, ratio } of ratios) assert.ok(ratio >= 4.5, `${colorScheme}: "${label}" contrast ${ratio.toFixed(2)}:1`);
       await context.close();
     }
@@ -223,7 +232,12 @@ describe('the page when the camera fails', () => {
         return { jpeg: good };
       },
     };
-    const daemon = await startDaemon(camera, { MONCAM_DATA_DIR: dataDir, MONCAM_WEB_FRESH_ON_VISIT: 'false', MONCAM_CAMERA_BACKOFF_AFTER: '2', MONCAM_CAMERA_BACKOFF_S: '1' });
+    const daemon = await startDaemon(camera, {
+      MONCAM_DATA_DIR: dataDir,
+      MONCAM_WEB_FRESH_ON_VISIT: 'false',
+      MONCAM_CAMERA_BACKOFF_AFTER: '2',
+      MONCAM_CAMERA_BACKOFF_S: '1',
+    });
     const browser = await launch();
     try {
       await daemon.app.captures.capture('schedule').catch(() => undefined);
@@ -233,14 +247,17 @@ describe('the page when the camera fails', () => {
       await page.click('button[type=submit]');
       await page.waitForURL(`${daemon.web}/`);
       await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('no_camera'));
-      assert.match(await page.locator('#status').textContent() ?? '', /Capture failed \(no_camera\): no camera found: is the ribbon cable seated\? — 1 in a row\./);
+      assert.match(
+        (await page.locator('#status').textContent()) ?? '',
+        /Capture failed \(no_camera\): no camera found: is the ribbon cable seated\? — 1 in a row\./,
+      );
       assert.equal(await page.locator('#status').getAttribute('class'), 'status error');
 
       // Live: the second failure starts a pause, and a request during it is refused with `backoff`.
       await daemon.app.captures.capture('schedule').catch(() => undefined);
       await daemon.app.captures.capture('schedule').catch(() => undefined);
       await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('backoff'));
-      assert.match(await page.locator('#status').textContent() ?? '', /captures are paused after 2 failures in a row/);
+      assert.match((await page.locator('#status').textContent()) ?? '', /captures are paused after 2 failures in a row/);
       await page.screenshot({ path: path.join(SHOTS, 'camera-error.png') });
 
       broken = false;

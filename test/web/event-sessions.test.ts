@@ -35,7 +35,12 @@ before(async () => {
   const dataDir = tempDir('moncam-event-sessions-');
   const passwordFile = path.join(dataDir, 'private', 'pass_user');
   await writePasswordHash(passwordFile, await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 1024, timeCost: 1 }));
-  d = await startDaemon(instantCamera(await makeJpeg(64, 48)), { MONCAM_DATA_DIR: dataDir, MONCAM_BROKER_ENABLED: 'false', MONCAM_WEB_ENABLED: 'false', MONCAM_WEB_MAX_EVENT_CLIENTS: '50' });
+  d = await startDaemon(instantCamera(await makeJpeg(64, 48)), {
+    MONCAM_DATA_DIR: dataDir,
+    MONCAM_BROKER_ENABLED: 'false',
+    MONCAM_WEB_ENABLED: 'false',
+    MONCAM_WEB_MAX_EVENT_CLIENTS: '50',
+  });
   const { config, store, clock, captures, timelapses, timelapseFiles } = d.app;
   // Only the hub uses setInterval (its keep-alive); timeouts and sockets stay real.
   mock.timers.enable({ apis: ['setInterval'] });
@@ -140,7 +145,7 @@ async function ended(s: Stream, what: string): Promise<void> {
 }
 
 describe('/api/events ends with its session', () => {
-  test('logout ends the session\'s streams at once; another session\'s stream keeps its events; the old cookie cannot reopen one', async () => {
+  test("logout ends the session's streams at once; another session's stream keeps its events; the old cookie cannot reopen one", async () => {
     const a = await loggedIn();
     const b = await loggedIn();
     const a1 = await openStream(a.cookieHeader);
@@ -190,7 +195,10 @@ describe('/api/events streams per session', () => {
     const a = await loggedIn();
     const open = [];
     for (let i = 0; i < MAX_STREAMS_PER_SESSION; i++) open.push(await openStream(a.cookieHeader));
-    assert.deepEqual(open.map((s) => s.status), Array(MAX_STREAMS_PER_SESSION).fill(200));
+    assert.deepEqual(
+      open.map((s) => s.status),
+      Array(MAX_STREAMS_PER_SESSION).fill(200),
+    );
     const sizeBefore = hub.size;
     for (let i = 0; i < 5; i++) {
       const extra = await openStream(a.cookieHeader);

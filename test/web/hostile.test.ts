@@ -124,7 +124,13 @@ before(async () => {
   await setPassword(path.join(dataDir, 'private', 'pass_user'), PASSWORD);
   camera = instantCamera(await makeJpeg(640, 480));
   // Fresh window 0: an accepted /api/visit always captures, so a refused one shows as "no run".
-  const env = { MONCAM_DATA_DIR: dataDir, MONCAM_BROKER_ENABLED: 'false', MONCAM_WEB_LOGIN_ATTEMPTS: '1000', MONCAM_WEB_FRESH_WINDOW_S: '0', MONCAM_WEB_MAX_EVENT_CLIENTS: String(MAX_EVENT_CLIENTS) };
+  const env = {
+    MONCAM_DATA_DIR: dataDir,
+    MONCAM_BROKER_ENABLED: 'false',
+    MONCAM_WEB_LOGIN_ATTEMPTS: '1000',
+    MONCAM_WEB_FRESH_WINDOW_S: '0',
+    MONCAM_WEB_MAX_EVENT_CLIENTS: String(MAX_EVENT_CLIENTS),
+  };
   daemon = await startDaemon(camera, env, { logger: log.logger });
   port = Number(new URL(daemon.web).port);
   secret = fs.readFileSync(path.join(dataDir, 'private', 'session_secret'), 'utf8').trim();
@@ -154,7 +160,15 @@ describe('hostile: bodies', () => {
     await expect(await anon.post('/login', JSON.stringify({ password: PASSWORD }), json), 415, 'JSON login (right password)');
     await expect(await anon.post('/login', `password=${PASSWORD}`, { 'content-type': 'text/plain' }), 415, 'text/plain login');
     const bomb = zlib.gzipSync(`password=${'a'.repeat(1_000_000)}`); // ~1 KB on the wire, 1 MB inflated
-    await expect(await anon.request('/login', { method: 'POST', body: bomb, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' } }), 415, 'gzip bomb');
+    await expect(
+      await anon.request('/login', {
+        method: 'POST',
+        body: bomb,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' },
+      }),
+      415,
+      'gzip bomb',
+    );
     await expect(await anon.post('/login', Array.from({ length: 50 }, (_, i) => `f${i}=1`).join('&')), 413, 'too many fields');
     assert.equal(anon.cookieHeader, '', 'no refused login got a session');
   });
@@ -169,9 +183,21 @@ describe('hostile: bodies', () => {
         await expect(await web.api(route, '"just a string"'), 400, `${route} non-object JSON`);
         await expect(await web.post(route, 'x', { 'x-csrf-token': web.csrf, 'content-type': 'text/plain' }), 415, `${route} text/plain`);
         await expect(await web.post(route, 'a=%zz', { 'x-csrf-token': web.csrf }), 415, `${route} urlencoded with bad encoding`);
-        await expect(await web.post(route, '{}', { 'x-csrf-token': web.csrf, 'content-type': 'application/json; charset=iso-8859-1' }), 415, `${route} odd charset`);
+        await expect(
+          await web.post(route, '{}', { 'x-csrf-token': web.csrf, 'content-type': 'application/json; charset=iso-8859-1' }),
+          415,
+          `${route} odd charset`,
+        );
         const gz = zlib.gzipSync('{}');
-        await expect(await web.request(route, { method: 'POST', body: gz, headers: { ...json, 'content-encoding': 'gzip', 'x-csrf-token': web.csrf, 'sec-fetch-site': 'same-origin', cookie: web.cookieHeader } }), 415, `${route} gzip`);
+        await expect(
+          await web.request(route, {
+            method: 'POST',
+            body: gz,
+            headers: { ...json, 'content-encoding': 'gzip', 'x-csrf-token': web.csrf, 'sec-fetch-site': 'same-origin', cookie: web.cookieHeader },
+          }),
+          415,
+          `${route} gzip`,
+        );
       }
       const anon = new WebClient(daemon.web);
       await expect(await anon.post('/api/capture', `{"a":"${TEN_MB}"}`, json), 413, 'anonymous 10 MB: refused before any session work');
@@ -219,10 +245,14 @@ describe('hostile: headers and request line', () => {
   test('request smuggling and malformed framing: 400, the smuggled capture never runs', async () => {
     await noCapture(async () => {
       const smuggled = `POST /api/capture HTTP/1.1\r\nHost: 127.0.0.1\r\n${pageHeaders()}Content-Length: 0\r\n\r\n`;
-      const clte = await raw(`GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${5 + smuggled.length}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`);
+      const clte = await raw(
+        `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${5 + smuggled.length}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+      );
       assert.equal(clte.status, 400, 'Content-Length with Transfer-Encoding');
       assert.equal(clte.text.split('HTTP/1.1 ').length - 1, 1, 'exactly one answer');
-      const dup = await raw(`POST /api/visit HTTP/1.1\r\nHost: 127.0.0.1\r\n${pageHeaders()}Content-Length: 0\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`);
+      const dup = await raw(
+        `POST /api/visit HTTP/1.1\r\nHost: 127.0.0.1\r\n${pageHeaders()}Content-Length: 0\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`,
+      );
       assert.equal(dup.status, 400, 'two different Content-Lengths');
       assert.equal((await raw('GET /api/state HTTP/1.1\r\nConnection: close\r\n\r\n')).status, 400, 'HTTP/1.1 without Host');
     });
@@ -254,15 +284,32 @@ describe('hostile: traversal and encoded names', () => {
       `/images/${id}/%2e%2e%2fpass_user`,
     ];
     for (const url of notFound) await expect(await web.get(url), 404, url);
-    for (const url of [`/images/%c0%ae%c0%ae%c0%af/thumb.jpg`, `/images/${id}/thumb.jpg%`, `/images/${id}/%e0%80%ae.jpg`]) await expect(await web.get(url), 400, url);
+    for (const url of [`/images/%c0%ae%c0%ae%c0%af/thumb.jpg`, `/images/${id}/thumb.jpg%`, `/images/${id}/%e0%80%ae.jpg`])
+      await expect(await web.get(url), 400, url);
     // Unnormalised dot segments: fetch would resolve these before sending, a raw socket does not.
-    for (const target of [`/images/../private/pass_user`, `/images/${id}/../../../package.json`, `/images/%2e%2e/thumb.jpg`, `/images/%2e%2e/%2e%2e/private/pass_user`]) {
+    for (const target of [
+      `/images/../private/pass_user`,
+      `/images/${id}/../../../package.json`,
+      `/images/%2e%2e/thumb.jpg`,
+      `/images/%2e%2e/%2e%2e/private/pass_user`,
+    ]) {
       assert.equal((await rawGet(target, `Cookie: ${web.cookieHeader}\r\n`)).status, 404, target);
     }
   });
 
   test('/api/days/:day — anything but a calendar day is 400, undecodable is 400', async () => {
-    const bad = ['..%2f..%2fprivate', '..%2F..%2Fprivate', '..%5c..%5cprivate', '2026-01-01%00', '2026-01-01%2f..', '..;', '%252e%252e', '%c0%ae%c0%ae', '%', '2026-01-01%0d%0aSet-Cookie:x=1'];
+    const bad = [
+      '..%2f..%2fprivate',
+      '..%2F..%2Fprivate',
+      '..%5c..%5cprivate',
+      '2026-01-01%00',
+      '2026-01-01%2f..',
+      '..;',
+      '%252e%252e',
+      '%c0%ae%c0%ae',
+      '%',
+      '2026-01-01%0d%0aSet-Cookie:x=1',
+    ];
     for (const day of bad) await expect(await web.get(`/api/days/${day}`), 400, day);
     assert.equal((await rawGet('/api/days/../../private/pass_user', `Cookie: ${web.cookieHeader}\r\n`)).status, 404, 'raw dot segments');
   });
@@ -283,7 +330,8 @@ describe('hostile: traversal and encoded names', () => {
       ['/assets/style.css/..%2f..%2flogin.html', 403],
     ];
     for (const [url, status] of cases) await expect(await anon.get(url), status, url);
-    for (const target of ['/assets/../../package.json', '/assets/%2e%2e/%2e%2e/package.json', '/assets/../login.html']) assert.equal((await rawGet(target)).status, 403, target);
+    for (const target of ['/assets/../../package.json', '/assets/%2e%2e/%2e%2e/package.json', '/assets/../login.html'])
+      assert.equal((await rawGet(target)).status, 403, target);
     assert.equal((await anon.get('/assets/style.css')).status, 200, 'the real asset still loads');
   });
 });
@@ -371,7 +419,11 @@ describe('hostile: cross-site POSTs', () => {
     await noCapture(async () => {
       for (const route of ['/api/capture', '/api/visit']) {
         await expect(await web.post(route, '{}', { 'content-type': 'application/json' }), 403, `${route} without a token`);
-        await expect(await web.post(route, '{}', { 'content-type': 'application/json', 'x-csrf-token': other.csrf }), 403, `${route} with another session's token`);
+        await expect(
+          await web.post(route, '{}', { 'content-type': 'application/json', 'x-csrf-token': other.csrf }),
+          403,
+          `${route} with another session's token`,
+        );
         await expect(await web.post(route, JSON.stringify({ csrf: web.csrf }), { 'content-type': 'application/json' }), 403, `${route} token in the body`);
         await expect(await web.post(`${route}?csrf=${web.csrf}`, '{}', { 'content-type': 'application/json' }), 403, `${route} token in the query`);
         await expect(await web.post(route, '{}', { 'content-type': 'application/json', 'x-csrf-token': '' }), 403, `${route} empty token`);
@@ -408,7 +460,10 @@ describe('hostile: live-update floods', () => {
   test('past max_event_clients: 503 with Retry-After and no data; anonymous floods get 401; the first streams keep working; closing frees a slot', async () => {
     const cookie = web.cookieHeader;
     const first = await Promise.all(Array.from({ length: MAX_EVENT_CLIENTS }, () => stream(cookie)));
-    assert.deepEqual(first.map((s) => s.status), Array(MAX_EVENT_CLIENTS).fill(200));
+    assert.deepEqual(
+      first.map((s) => s.status),
+      Array(MAX_EVENT_CLIENTS).fill(200),
+    );
     const extra = await Promise.all(Array.from({ length: 10 }, () => stream(cookie)));
     for (const s of extra) {
       assert.equal(s.status, 503);
@@ -417,7 +472,11 @@ describe('hostile: live-update floods', () => {
       assert.deepEqual(leaks(Buffer.from(s.body())), []);
     }
     const anon = await Promise.all(Array.from({ length: 10 }, () => stream('')));
-    assert.deepEqual(anon.map((s) => s.status), Array(10).fill(401), 'no session, no slot (and no hint that it is full)');
+    assert.deepEqual(
+      anon.map((s) => s.status),
+      Array(10).fill(401),
+      'no session, no slot (and no hint that it is full)',
+    );
 
     const record = await daemon.app.captures.capture('mqtt');
     for (const s of first) await until(() => s.body().includes(record.capture.id), 5000, 'the event on an earlier stream');
@@ -439,12 +498,20 @@ describe('hostile: slow clients', () => {
 
   test('slowloris: dribbled headers or body get 408 and the socket is closed; live streams outlive the request timeout', async () => {
     // The same express app on a second listener with short limits, so the test takes a second, not ten.
-    const fast = new WebServer({ app: daemon.app.web!.app, host: '127.0.0.1', port: 0, logger: quietLogger(), limits: { headersTimeoutMs: 300, requestTimeoutMs: 600, checkIntervalMs: 50 } });
+    const fast = new WebServer({
+      app: daemon.app.web!.app,
+      host: '127.0.0.1',
+      port: 0,
+      logger: quietLogger(),
+      limits: { headersTimeoutMs: 300, requestTimeoutMs: 600, checkIntervalMs: 50 },
+    });
     await fast.start();
     const mainPort = port;
     port = fast.address.port;
     try {
-      const sse = await new Promise<http.IncomingMessage>((resolve) => http.get(`http://127.0.0.1:${port}/api/events`, { headers: { cookie: web.cookieHeader } }, resolve));
+      const sse = await new Promise<http.IncomingMessage>((resolve) =>
+        http.get(`http://127.0.0.1:${port}/api/events`, { headers: { cookie: web.cookieHeader } }, resolve),
+      );
       let events = '';
       sse.setEncoding('utf8').on('data', (c: string) => (events += c));
       assert.equal(sse.statusCode, 200);
@@ -453,7 +520,10 @@ describe('hostile: slow clients', () => {
       assert.equal(headers.status, 408, 'dribbled headers');
       assert.ok(headers.closed && headers.ms < 2000, `closed after ${headers.ms} ms`);
 
-      const body = await raw(`POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\npassword=`, { drip: { piece: 'a', everyMs: 50 }, waitMs: 3000 });
+      const body = await raw(
+        `POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\npassword=`,
+        { drip: { piece: 'a', everyMs: 50 }, waitMs: 3000 },
+      );
       assert.equal(body.status, 408, 'dribbled body');
       assert.ok(body.closed && body.ms < 2500, `closed after ${body.ms} ms`);
 
@@ -472,7 +542,11 @@ describe('hostile: login limiter', () => {
   test('junk login bodies count against the per-client limit: 429 with Retry-After, even for the right password', async () => {
     const dir = tempDir();
     await setPassword(path.join(dir, 'private', 'pass_user'), PASSWORD);
-    const small = await startDaemon(instantCamera(await makeJpeg(64, 48)), { MONCAM_DATA_DIR: dir, MONCAM_BROKER_ENABLED: 'false', MONCAM_WEB_LOGIN_ATTEMPTS: '3' });
+    const small = await startDaemon(instantCamera(await makeJpeg(64, 48)), {
+      MONCAM_DATA_DIR: dir,
+      MONCAM_BROKER_ENABLED: 'false',
+      MONCAM_WEB_LOGIN_ATTEMPTS: '3',
+    });
     try {
       const anon = new WebClient(small.web);
       assert.equal((await anon.post('/login', 'password=%ZZ')).status, 400);

@@ -19,7 +19,6 @@ async function daemonWithPassword(env: Record<string, string> = {}, dataDir = te
   return { daemon, camera, dataDir };
 }
 
-
 describe('web: deny by default', () => {
   let daemon: Daemon;
   let ids: string[];
@@ -169,8 +168,15 @@ describe('web: auth', () => {
       assert.match(cookie, /Path=\//);
       assert.doesNotMatch(cookie, /Secure/i);
       const tls = new WebClient(daemon.web);
-      await tls.request('/login', { method: 'POST', body: `password=${PASSWORD}`, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-proto': 'https' } });
-      assert.match(tls.lastSetCookie.find((c) => c.startsWith('moncam.sid='))!, /Secure/i);
+      await tls.request('/login', {
+        method: 'POST',
+        body: `password=${PASSWORD}`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-proto': 'https' },
+      });
+      assert.match(
+        tls.lastSetCookie.find((c) => c.startsWith('moncam.sid='))!,
+        /Secure/i,
+      );
     } finally {
       await daemon.stop();
     }
@@ -180,7 +186,11 @@ describe('web: auth', () => {
     const { daemon, camera } = await daemonWithPassword();
     try {
       const web = new WebClient(daemon.web);
-      const evil = await web.request('/login', { method: 'POST', body: `password=${PASSWORD}`, headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://evil.example' } });
+      const evil = await web.request('/login', {
+        method: 'POST',
+        body: `password=${PASSWORD}`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://evil.example' },
+      });
       assert.equal(evil.status, 403);
       await web.login(PASSWORD);
       const runs = camera.runs;

@@ -27,7 +27,6 @@ interface TimelapseJson {
   last_captured_at: string;
 }
 
-
 /** Copies a stored still's files as a still taken `daysAgo` days earlier; returns its day. */
 async function plantStill(daemon: Daemon, fromId: string, daysAgo: number): Promise<string> {
   const { store } = daemon.app;
@@ -52,7 +51,11 @@ describe('web: day timelapses', () => {
     dataDir = tempDir();
     await setPassword(path.join(dataDir, 'private', 'pass_user'), PASSWORD);
     const cam = instantCamera(await makeJpeg(800, 600));
-    daemon = await startDaemon(cam, { MONCAM_DATA_DIR: dataDir, MONCAM_BROKER_ENABLED: 'false', MONCAM_WEB_FRESH_ON_VISIT: 'false', MONCAM_STORAGE_RETENTION_DAYS: '3' }, { timelapseTiming: { catchUpDelayMs: 60_000 } });
+    daemon = await startDaemon(
+      cam,
+      { MONCAM_DATA_DIR: dataDir, MONCAM_BROKER_ENABLED: 'false', MONCAM_WEB_FRESH_ON_VISIT: 'false', MONCAM_STORAGE_RETENTION_DAYS: '3' },
+      { timelapseTiming: { catchUpDelayMs: 60_000 } },
+    );
     for (let i = 0; i < 3; i++) await daemon.app.captures.capture('web');
     today = daemon.app.clock.day(new Date());
     yesterday = addDays(today, -1);
@@ -63,7 +66,7 @@ describe('web: day timelapses', () => {
   });
   after(() => daemon?.stop());
 
-  test('POST /api/timelapse builds today\'s: 200 with the record; /api/days/<day> shows it', async () => {
+  test("POST /api/timelapse builds today's: 200 with the record; /api/days/<day> shows it", async () => {
     const empty = (await (await web.get(`/api/days/${today}`)).json()) as { timelapse: unknown };
     assert.equal(empty.timelapse, null, 'none before it is built');
 
@@ -115,7 +118,7 @@ describe('web: day timelapses', () => {
     await stale.arrayBuffer();
   });
 
-  test('without a session: 401 and no image byte; with the day\'s key: 200 without a cookie', async () => {
+  test("without a session: 401 and no image byte; with the day's key: 200 without a cookie", async () => {
     const anon = new WebClient(daemon.web);
     const refused = await anon.get(`/timelapse/${today}.webp`);
     assert.equal(refused.status, 401);
@@ -135,7 +138,7 @@ describe('web: day timelapses', () => {
     assert.equal((await anon.get(link, { 'if-none-match': etag })).status, 304);
   });
 
-  test('a wrong key, another day\'s key, a key on another path: 401', async () => {
+  test("a wrong key, another day's key, a key on another path: 401", async () => {
     const anon = new WebClient(daemon.web);
     const key = timelapseKey(secret, today);
     const flipped = (key[0] === 'A' ? 'B' : 'A') + key.slice(1);
@@ -163,7 +166,14 @@ describe('web: day timelapses', () => {
   });
 
   test('unknown or malformed days: 404 with a session (or a valid key), 401 without', async () => {
-    for (const url of [`/timelapse/${yesterday}.webp`, '/timelapse/2001-01-01.webp', '/timelapse/2026-02-30.webp', '/timelapse/today.webp', '/timelapse/x', `/timelapse/${today}.webp.bak`]) {
+    for (const url of [
+      `/timelapse/${yesterday}.webp`,
+      '/timelapse/2001-01-01.webp',
+      '/timelapse/2026-02-30.webp',
+      '/timelapse/today.webp',
+      '/timelapse/x',
+      `/timelapse/${today}.webp.bak`,
+    ]) {
       assert.equal((await web.get(url)).status, 404, url);
       assert.equal((await new WebClient(daemon.web).get(url)).status, 401, `${url} without a session`);
     }
@@ -194,14 +204,26 @@ describe('web: day timelapses', () => {
     assert.equal(tooOld.status, 409);
     assert.equal(((await tooOld.json()) as { error: string }).error, 'too_old');
     assert.equal(await daemon.app.timelapseFiles.get(old), undefined);
-    assert.deepEqual(fs.readdirSync(path.join(daemon.app.store.dir, old)).filter((f) => f.includes('timelapse')), [], 'no temp file left');
+    assert.deepEqual(
+      fs.readdirSync(path.join(daemon.app.store.dir, old)).filter((f) => f.includes('timelapse')),
+      [],
+      'no temp file left',
+    );
 
     const before = await daemon.app.timelapseFiles.get(today);
     const body = JSON.stringify({ day: today });
     assert.equal((await web.post('/api/timelapse', body, { 'content-type': 'application/json' })).status, 403, 'no token');
     assert.equal((await web.post('/api/timelapse', body, { 'content-type': 'application/json', 'x-csrf-token': 'forged' })).status, 403, 'wrong token');
-    assert.equal((await web.post('/api/timelapse', body, { 'content-type': 'application/json', 'x-csrf-token': web.csrf, 'sec-fetch-site': 'cross-site' })).status, 403, 'cross-site');
-    const evil = await web.request('/api/timelapse', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-csrf-token': web.csrf, origin: 'http://evil.example' } });
+    assert.equal(
+      (await web.post('/api/timelapse', body, { 'content-type': 'application/json', 'x-csrf-token': web.csrf, 'sec-fetch-site': 'cross-site' })).status,
+      403,
+      'cross-site',
+    );
+    const evil = await web.request('/api/timelapse', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-csrf-token': web.csrf, origin: 'http://evil.example' },
+    });
     assert.equal(evil.status, 403, 'another origin');
     const anon = new WebClient(daemon.web);
     const noSession = await anon.post('/api/timelapse', body, { 'content-type': 'application/json' });

@@ -22,12 +22,22 @@ async function daemon(trustProxy?: string): Promise<{ d: Daemon; lan: string; lo
   const dataDir = tempDir('moncam-trust-proxy-');
   await writePasswordHash(path.join(dataDir, 'private', 'pass_user'), await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 1024, timeCost: 1 }));
   const log = memoryLogger();
-  const env: Record<string, string> = { MONCAM_DATA_DIR: dataDir, MONCAM_BROKER_ENABLED: 'false', MONCAM_WEB_HOST: '0.0.0.0', MONCAM_WEB_LOGIN_ATTEMPTS: String(ATTEMPTS), MONCAM_WEB_FRESH_ON_VISIT: 'false' };
+  const env: Record<string, string> = {
+    MONCAM_DATA_DIR: dataDir,
+    MONCAM_BROKER_ENABLED: 'false',
+    MONCAM_WEB_HOST: '0.0.0.0',
+    MONCAM_WEB_LOGIN_ATTEMPTS: String(ATTEMPTS),
+    MONCAM_WEB_FRESH_ON_VISIT: 'false',
+  };
   if (trustProxy !== undefined) env.MONCAM_WEB_TRUST_PROXY = trustProxy;
   const d = await startDaemon(instantCamera(await makeJpeg(64, 48)), env, { logger: log.logger });
   const port = new URL(d.web).port;
   // The address the failed login was counted against, as logged.
-  const ips = () => log.lines().filter((l) => l.msg === 'login failed').map((l) => l.ip);
+  const ips = () =>
+    log
+      .lines()
+      .filter((l) => l.msg === 'login failed')
+      .map((l) => l.ip);
   return { d, lan: `http://${LAN}:${port}`, local: `http://127.0.0.1:${port}`, ips };
 }
 
@@ -83,7 +93,7 @@ describe('web.trust_proxy: a LAN client is not a proxy', { skip: LAN ? false : '
 });
 
 describe('web.trust_proxy: behind the configured proxy', { skip: LAN ? false : 'no non-loopback IPv4 address on this machine to connect from' }, () => {
-  test('the proxy\'s address: each X-Forwarded-For client has its own budget; the proxy itself is not locked out by them', async () => {
+  test("the proxy's address: each X-Forwarded-For client has its own budget; the proxy itself is not locked out by them", async () => {
     const { d, lan, ips } = await daemon(LAN);
     try {
       await assertLimitedAs('client A via the proxy', (_i, password) => login(lan, password, { 'x-forwarded-for': '203.0.113.10' }));
@@ -96,7 +106,7 @@ describe('web.trust_proxy: behind the configured proxy', { skip: LAN ? false : '
       const c = await login(lan, PASSWORD, { 'x-forwarded-for': '203.0.113.12', 'x-forwarded-proto': 'https' });
       assert.equal(c.location, '/', 'a third client logs in');
       assert.match(c.cookie, /;\s*Secure/i, 'behind a TLS proxy the cookie is Secure');
-      assert.equal((await login(lan, PASSWORD)).location, '/', 'the proxy\'s own address (no X-Forwarded-For) was never counted');
+      assert.equal((await login(lan, PASSWORD)).location, '/', "the proxy's own address (no X-Forwarded-For) was never counted");
     } finally {
       await d.stop();
     }

@@ -54,7 +54,8 @@ function showTimelapse(t) {
   if ($('timelapse-img').getAttribute('src') !== t.url) $('timelapse-img').src = t.url;
   $('timelapse-img').width = t.width || 480;
   $('timelapse-img').height = t.height || 360;
-  $('timelapse-caption').textContent = `Timelapse · ${t.frames} stills · ${(t.frames * t.frame_ms / 1000).toFixed(1)} s · made ${timeTag(t.created_at || '')}`;
+  $('timelapse-caption').textContent =
+    `Timelapse · ${t.frames} stills · ${((t.frames * t.frame_ms) / 1000).toFixed(1)} s · made ${timeTag(t.created_at || '')}`;
 }
 
 async function makeTimelapse() {
