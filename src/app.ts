@@ -14,7 +14,7 @@ import { stillRequest } from './capture/request.ts';
 import type { Config } from './config/schema.ts';
 import { expiryState, readTlsPair, type TlsPair } from './config/tls.ts';
 import { EmbeddedBroker } from './mqtt/broker.ts';
-import { MqttBridge } from './mqtt/bridge.ts';
+import { MqttBridge, type MqttBridgeDeps } from './mqtt/bridge.ts';
 import { brokerUrl, clientOptions } from './mqtt/connection.ts';
 import type { DiscoveryContext } from './mqtt/discovery.ts';
 import { isCommandTopic, mqttTopics } from './mqtt/topics.ts';
@@ -47,6 +47,8 @@ export interface AppDeps {
   releaseMemory?: () => Promise<void>;
   /** Test hooks: faster HA-birth republish and reconnects. */
   mqttTiming?: { birthDelayMs?: [number, number]; reconnectMs?: [number, number] };
+  /** Test hooks: the health status's clock, and its MQTT publisher's timers and refresh period. */
+  healthTiming?: { now?: () => Date } & MqttBridgeDeps['healthTiming'];
   /** Test hooks: when finished days get their timelapse (cron), and the catch-up delay after start. */
   timelapseTiming?: { cron?: string; catchUpDelayMs?: number };
 }
@@ -142,6 +144,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     schedule: scheduler,
     clock,
     logger: logger.child({ module: 'health' }),
+    ...(deps.healthTiming?.now ? { now: deps.healthTiming.now } : {}),
   });
 
   // One failure budget per client address and one argon2 check at a time, for the web login and the broker alike.
@@ -192,6 +195,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
         logger: logger.child({ module: 'mqtt' }),
         announcedFile: path.join(config.data_dir, 'mqtt-announced.json'),
         ...(broker ? { maxPacketSize: config.broker.max_packet_size } : {}),
+        health,
+        ...(deps.healthTiming ? { healthTiming: deps.healthTiming } : {}),
         ...deps.mqttTiming,
       })
     : undefined;
@@ -241,12 +246,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
       named('MQTT client', mqtt),
       named('timelapses', timelapses),
       named('captures', captures),
-      named('health', health),
       web && { name: 'web sessions', start: () => sessions.restore(), stop: () => sessions.flush() },
       web && named('live updates', events),
       named('web server', web),
       named('control socket', control),
       named('schedule', scheduler),
+      // Last: its first status (published over MQTT) knows the schedule's next still.
+      named('health', health),
     ],
     logger,
   );

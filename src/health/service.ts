@@ -61,6 +61,7 @@ export class HealthService extends EventEmitter<HealthEvents> {
     this.startedAt = this.now();
     this.deps.captures.on('captured', this.onCaptured);
     this.deps.captures.on('failed', this.onFailed);
+    this.emit('changed'); // the schedule has started: its next still is known now
   }
 
   stop(): void {

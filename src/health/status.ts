@@ -86,11 +86,15 @@ function ago(ms: number): string {
   return `${Math.round(h / 24)} days`;
 }
 
+/** Error messages can carry a camera program's stderr line: the status stays small. */
+const MAX_MESSAGE = 300;
+const clip = (text: string) => (text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE - 1)}…` : text);
+
 function lastError(inp: StatusInputs): CameraStatus['last_error'] {
   const f = inp.capture.last_failure;
-  if (f) return { code: f.code, message: f.message, at: inp.iso(new Date(f.at)) };
+  if (f) return { code: f.code, message: clip(f.message), at: inp.iso(new Date(f.at)) };
   const e = inp.lastError;
-  return e ? { code: e.code, message: e.message, at: inp.iso(e.at) } : null;
+  return e ? { code: e.code, message: clip(e.message), at: inp.iso(e.at) } : null;
 }
 
 export function cameraStatus(inp: StatusInputs): CameraStatus {
@@ -105,13 +109,13 @@ export function cameraStatus(inp: StatusInputs): CameraStatus {
     state = 'paused';
     stale = true;
     const until = inp.iso(new Date(capture.paused_until)).slice(11, 16);
-    reason = `Captures are paused until ${until} after ${capture.consecutive_failures} failures in a row${failure ? ` (${failure.code}: ${failure.message})` : ''}.`;
+    reason = `Captures are paused until ${until} after ${capture.consecutive_failures} failures in a row${failure ? ` (${failure.code}: ${clip(failure.message)})` : ''}.`;
     advice = (failure && ADVICE[failure.code]) ?? DEFAULT_ADVICE;
   } else if (capture.consecutive_failures > 0) {
     state = 'failing';
     stale = true;
     const n = capture.consecutive_failures;
-    reason = `The last ${n === 1 ? 'capture' : `${n} captures`} failed${failure ? ` (${failure.code}: ${failure.message})` : ''}.`;
+    reason = `The last ${n === 1 ? 'capture' : `${n} captures`} failed${failure ? ` (${failure.code}: ${clip(failure.message)})` : ''}.`;
     advice = (failure && ADVICE[failure.code]) ?? DEFAULT_ADVICE;
   } else if (!inp.latestAt) {
     state = 'no_stills';
@@ -124,7 +128,7 @@ export function cameraStatus(inp: StatusInputs): CameraStatus {
     reason = `The newest still is ${ago(now.getTime() - inp.latestAt.getTime())} old: the schedule has missed at least two stills.`;
     advice = "Check that the schedule is on and moncam is running; moncam's log (journalctl -u moncam) says more.";
   }
-  if (state === 'ok' && inp.fallback) {
+  if (!stale && inp.fallback) {
     // Not stale (stills do arrive), but a Pi user with a loose ribbon must see it in HA, not only in a log.
     reason = `No camera was found, so moncam takes stills of its synthetic test scene (${inp.fallback}).`;
     advice = ADVICE.no_camera! + ' Then restart moncam, or set camera.backend.';

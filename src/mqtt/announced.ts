@@ -7,7 +7,7 @@ import type { Topics } from './topics.ts';
 
 export interface Announced {
   cameraId: string;
-  topics: Pick<Topics, 'availability' | 'image' | 'imageAttributes' | 'lastCapture' | 'timelapse'>;
+  topics: Pick<Topics, 'availability' | 'image' | 'imageAttributes' | 'lastCapture' | 'timelapse'> & Partial<Pick<Topics, 'health'>>;
   discoveryTopics: string[];
 }
 
@@ -20,6 +20,7 @@ export function announcedNow(cameraId: string, topics: Topics, discoveryTopics: 
       imageAttributes: topics.imageAttributes,
       lastCapture: topics.lastCapture,
       timelapse: topics.timelapse,
+      health: topics.health,
     },
     discoveryTopics,
   };

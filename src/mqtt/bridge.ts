@@ -16,6 +16,7 @@ import { LatestWins } from './latest-wins.ts';
 import { commandLogs, type CommandLogs } from './loglimit.ts';
 import { deviceDiscovery, discoveryTopics, entityDiscovery, type DiscoveryContext } from './discovery.ts';
 import type { Topics } from './topics.ts';
+import { HealthPublisher, type HealthPublisherDeps } from './health.ts';
 
 export interface MqttBridgeDeps {
   /** Read at start(): the embedded broker's port is known only once it listens. */
@@ -42,6 +43,10 @@ export interface MqttBridgeDeps {
   announcedFile?: string;
   /** The embedded broker's packet limit: a preview that does not fit is not published (the broker would drop us). */
   maxPacketSize?: number;
+  /** The camera's status, published retained on the health topic (./health.ts). */
+  health?: HealthPublisherDeps['health'];
+  /** Test hooks for the health publisher: a fake clock's timers and time, the refresh period. */
+  healthTiming?: Pick<HealthPublisherDeps, 'timers' | 'now' | 'refreshMs'>;
 }
 
 export class MqttBridge {
@@ -59,10 +64,16 @@ export class MqttBridge {
 
   /** Rate-limited logging of command handling: a flood of commands must not flood the journal. */
   private readonly logs: CommandLogs;
+  private readonly health?: HealthPublisher;
 
   constructor(deps: MqttBridgeDeps) {
     this.deps = deps;
     this.logs = commandLogs(deps.logger);
+    const send = (topic: string, payload: string) => {
+      const c = this.connection;
+      return c?.connected ? c.send(c.generation, topic, payload, { retain: true }) : Promise.reject(new Error('MQTT not connected'));
+    };
+    if (deps.health) this.health = new HealthPublisher({ health: deps.health, topic: deps.topics.health, send, logger: deps.logger, ...deps.healthTiming });
   }
 
   get connected(): boolean {
@@ -81,6 +92,7 @@ export class MqttBridge {
     this.deps.captures.on('failed', this.onFailed);
     this.deps.timelapses?.on('built', this.onTimelapse);
     this.deps.timelapses?.on('failed', this.onTimelapseFailed);
+    this.health?.start();
     const connection = new MqttConnection({
       url: this.deps.url(),
       clientOptions: this.deps.clientOptions,
@@ -100,6 +112,7 @@ export class MqttBridge {
     this.deps.captures.off('failed', this.onFailed);
     this.deps.timelapses?.off('built', this.onTimelapse);
     this.deps.timelapses?.off('failed', this.onTimelapseFailed);
+    this.health?.stop();
     // A still finished during shutdown is published before `offline`.
     await this.connection?.stop(() => Promise.allSettled([...this.pending]));
     this.connection = undefined;
@@ -146,6 +159,7 @@ export class MqttBridge {
     await this.publishLatest(gen);
     const timelapse = this.deps.timelapses?.latest();
     if (timelapse) await this.send(gen, this.deps.topics.timelapse, JSON.stringify(timelapse), { retain: true });
+    await this.health?.publish((topic, payload) => this.send(gen, topic, payload, { retain: true }));
   }
 
   private async publishDiscovery(gen: number): Promise<void> {

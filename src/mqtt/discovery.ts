@@ -102,7 +102,83 @@ function components(ctx: DiscoveryContext): Array<{ key: string; config: Compone
         icon: 'mdi:clock-outline',
       },
     },
+    ...healthComponents(ctx),
     ...(ctx.timelapse ? timelapseComponents(ctx) : []),
+  ];
+}
+
+/**
+ * The camera's status (health topic, src/health/status.ts): the Stale problem sensor with the reason as
+ * attributes, and diagnostic sensors. HA renders a template's None as unknown.
+ */
+function healthComponents(ctx: DiscoveryContext): Array<{ key: string; config: Component }> {
+  const t = ctx.topics;
+  return [
+    {
+      key: 'stale',
+      config: {
+        platform: 'binary_sensor',
+        name: 'Stale',
+        device_class: 'problem',
+        state_topic: t.health,
+        value_template: "{{ 'ON' if value_json.stale else 'OFF' }}",
+        json_attributes_topic: t.health,
+        json_attributes_template:
+          '{{ {"state": value_json.state, "reason": value_json.reason, "advice": value_json.advice, "latest_at": value_json.latest_at, "next_at": value_json.next_at} | tojson }}',
+      },
+    },
+    {
+      key: 'free_space',
+      config: {
+        platform: 'sensor',
+        name: 'Free space',
+        entity_category: 'diagnostic',
+        state_topic: t.health,
+        value_template: '{{ (value_json.free_bytes / 1073741824) | round(3) if value_json.free_bytes is number else None }}',
+        device_class: 'data_size',
+        unit_of_measurement: 'GiB',
+        state_class: 'measurement',
+        suggested_display_precision: 1,
+        icon: 'mdi:harddisk',
+      },
+    },
+    {
+      key: 'stills_kept',
+      config: {
+        platform: 'sensor',
+        name: 'Stills kept',
+        entity_category: 'diagnostic',
+        state_topic: t.health,
+        value_template: '{{ value_json.stills_kept }}',
+        state_class: 'measurement',
+        icon: 'mdi:image-multiple',
+      },
+    },
+    {
+      key: 'camera_backend',
+      config: {
+        platform: 'sensor',
+        name: 'Camera backend',
+        entity_category: 'diagnostic',
+        state_topic: t.health,
+        value_template: '{{ value_json.backend }}',
+        icon: 'mdi:camera-outline',
+      },
+    },
+    {
+      key: 'last_error',
+      config: {
+        platform: 'sensor',
+        name: 'Last error',
+        entity_category: 'diagnostic',
+        state_topic: t.health,
+        // HA refuses states over 255 characters; the whole error is in the attributes.
+        value_template: "{{ (value_json.last_error.code ~ ': ' ~ value_json.last_error.message)[:255] if value_json.last_error else 'none' }}",
+        json_attributes_topic: t.health,
+        json_attributes_template: '{{ (value_json.last_error or {}) | tojson }}',
+        icon: 'mdi:alert-circle-outline',
+      },
+    },
   ];
 }
 

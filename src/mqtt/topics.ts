@@ -24,6 +24,8 @@ export function mqttTopics({ baseTopic, cameraId, discoveryPrefix }: TopicConfig
     timelapse: `${cam}/timelapse`,
     /** Build a timelapse now: empty/PRESS (today), `YYYY-MM-DD`, or JSON {"day", "id"}. */
     timelapseCommand: `${cam}/timelapse/set`,
+    /** The camera's status (src/health/status.ts CameraStatus): retained JSON for the Stale and diagnostic sensors. */
+    health: `${cam}/health`,
     /** HA >= 2024.11 device-based discovery: one message for all components. */
     deviceDiscovery: `${discoveryPrefix}/device/moncam_${cameraId}/config`,
     /** Per-entity discovery for older HA (`mqtt.legacy_discovery`). */

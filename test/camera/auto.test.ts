@@ -96,8 +96,9 @@ describe('probeCamera (auto)', () => {
     const { logger, lines } = memoryLogger();
     const bin = binDir({ 'rpicam-still': FAKE_RPICAM });
     const { env } = fakeEnv('no_camera');
-    const { camera, reason } = await probeCamera(camConfig({ width: 640, height: 480 }), deps(bin, env, { logger, timeZone: 'Europe/Berlin' }));
+    const { camera, reason, fallback } = await probeCamera(camConfig({ width: 640, height: 480 }), deps(bin, env, { logger, timeZone: 'Europe/Berlin' }));
     assert.ok(camera instanceof StubSynthetic);
+    assert.match(fallback ?? '', /^rpicam-still: No cameras available!;/, 'the health status shows what the probe saw');
     assert.deepEqual(camera.opts, { width: 640, height: 480, timeZone: 'Europe/Berlin' });
     assert.match(reason, /rpicam-still: No cameras available!; libcamera-still: not found; raspistill: not found; ffmpeg: not found/);
     const warn = lines().find((l) => l.level === 40);

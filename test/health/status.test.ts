@@ -111,6 +111,13 @@ describe('cameraStatus', () => {
     assert.equal(chosen.reason, null, 'camera.backend: synthetic on purpose is not a problem');
   });
 
+  test('long error messages are clipped in the reason and the last error', () => {
+    const failure = { code: 'failed', message: 'x'.repeat(5000), at: '2026-06-01T09:59:00.000Z' };
+    const s = cameraStatus(inputs({ capture: { ok: false, consecutive_failures: 1, last_failure: failure } }));
+    assert.equal(s.last_error!.message.length, 300);
+    assert.ok(s.reason!.length < 400);
+  });
+
   test('the last error stays after captures work again', () => {
     const s = cameraStatus(inputs({ lastError: { code: 'busy', message: 'camera busy', at: at('2026-06-01T08:00:00Z') } }));
     assert.equal(s.state, 'ok');

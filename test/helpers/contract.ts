@@ -31,12 +31,17 @@ export async function expectDiscoveryAndOnline(sub: Recorder, url: string, cam: 
   assert.deepEqual(Object.keys(payload.components).sort(), [
     'brightness',
     'camera',
+    'camera_backend',
     'capture',
     'capture_event',
     'change',
+    'free_space',
     'image',
     'last_capture',
+    'last_error',
     'make_timelapse',
+    'stale',
+    'stills_kept',
     'timelapse',
   ]);
   await sub.waitFor(T.availability, 1, 5000, isText('online'));

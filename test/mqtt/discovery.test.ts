@@ -9,14 +9,18 @@ import {
   COMPONENT_REQUIRED_KEYS,
   DEVICE_DISCOVERY_KEYS,
   DEVICE_DISCOVERY_REQUIRED_KEYS,
+  BINARY_SENSOR_DEVICE_CLASSES,
   DEVICE_KEYS,
+  ENTITY_CATEGORIES,
   ENTITY_ID,
   FORBIDDEN_KEYS,
   ORIGIN_KEYS,
   ORIGIN_REQUIRED_KEYS,
   PLATFORM_KEYS,
   REQUIRED_KEYS,
+  SENSOR_DEVICE_CLASS_UNITS,
   SHARED_OPTIONS,
+  STATE_CLASSES,
   isPlatform,
   missingRequired,
   unknownKeys,
@@ -104,6 +108,11 @@ const EXPECTED: Record<string, { platform: Platform; entityId: string }> = {
   timelapse: { platform: 'sensor', entityId: 'sensor.moncam_garden_timelapse' },
   make_timelapse: { platform: 'button', entityId: 'button.moncam_garden_make_timelapse' },
   timelapse_image: { platform: 'image', entityId: 'image.moncam_garden_timelapse_image' },
+  stale: { platform: 'binary_sensor', entityId: 'binary_sensor.moncam_garden_stale' },
+  free_space: { platform: 'sensor', entityId: 'sensor.moncam_garden_free_space' },
+  stills_kept: { platform: 'sensor', entityId: 'sensor.moncam_garden_stills_kept' },
+  camera_backend: { platform: 'sensor', entityId: 'sensor.moncam_garden_camera_backend' },
+  last_error: { platform: 'sensor', entityId: 'sensor.moncam_garden_last_error' },
 };
 
 function component(id: string): Json {
@@ -260,6 +269,43 @@ describe('device-based discovery (HA >= 2024.11)', () => {
     assert.equal(c.state_topic, 'moncam/garden/last_capture');
     assert.equal(c.device_class, 'timestamp');
     assert.equal('unit_of_measurement' in c, false);
+  });
+
+  test('health: a Stale problem sensor with the reason in its attributes, and diagnostic sensors, all on the health topic', () => {
+    const stale = component('stale');
+    assert.equal(stale.platform, 'binary_sensor');
+    assert.equal(stale.device_class, 'problem');
+    assert.ok(BINARY_SENSOR_DEVICE_CLASSES.has(String(stale.device_class)));
+    assert.equal(stale.state_topic, 'moncam/garden/health');
+    assert.equal(stale.json_attributes_topic, 'moncam/garden/health');
+    assert.match(String(stale.json_attributes_template), /"reason": value_json\.reason/);
+    assert.equal('entity_category' in stale, false, 'a problem the user must see, not hidden among diagnostics');
+    for (const id of ['free_space', 'stills_kept', 'camera_backend', 'last_error']) {
+      const c = component(id);
+      assert.equal(c.entity_category, 'diagnostic', id);
+      assert.ok(ENTITY_CATEGORIES.has(String(c.entity_category)));
+      assert.equal(c.state_topic, 'moncam/garden/health', id);
+    }
+    const free = component('free_space');
+    assert.equal(free.device_class, 'data_size');
+    assert.ok(SENSOR_DEVICE_CLASS_UNITS.data_size!.has(String(free.unit_of_measurement)), `unit ${String(free.unit_of_measurement)}`);
+    assert.equal(free.unit_of_measurement, 'GiB');
+    assert.match(String(free.value_template), /value_json\.free_bytes \/ 1073741824/, 'bytes to GiB (2^30)');
+    assert.equal(typeof free.suggested_display_precision, 'number');
+    for (const id of ['free_space', 'stills_kept']) assert.ok(STATE_CLASSES.has(String(component(id).state_class)), id);
+    assert.equal('unit_of_measurement' in component('camera_backend'), false, 'text sensors have no unit');
+    assert.equal('state_class' in component('camera_backend'), false);
+    assert.match(String(component('last_error').value_template), /\[:255\].*else 'none'/, 'HA refuses states over 255 characters');
+  });
+
+  test('every sensor device class has a unit HA accepts for it', () => {
+    for (const [id, c] of byId) {
+      if (c.platform !== 'sensor' || c.device_class === undefined) continue;
+      const units = SENSOR_DEVICE_CLASS_UNITS[String(c.device_class)];
+      assert.ok(units, `${id}: device class ${String(c.device_class)} is not in the table`);
+      if (units.size === 0) assert.equal(c.unit_of_measurement, undefined, id);
+      else assert.ok(units.has(String(c.unit_of_measurement)), `${id}: ${String(c.unit_of_measurement)}`);
+    }
   });
 
   test('the device message survives JSON unchanged (no undefined values, nothing lost on the wire)', () => {

@@ -37,7 +37,7 @@
 // (a one-off migration request, handled before validation), and message_expiry_interval at the top level
 // (only the newest HA accepts it there; older versions would reject the whole device message).
 
-export const PLATFORMS = ['image', 'camera', 'button', 'event', 'sensor'] as const;
+export const PLATFORMS = ['image', 'camera', 'button', 'event', 'sensor', 'binary_sensor'] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
 /** config.py SCHEMA_BASE: every platform here extends MQTT_BASE_SCHEMA (directly or via MQTT_RO_SCHEMA). */
@@ -95,10 +95,19 @@ const PLATFORM_OWN: Record<Platform, readonly string[]> = {
     'suggested_display_precision',
     'unit_of_measurement',
   ],
+  // binary_sensor.py (openhab-addons' vendored copy of HA core's): MQTT_RO_SCHEMA + these + common.
+  binary_sensor: [...READ_ONLY, 'device_class', 'expire_after', 'force_update', 'name', 'off_delay', 'payload_off', 'payload_on'],
 };
 
 function perPlatform(keys: (p: Platform) => ReadonlySet<string>): Record<Platform, ReadonlySet<string>> {
-  return { image: keys('image'), camera: keys('camera'), button: keys('button'), event: keys('event'), sensor: keys('sensor') };
+  return {
+    image: keys('image'),
+    camera: keys('camera'),
+    button: keys('button'),
+    event: keys('event'),
+    sensor: keys('sensor'),
+    binary_sensor: keys('binary_sensor'),
+  };
 }
 
 /**
@@ -119,7 +128,48 @@ export const REQUIRED_KEYS: Record<Platform, ReadonlyArray<string | readonly str
   button: ['command_topic'],
   event: ['state_topic', 'event_types'],
   sensor: ['state_topic'],
+  binary_sensor: ['state_topic'],
 };
+
+/** homeassistant/const.py EntityCategory. */
+export const ENTITY_CATEGORIES: ReadonlySet<string> = new Set(['config', 'diagnostic']);
+
+/**
+ * Units HA accepts per sensor device class (sensor/const.py DEVICE_CLASS_UNITS), for the classes moncam
+ * uses; an empty set: no unit. data_size: homeassistant/const.py UnitOfInformation.
+ */
+export const SENSOR_DEVICE_CLASS_UNITS: Readonly<Record<string, ReadonlySet<string>>> = {
+  timestamp: new Set(),
+  data_size: new Set([
+    'bit',
+    'kbit',
+    'Mbit',
+    'Gbit',
+    'B',
+    'kB',
+    'MB',
+    'GB',
+    'TB',
+    'PB',
+    'EB',
+    'ZB',
+    'YB',
+    'KiB',
+    'MiB',
+    'GiB',
+    'TiB',
+    'PiB',
+    'EiB',
+    'ZiB',
+    'YiB',
+  ]),
+};
+
+/** sensor/const.py SensorStateClass. */
+export const STATE_CLASSES: ReadonlySet<string> = new Set(['measurement', 'measurement_angle', 'total', 'total_increasing']);
+
+/** binary_sensor/__init__.py BinarySensorDeviceClass, the ones a camera's health could use. */
+export const BINARY_SENSOR_DEVICE_CLASSES: ReadonlySet<string> = new Set(['problem', 'connectivity', 'running', 'update', 'safety']);
 
 /** Inside `components`, entity platforms also need these (schemas.py _COMPONENT_CONFIG_SCHEMA / check_unique_id). */
 export const COMPONENT_REQUIRED_KEYS = ['platform', 'unique_id'] as const;
