@@ -110,10 +110,9 @@ describe('MQTT health: Stale and diagnostics', () => {
 
     const runs = daemon.app.scheduler!.runsAfter(record.capture.capturedAt, 2);
     const staleAt = staleAfter(record.capture.capturedAt, runs)!;
-    const published = sub.on(TOPIC).length;
     clock.advanceTo(new Date(staleAt.getTime() - 1000));
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(sub.on(TOPIC).length, published, 'nothing before the threshold');
+    assert.ok(!statuses().some((s) => s.stale), 'not stale before the threshold');
     clock.advance(1000 + 10);
     const stale = await waitFor((s) => s.stale, 'stale after the threshold');
     assert.equal(stale.state, 'stale');
@@ -145,7 +144,9 @@ describe('MQTT health: Stale and diagnostics', () => {
     const before = sub.on(TOPIC).length;
     await sub.publish('homeassistant/status', 'online');
     await sub.waitFor(TOPIC, before + 1);
-    assert.deepEqual(last(), statuses()[before - 1], `the same status again: ${JSON.stringify(statuses().slice(-3))}`);
+    // Free space moves with whatever else writes to this disk; the rest is the same status again.
+    const withoutFree = (s: Status) => ({ ...s, free_bytes: typeof s.free_bytes });
+    assert.deepEqual(withoutFree(last()), withoutFree(statuses()[before - 1]!), 'the same status again');
     const count = sub.on(TOPIC).length;
     daemon.app.mqtt!.client!.stream.destroy();
     await sub.waitFor(TOPIC, count + 1);
