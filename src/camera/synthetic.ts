@@ -1,7 +1,7 @@
 // A camera for machines without one: renders a test scene with the time on it, so everything downstream is real.
 import { loadSharp } from '../sharp.ts';
 import { drawTimeTag, timeTagText } from '../image/timetag.ts';
-import type { Camera, Still, StillRequest } from './types.ts';
+import type { Camera, Shot, StillRequest } from './types.ts';
 
 export interface SyntheticOptions {
   width?: number;
@@ -40,7 +40,7 @@ export class SyntheticCamera implements Camera {
     this.opts = opts;
   }
 
-  async capture(req: StillRequest): Promise<Still> {
+  async capture(req: StillRequest): Promise<Shot> {
     const sharp = await loadSharp();
     const date = (this.opts.now ?? (() => new Date()))();
     const width = req.width ?? this.opts.width ?? DEFAULT_WIDTH;
