@@ -110,6 +110,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     store,
     config,
     logger: logger.child({ module: 'capture' }),
+    clock,
     ...(config.schedule.exposure === 'auto' ? { scheduleExposure: () => autoExposure?.exposure } : {}),
     ...(deps.releaseMemory ? { afterStill: deps.releaseMemory } : {}),
   });
