@@ -1,8 +1,8 @@
 // Warm mode for the rpicam backend: `rpicam-still -t 0 --signal` keeps the camera running and writes a still
-// One file though over 300 lines: the warm process lifecycle and its job hand-off share one state machine; the process itself is already warm-process.ts.
 // on each SIGUSR1, so an on-demand still costs one switch to still mode (well under a second) instead of
 // camera start plus the settle time (several seconds). The process and the protocol it follows are in
 // ./warm-process.ts; this file decides when warm mode is used and turns requests into stills.
+// One file though over 300 lines: the warm process lifecycle and its job hand-off share one state machine; the process itself is already warm-process.ts.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';

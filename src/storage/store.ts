@@ -1,7 +1,7 @@
 // The capture store: one folder per local day, the file names are the index, the original is the commit point.
-// One file though over 300 lines: the save protocol and the public API of the store; retention, sweep and day listing are their own modules.
 // This file holds the save protocol; the rest lives beside it: shared state (context.ts), day folders
 // (days.ts), retention (retention.ts), the crash sweep (sweep.ts); a day's timelapse is timelapse/files.ts.
+// One file though over 300 lines: the save protocol and the public API of the store; retention, sweep and day listing are their own modules.
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { LocalClock } from '../clock.ts';
