@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { LocalClock } from '../clock.ts';
 import { errno, fsyncDir, tempName, writeDurable, type StorageFs } from './atomic.ts';
 import { StoreContext } from './context.ts';
-import { describe, findLatest, getCapture, listDay, listDays, loadSizes, originalExists, readMeta } from './days.ts';
+import { describe, findLatest, getCapture, listDay, listDays, loadCounts, loadSizes, originalExists, readMeta } from './days.ts';
 import { StorageError, toStorageError } from './errors.ts';
 import { FILE_KINDS, captureId, fileName, isDay, type FileKind } from './layout.ts';
 import { Retention, type PruneResult } from './retention.ts';
@@ -253,6 +253,7 @@ export class CaptureStore {
         day,
         FILE_KINDS.reduce((sum, kind) => sum + (data[kind]?.length ?? 0), 0),
       );
+      ctx.stills.add(day, 1);
       if (!ctx.latest || capture.id > ctx.latest.id) ctx.latest = capture;
       this.logger.debug({ id, day, bytes: capture.bytes }, 'capture stored');
       return capture;
@@ -299,6 +300,14 @@ export class CaptureStore {
     return this.context.exclusive(async () => {
       await loadSizes(this.context);
       return this.context.ledger.totalBytes;
+    });
+  }
+
+  /** Stills kept (counted once from the folder listings, then tracked by saves and removals). */
+  async stillsKept(): Promise<number> {
+    return this.context.exclusive(async () => {
+      await loadCounts(this.context);
+      return this.context.stills.totalStills;
     });
   }
 
