@@ -14,11 +14,14 @@ import type { Config } from './config/schema.ts';
 import { expiryState, readTlsPair, type TlsPair } from './config/tls.ts';
 import { EmbeddedBroker } from './mqtt/broker.ts';
 import { MqttBridge } from './mqtt/bridge.ts';
+import { MqttControls } from './mqtt/controls.ts';
 import { brokerUrl, clientOptions } from './mqtt/connection.ts';
 import type { DiscoveryContext } from './mqtt/discovery.ts';
 import { isCommandTopic, mqttTopics } from './mqtt/topics.ts';
 import { AutoExposure } from './schedule/exposure.ts';
 import { Scheduler } from './schedule/scheduler.ts';
+import { applyOverrides, readOverrides, settingsFile } from './settings/overrides.ts';
+import { Settings } from './settings/service.ts';
 import { DataDirLock } from './storage/lock.ts';
 import { ControlServer } from './control/socket.ts';
 import { CaptureStore } from './storage/store.ts';
@@ -58,8 +61,11 @@ export interface App {
   readonly timelapseFiles: TimelapseFiles;
   readonly captures: CaptureService;
   readonly timelapses: TimelapseService;
-  readonly autoExposure?: AutoExposure;
-  readonly scheduler?: Scheduler;
+  /** Follows the light for `schedule.exposure: auto` (from the config or set from Home Assistant). */
+  readonly autoExposure: AutoExposure;
+  readonly scheduler: Scheduler;
+  /** The effective settings: the config with Home Assistant's overrides. */
+  readonly settings: Settings;
   readonly broker?: EmbeddedBroker;
   readonly mqtt?: MqttBridge;
   readonly web?: WebServer;
@@ -90,9 +96,14 @@ async function tlsPair(section: 'web' | 'broker', files: { tls_cert?: string; tl
 /** Chooses the camera (probing spawns short-lived programs only) and wires the services. */
 export async function createApp(deps: AppDeps): Promise<App> {
   const { config, logger } = deps;
+  // Settings changed from Home Assistant, read before the camera: its warm profile uses the effective quality.
+  const overridesFile = settingsFile(config.data_dir);
+  const read = await readOverrides(overridesFile);
+  if (read.problem) logger.warn({ code: read.problem.code, file: overridesFile }, `${read.problem.message}: the config file's settings apply`);
+  const settings = new Settings({ config, file: overridesFile, initial: read.overrides, logger: logger.child({ module: 'settings' }) });
   // A daemon may keep rpicam-still warm (camera.warm) for its on-demand still; start() starts nothing, the
   // first still does, and stop() ends it via camera.stop().
-  const camera = deps.camera ?? (await probeCamera(config, { logger: logger.child({ module: 'camera' }), warmProfile: stillRequest(config) })).camera;
+  const camera = deps.camera ?? (await probeCamera(config, { logger: logger.child({ module: 'camera' }), warmProfile: stillRequest(applyOverrides(config, read.overrides)) })).camera;
   // One clock for day folders and local times everywhere (Intl formatters are costly to build).
   const clock = new LocalClock(config.schedule.timezone);
   const store = new CaptureStore({
@@ -109,11 +120,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     camera,
     store,
     config,
+    settings,
     logger: logger.child({ module: 'capture' }),
-    ...(config.schedule.exposure === 'auto' ? { scheduleExposure: () => autoExposure?.exposure } : {}),
+    // Consulted only while the effective schedule.exposure is auto; always there, so HA can switch to auto.
+    scheduleExposure: () => autoExposure?.exposure,
     ...(deps.releaseMemory ? { afterStill: deps.releaseMemory } : {}),
   });
-  if (config.schedule.exposure === 'auto') autoExposure = new AutoExposure({ config, logger: logger.child({ module: 'schedule' }), captures, store });
+  autoExposure = new AutoExposure({ config, logger: logger.child({ module: 'schedule' }), captures, store });
   const webEnabled = deps.web !== false && config.web.enabled;
   const privateDir = path.join(config.data_dir, 'private');
   // The web page's secret also signs the timelapse links published over MQTT.
@@ -128,9 +141,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     link: (day) => timelapseLink(secret, day),
     ...deps.timelapseTiming,
   });
-  const scheduler = config.schedule.enabled
-    ? new Scheduler({ capture: captures, cron: config.schedule.cron, timezone: config.schedule.timezone, logger: logger.child({ module: 'schedule' }) })
-    : undefined;
+  const scheduler = new Scheduler({ capture: captures, settings, timezone: config.schedule.timezone, logger: logger.child({ module: 'schedule' }) });
 
   // One failure budget per client address and one argon2 check at a time, for the web login and the broker alike.
   const limiter = new LoginLimiter({ attempts: config.web.login_attempts, windowMs: LOGIN_WINDOW_MS });
@@ -177,6 +188,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         store,
         clock,
         timelapses,
+        controls: new MqttControls({ topics, settings, logger: logger.child({ module: 'mqtt' }) }),
         logger: logger.child({ module: 'mqtt' }),
         announcedFile: path.join(config.data_dir, 'mqtt-announced.json'),
         ...(broker ? { maxPacketSize: config.broker.max_packet_size } : {}),
@@ -223,6 +235,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       { name: 'data dir lock', start: () => lock.acquire(), stop: () => lock.release() },
       { name: 'camera', stop: () => camera.stop?.() },
       named('store', store),
+      named('settings', settings),
       named('auto exposure', autoExposure),
       named('MQTT broker', broker),
       named('MQTT client', mqtt),
@@ -247,6 +260,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     timelapses,
     autoExposure,
     scheduler,
+    settings,
     broker,
     mqtt,
     web,
@@ -259,7 +273,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
           data_dir: config.data_dir,
           latest: store.latest()?.id,
           mqtt: mqtt ? brokerUrl(config, broker) : 'off',
-          exposure: autoExposure ? `auto (${autoExposure.mode})` : (config.schedule.exposure ?? config.camera.exposure),
+          exposure:
+            settings.config.schedule.exposure === 'auto' ? `auto (${autoExposure.mode})` : (settings.config.schedule.exposure ?? settings.config.camera.exposure),
         },
         'moncam started',
       );
