@@ -10,7 +10,7 @@ import type { Camera } from './camera/types.ts';
 import { CaptureService } from './capture/service.ts';
 import { Lifecycle, named } from './lifecycle.ts';
 import { stillRequest } from './capture/request.ts';
-import type { Config } from './config/schema.ts';
+import type { Config, Exposure } from './config/schema.ts';
 import { expiryState, readTlsPair, type TlsPair } from './config/tls.ts';
 import { EmbeddedBroker } from './mqtt/broker.ts';
 import { MqttBridge } from './mqtt/bridge.ts';
@@ -103,7 +103,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const settings = new Settings({ config, file: overridesFile, initial: read.overrides, logger: logger.child({ module: 'settings' }) });
   // A daemon may keep rpicam-still warm (camera.warm) for its on-demand still; start() starts nothing, the
   // first still does, and stop() ends it via camera.stop().
-  const camera = deps.camera ?? (await probeCamera(config, { logger: logger.child({ module: 'camera' }), warmProfile: stillRequest(applyOverrides(config, read.overrides)) })).camera;
+  const camera =
+    deps.camera ??
+    (await probeCamera(config, { logger: logger.child({ module: 'camera' }), warmProfile: stillRequest(applyOverrides(config, read.overrides)) })).camera;
   // One clock for day folders and local times everywhere (Intl formatters are costly to build).
   const clock = new LocalClock(config.schedule.timezone);
   const store = new CaptureStore({
@@ -115,7 +117,6 @@ export async function createApp(deps: AppDeps): Promise<App> {
     logger: logger.child({ module: 'storage' }),
   });
   const lock = new DataDirLock(config.data_dir, logger.child({ module: 'storage' }));
-  let autoExposure: AutoExposure | undefined;
   const captures = new CaptureService({
     camera,
     store,
@@ -123,10 +124,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
     settings,
     logger: logger.child({ module: 'capture' }),
     // Consulted only while the effective schedule.exposure is auto; always there, so HA can switch to auto.
-    scheduleExposure: () => autoExposure?.exposure,
+    scheduleExposure: (): Exposure => autoExposure.exposure, // called only once stills are taken, after autoExposure is built
     ...(deps.releaseMemory ? { afterStill: deps.releaseMemory } : {}),
   });
-  autoExposure = new AutoExposure({ config, logger: logger.child({ module: 'schedule' }), captures, store });
+  const autoExposure = new AutoExposure({ config, logger: logger.child({ module: 'schedule' }), captures, store });
   const webEnabled = deps.web !== false && config.web.enabled;
   const privateDir = path.join(config.data_dir, 'private');
   // The web page's secret also signs the timelapse links published over MQTT.
@@ -274,7 +275,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
           latest: store.latest()?.id,
           mqtt: mqtt ? brokerUrl(config, broker) : 'off',
           exposure:
-            settings.config.schedule.exposure === 'auto' ? `auto (${autoExposure.mode})` : (settings.config.schedule.exposure ?? settings.config.camera.exposure),
+            settings.config.schedule.exposure === 'auto'
+              ? `auto (${autoExposure.mode})`
+              : (settings.config.schedule.exposure ?? settings.config.camera.exposure),
         },
         'moncam started',
       );

@@ -205,9 +205,7 @@ export const scheduleExposureSchema = z.enum([...EXPOSURES, 'auto']);
 const schedule = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Take stills on the schedule.'),
-    cron: cronPatternSchema
-      .default('0 * * * *')
-      .describe('Cron pattern (5 or 6 fields; croner syntax). Default: hourly.'),
+    cron: cronPatternSchema.default('0 * * * *').describe('Cron pattern (5 or 6 fields; croner syntax). Default: hourly.'),
     timezone: timezone().optional().describe("Time zone for the cron pattern and day folders. Default: the system's."),
     exposure: scheduleExposureSchema
       .optional()

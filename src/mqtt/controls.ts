@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { limitedLog, type LogLimiter } from '../log.ts';
 import { JPEG_QUALITY } from '../config/schema.ts';
 import type { Config } from '../config/schema.ts';
-import { INTERVAL_OPTIONS, intervalOf, intervalSettings, NIGHT_OPTIONS, nightOf, nightSettings } from '../settings/choices.ts';
+import { INTERVAL_OPTIONS, intervalOf, intervalSettings, nightOf, nightSettings } from '../settings/choices.ts';
 import type { Overrides } from '../settings/overrides.ts';
 import { SettingsError, type Settings, type SettingsChange } from '../settings/service.ts';
 import { settingRefusedEvent } from './payloads.ts';
@@ -39,7 +39,8 @@ function controls(t: Topics): Control[] {
       state: t.schedule,
       command: t.scheduleCommand,
       show: (c) => (c.schedule.enabled ? 'ON' : 'OFF'),
-      parse: (text) => (/^(on|off)$/i.test(text) ? { ok: true, changes: { 'schedule.enabled': /^on$/i.test(text) } } : invalid(`expected ON or OFF, not ${quoted(text)}`)),
+      parse: (text) =>
+        /^(on|off)$/i.test(text) ? { ok: true, changes: { 'schedule.enabled': /^on$/i.test(text) } } : invalid(`expected ON or OFF, not ${quoted(text)}`),
     },
     {
       name: 'interval',
@@ -47,7 +48,8 @@ function controls(t: Topics): Control[] {
       command: t.intervalCommand,
       show: intervalOf,
       parse: (text) => {
-        if (text === 'custom') return { ok: false, error: 'not_selectable', message: 'custom is shown for a cron pattern set in the config file; choose a preset' };
+        if (text === 'custom')
+          return { ok: false, error: 'not_selectable', message: 'custom is shown for a cron pattern set in the config file; choose a preset' };
         const changes = intervalSettings(text);
         return changes ? { ok: true, changes } : invalid(`expected one of ${INTERVAL_OPTIONS.filter((o) => o !== 'custom').join(', ')}, not ${quoted(text)}`);
       },
@@ -58,7 +60,8 @@ function controls(t: Topics): Control[] {
       command: t.nightExposureCommand,
       show: nightOf,
       parse: (text, config) => {
-        if (text === 'custom') return { ok: false, error: 'not_selectable', message: 'custom is shown for a schedule.exposure set in the config file; choose off, auto or always' };
+        if (text === 'custom')
+          return { ok: false, error: 'not_selectable', message: 'custom is shown for a schedule.exposure set in the config file; choose off, auto or always' };
         const changes = nightSettings(text, config);
         return changes ? { ok: true, changes } : invalid(`expected off, auto or always, not ${quoted(text)}`);
       },
@@ -82,7 +85,8 @@ function controls(t: Topics): Control[] {
 
 /** Size, then encoding, then the control's own grammar: every payload has exactly one answer. */
 function decode(payload: Buffer): { ok: true; text: string } | { ok: false; error: ControlErrorCode; message: string } {
-  if (payload.length > MAX_CONTROL_BYTES) return { ok: false, error: 'too_large', message: `payload is ${payload.length} bytes; the limit is ${MAX_CONTROL_BYTES}` };
+  if (payload.length > MAX_CONTROL_BYTES)
+    return { ok: false, error: 'too_large', message: `payload is ${payload.length} bytes; the limit is ${MAX_CONTROL_BYTES}` };
   try {
     return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(payload).trim() };
   } catch {
@@ -149,7 +153,8 @@ export class MqttControls {
     const parsed = decoded.ok ? control.parse(decoded.text, this.deps.settings.config) : decoded;
     let changed = false;
     if (!parsed.ok) {
-      if (this.refusedLog.allow()) this.deps.logger.warn({ topic, error: parsed.error, bytes: payload.length }, `refused ${control.name} setting: ${parsed.message}`);
+      if (this.refusedLog.allow())
+        this.deps.logger.warn({ topic, error: parsed.error, bytes: payload.length }, `refused ${control.name} setting: ${parsed.message}`);
       await this.output?.event(settingRefusedEvent(control.name, parsed, new Date()));
     } else {
       try {

@@ -7,7 +7,16 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { emitSafely } from '../events.ts';
 import { writeFileAtomic } from '../storage/write-atomic.ts';
-import { applyOverrides, baseValue, conflictWithConfig, OVERRIDE_KEYS, overridesSchema, serializeOverrides, type OverrideKey, type Overrides } from './overrides.ts';
+import {
+  applyOverrides,
+  baseValue,
+  conflictWithConfig,
+  OVERRIDE_KEYS,
+  overridesSchema,
+  serializeOverrides,
+  type OverrideKey,
+  type Overrides,
+} from './overrides.ts';
 
 export type SettingsErrorCode = 'invalid_value' | 'conflicts_with_config' | 'save_failed' | 'busy';
 
