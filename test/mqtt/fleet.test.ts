@@ -88,8 +88,8 @@ describe('a fleet of five cameras on one Mosquitto', () => {
       assert.equal(new Set(xs).size, n, `${what} collide: ${xs.join(', ')}`);
     };
     distinct(identifiers, 'device identifiers', 5);
-    distinct(uniqueIds, 'unique_ids', 45);
-    distinct(entityIds, 'default_entity_ids', 45);
+    distinct(uniqueIds, 'unique_ids', 65);
+    distinct(entityIds, 'default_entity_ids', 65);
     distinct(availability, 'availability topics', 5);
   });
 
