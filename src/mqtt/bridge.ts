@@ -1,5 +1,6 @@
 // MQTT output and command input: subscribes to the capture service's events and publishes them;
 // turns commands into capture() calls. The connection itself (reconnects, protocol fallback) is ./client.ts.
+// Over 300 lines: every publish shares the connection generation; setting commands live in ./controls.ts.
 import fs from 'node:fs/promises';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
