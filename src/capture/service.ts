@@ -53,6 +53,8 @@ export interface CaptureServiceDeps {
   clock?: LocalClock;
   /** `schedule.exposure: auto`: the profile scheduled stills use now (else the fixed schedule.exposure applies). */
   scheduleExposure?: () => Exposure | undefined;
+  /** The effective settings (HA overrides of quality and schedule.exposure), read for every still. */
+  settings?: { readonly config: Config };
   /** Called once each still has settled, stored or failed (the daemon frees its buffers: runtime.releaseMemory). */
   afterStill?: () => Promise<void>;
 }
@@ -264,7 +266,8 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
   }
 
   private async run(job: Job): Promise<CaptureRecord> {
-    const { camera, store, config, logger } = this.deps;
+    const { camera, store, logger } = this.deps;
+    const config = this.config();
     const t0 = performance.now();
     const request = stillRequest(config, job.options, job.trigger === 'schedule' ? this.scheduledExposure() : undefined);
     const manual = Boolean(request.shutterUs || request.gain);
@@ -337,10 +340,13 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     };
   }
 
+  private config(): Config {
+    return this.deps.settings?.config ?? this.deps.config;
+  }
+
   /** `schedule.exposure`, or auto's current choice (deps.scheduleExposure). */
   private scheduledExposure(): Exposure | undefined {
-    if (this.deps.scheduleExposure) return this.deps.scheduleExposure();
-    const fixed = this.deps.config.schedule.exposure;
-    return fixed === 'auto' ? undefined : fixed;
+    const fixed = this.config().schedule.exposure;
+    return fixed === 'auto' ? this.deps.scheduleExposure?.() : fixed;
   }
 }

@@ -7,7 +7,8 @@ import type { Topics } from './topics.ts';
 
 export interface Announced {
   cameraId: string;
-  topics: Pick<Topics, 'availability' | 'image' | 'imageAttributes' | 'lastCapture' | 'timelapse'>;
+  topics: Pick<Topics, 'availability' | 'image' | 'imageAttributes' | 'lastCapture' | 'timelapse'> &
+    Partial<Pick<Topics, 'schedule' | 'interval' | 'nightExposure' | 'quality'>>;
   discoveryTopics: string[];
 }
 
@@ -20,6 +21,11 @@ export function announcedNow(cameraId: string, topics: Topics, discoveryTopics: 
       imageAttributes: topics.imageAttributes,
       lastCapture: topics.lastCapture,
       timelapse: topics.timelapse,
+      // The retained state of the settings controls (files written before they existed lack these).
+      schedule: topics.schedule,
+      interval: topics.interval,
+      nightExposure: topics.nightExposure,
+      quality: topics.quality,
     },
     discoveryTopics,
   };

@@ -35,8 +35,12 @@ export async function expectDiscoveryAndOnline(sub: Recorder, url: string, cam: 
     'capture_event',
     'change',
     'image',
+    'interval',
     'last_capture',
     'make_timelapse',
+    'night_exposure',
+    'quality',
+    'schedule',
     'timelapse',
   ]);
   await sub.waitFor(T.availability, 1, 5000, isText('online'));

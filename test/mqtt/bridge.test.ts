@@ -258,6 +258,15 @@ describe('MQTT lifecycle', () => {
       await new Promise((r) => setTimeout(r, 200));
       assert.equal(late.on('homeassistant/device/moncam_old_name/config').length, 0, 'the old device is gone from the broker');
       await late.close();
+      // Its retained state too: availability and the settings controls' states.
+      const state = await Recorder.connect(host.url, ['moncam/old_name/#']);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(
+        state.messages.map((m) => m.topic),
+        [],
+        'nothing retained under the old camera id',
+      );
+      await state.close();
     } finally {
       await sub.close();
       await b.stop();

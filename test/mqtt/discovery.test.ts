@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseCommand } from '../../src/mqtt/command.ts';
 import { deviceDiscovery, discoveryTopics, entityDiscovery, type DiscoveryContext } from '../../src/mqtt/discovery.ts';
-import { mqttTopics } from '../../src/mqtt/topics.ts';
+import { isCommandTopic, mqttTopics } from '../../src/mqtt/topics.ts';
 import {
   COMPONENT_KEYS,
   COMPONENT_REQUIRED_KEYS,
@@ -104,6 +104,10 @@ const EXPECTED: Record<string, { platform: Platform; entityId: string }> = {
   timelapse: { platform: 'sensor', entityId: 'sensor.moncam_garden_timelapse' },
   make_timelapse: { platform: 'button', entityId: 'button.moncam_garden_make_timelapse' },
   timelapse_image: { platform: 'image', entityId: 'image.moncam_garden_timelapse_image' },
+  schedule: { platform: 'switch', entityId: 'switch.moncam_garden_schedule' },
+  interval: { platform: 'select', entityId: 'select.moncam_garden_interval' },
+  night_exposure: { platform: 'select', entityId: 'select.moncam_garden_night_exposure' },
+  quality: { platform: 'number', entityId: 'number.moncam_garden_quality' },
 };
 
 function component(id: string): Json {
@@ -260,6 +264,24 @@ describe('device-based discovery (HA >= 2024.11)', () => {
     assert.equal(c.state_topic, 'moncam/garden/last_capture');
     assert.equal(c.device_class, 'timestamp');
     assert.equal('unit_of_measurement' in c, false);
+  });
+
+  test('controls: state and command topics under moncam/<cam>/, options the daemon accepts, quality range from the schema', () => {
+    for (const id of ['schedule', 'interval', 'night_exposure', 'quality']) {
+      const c = component(id);
+      assert.equal(c.state_topic, `moncam/garden/${id}`);
+      assert.equal(c.command_topic, `moncam/garden/${id}/set`);
+      assert.equal(isCommandTopic('moncam', String(c.command_topic)), true, 'the embedded broker guards it');
+      assert.equal(c.entity_category, 'config');
+      assert.notEqual(c.retain, true, 'retained commands are never honoured');
+    }
+    assert.equal(component('schedule').payload_on, 'ON');
+    assert.equal(component('schedule').payload_off, 'OFF');
+    assert.deepEqual(component('interval').options, ['off', '5 min', '15 min', '30 min', 'hourly', '3 h', 'daily', 'custom']);
+    assert.deepEqual(component('night_exposure').options, ['off', 'auto', 'always', 'custom']);
+    const q = component('quality');
+    assert.deepEqual([q.min, q.max, q.step], [1, 100, 1]);
+    assert.ok(['auto', 'box', 'slider'].includes(String(q.mode)));
   });
 
   test('the device message survives JSON unchanged (no undefined values, nothing lost on the wire)', () => {
