@@ -19,7 +19,8 @@ export function captureJson(c: Still) {
 
 /** A still with what was recorded with it (undefined fields are left out when its metadata is missing). */
 export function stillJson(s: Still) {
-  return { ...captureJson(s), trigger: s.meta?.trigger, width: s.meta?.full_width, height: s.meta?.full_height };
+  // filed: false for a visit's "now" still, which is in no day's history (web.keep_visit_stills).
+  return { ...captureJson(s), trigger: s.meta?.trigger, width: s.meta?.full_width, height: s.meta?.full_height, filed: !s.transient };
 }
 
 /** A timelapse for the page: its session URL, versioned by its newest still so a rebuild is fetched anew. */

@@ -277,6 +277,34 @@ describe('web: live updates and fresh stills', () => {
     }
   });
 
+  test('a visit still is the latest (filed: false, trigger visit) but not in the day history; a web still is kept', async () => {
+    const { daemon } = await daemonWithPassword({ MONCAM_WEB_FRESH_WINDOW_S: '0' });
+    try {
+      const web = new WebClient(daemon.web);
+      await web.login(PASSWORD);
+      assert.equal((await web.api('/api/visit')).status, 202);
+      await until(() => daemon.app.store.latest() !== undefined, 5000, 'the visit still');
+      await daemon.app.captures.idle();
+      type State = { latest: { id: string; day: string; trigger: string; filed: boolean } };
+      const state = (await (await web.get('/api/state')).json()) as State;
+      assert.equal(state.latest.trigger, 'visit');
+      assert.equal(state.latest.filed, false);
+      assert.equal((await web.get(`/images/${state.latest.id}/thumb.jpg`)).status, 200, 'its images are served');
+      const ids = async () => {
+        const day = (await (await web.get(`/api/days/${state.latest.day}`)).json()) as { hours: Array<{ captures: Array<{ id: string }> }> };
+        return day.hours.flatMap((h) => h.captures.map((c) => c.id));
+      };
+      assert.deepEqual(await ids(), [], 'not filed in the hourly history');
+      const taken = (await (await web.api('/api/capture')).json()) as { id: string; trigger: string };
+      assert.equal(taken.trigger, 'web');
+      assert.deepEqual(await ids(), [taken.id]);
+      assert.equal(((await (await web.get('/api/state')).json()) as State).latest.filed, true);
+      assert.equal((await web.get(`/images/${state.latest.id}/full.jpg`)).status, 404, 'the visit still was replaced');
+    } finally {
+      await daemon.stop();
+    }
+  });
+
   test('fresh on visit: one capture shared by repeated visits; none within the window; off by config', async () => {
     const { daemon, camera } = await daemonWithPassword({ MONCAM_WEB_FRESH_WINDOW_S: '60' });
     try {
