@@ -8,6 +8,7 @@ import { moncam } from '../helpers/cli.ts';
 import { instantCamera, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 import { makeJpeg, tempDir, until } from '../helpers/setup.ts';
 import { WebClient, openEvents } from '../helpers/web.ts';
+import { recorded } from '../storage/helpers.ts';
 
 const PASSWORD = 'garden-secret-1';
 const JPEG_SOI = Buffer.from([0xff, 0xd8, 0xff]);
@@ -139,6 +140,34 @@ describe('web: deny by default', () => {
     const empty = (await (await web.get('/api/days/2001-01-01')).json()) as { hours: Array<{ captures: unknown[] }> };
     assert.equal(empty.hours.filter((h) => h.captures.length).length, 0);
     assert.equal((await web.get('/api/days/yesterday')).status, 400);
+  });
+
+  test('history: each still carries its scene change and whether it reached scene.change_threshold', async () => {
+    const web = new WebClient(daemon.web);
+    await web.login(PASSWORD);
+    const jpeg = await makeJpeg(160, 120);
+    const saved = [];
+    for (const [i, change] of [undefined, 2, 5, 40].entries()) {
+      saved.push(
+        await daemon.app.store.save({
+          capturedAt: new Date(Date.UTC(2025, 5, 1, 10, i)),
+          original: jpeg,
+          thumb: jpeg,
+          preview: jpeg,
+          meta: recorded(change === undefined ? {} : { change }),
+        }),
+      );
+    }
+    type Day = { scene_threshold: number; hours: Array<{ captures: Array<{ id: string; change: number | null; changed: boolean }> }> };
+    const day = (await (await web.get(`/api/days/${saved[0]!.day}`)).json()) as Day;
+    assert.equal(day.scene_threshold, 5);
+    const got = day.hours.flatMap((h) => h.captures).map((c) => [c.id, c.change, c.changed]);
+    assert.deepEqual(got, [
+      [saved[0]!.id, null, false],
+      [saved[1]!.id, 2, false],
+      [saved[2]!.id, 5, true],
+      [saved[3]!.id, 40, true],
+    ]);
   });
 });
 
