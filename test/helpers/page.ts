@@ -49,7 +49,7 @@ const variantOfHour = (hour: number) => (hour < 6 || hour >= 21 ? 0 : hour < 8 |
  * Files stills at the given instants (the photo, brighter by day), with a scene change score each:
  * `changeAt(i)` (default: every seventh still changed by 30 %).
  */
-export async function seedStills(store: CaptureStore, instants: Date[], changeAt = (i: number) => (i % 7 === 3 ? 30 : 1)): Promise<Still[]> {
+export async function seedStills(store: CaptureStore, instants: Date[], changeAt: (i: number) => number = (i) => (i % 7 === 3 ? 30 : 1)): Promise<Still[]> {
   const variants = await photoVariants();
   const saved: Still[] = [];
   for (const [i, at] of instants.entries()) {

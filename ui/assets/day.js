@@ -22,7 +22,6 @@ function thumb(c, index) {
   a.dataset.index = String(index);
   a.tabIndex = -1; // one tab stop for the strip; arrow keys move within it (roving focus)
   const time = clock(c.captured_at);
-  a.setAttribute('aria-label', c.changed ? `${time}, scene changed ${Math.round(c.change)} %` : time);
   const img = el('img');
   img.src = c.urls.thumb;
   img.alt = '';
@@ -31,7 +30,11 @@ function thumb(c, index) {
   img.width = 160;
   img.height = 120;
   a.append(img, el('span', 'thumb-time', time));
-  if (c.changed) a.append(el('span', 'badge', `Δ ${Math.round(c.change)} %`));
+  if (c.changed) {
+    const badge = el('span', 'badge', `Δ ${Math.round(c.change)} %`);
+    badge.prepend(el('span', 'visually-hidden', ', scene changed '));
+    a.append(badge);
+  }
   li.append(a);
   return li;
 }
