@@ -8,6 +8,7 @@ import { PasswordVerifier } from './auth/verifier.ts';
 import { probeCamera } from './camera/auto.ts';
 import type { Camera } from './camera/types.ts';
 import { CaptureService } from './capture/service.ts';
+import { HealthService } from './health/service.ts';
 import { Lifecycle, named } from './lifecycle.ts';
 import { stillRequest } from './capture/request.ts';
 import type { Config } from './config/schema.ts';
@@ -57,6 +58,7 @@ export interface App {
   readonly store: CaptureStore;
   readonly timelapseFiles: TimelapseFiles;
   readonly captures: CaptureService;
+  readonly health: HealthService;
   readonly timelapses: TimelapseService;
   readonly autoExposure?: AutoExposure;
   readonly scheduler?: Scheduler;
@@ -92,7 +94,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const { config, logger } = deps;
   // A daemon may keep rpicam-still warm (camera.warm) for its on-demand still; start() starts nothing, the
   // first still does, and stop() ends it via camera.stop().
-  const camera = deps.camera ?? (await probeCamera(config, { logger: logger.child({ module: 'camera' }), warmProfile: stillRequest(config) })).camera;
+  const probe = deps.camera ? undefined : await probeCamera(config, { logger: logger.child({ module: 'camera' }), warmProfile: stillRequest(config) });
+  const camera = deps.camera ?? probe!.camera;
   // One clock for day folders and local times everywhere (Intl formatters are costly to build).
   const clock = new LocalClock(config.schedule.timezone);
   const store = new CaptureStore({
@@ -110,6 +113,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     store,
     config,
     logger: logger.child({ module: 'capture' }),
+    clock,
     ...(config.schedule.exposure === 'auto' ? { scheduleExposure: () => autoExposure?.exposure } : {}),
     ...(deps.releaseMemory ? { afterStill: deps.releaseMemory } : {}),
   });
@@ -131,6 +135,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const scheduler = config.schedule.enabled
     ? new Scheduler({ capture: captures, cron: config.schedule.cron, timezone: config.schedule.timezone, logger: logger.child({ module: 'schedule' }) })
     : undefined;
+  const health = new HealthService({
+    backend: camera.backend,
+    ...(probe?.fallback ? { fallback: probe.fallback } : {}),
+    captures,
+    store,
+    schedule: scheduler,
+    clock,
+    logger: logger.child({ module: 'health' }),
+  });
 
   // One failure budget per client address and one argon2 check at a time, for the web login and the broker alike.
   const limiter = new LoginLimiter({ attempts: config.web.login_attempts, windowMs: LOGIN_WINDOW_MS });
@@ -194,6 +207,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
             store,
             clock,
             captures,
+            health,
             timelapses,
             timelapseFiles,
             events,
@@ -228,6 +242,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       named('MQTT client', mqtt),
       named('timelapses', timelapses),
       named('captures', captures),
+      named('health', health),
       web && { name: 'web sessions', start: () => sessions.restore(), stop: () => sessions.flush() },
       web && named('live updates', events),
       named('web server', web),
@@ -244,6 +259,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     store,
     timelapseFiles,
     captures,
+    health,
     timelapses,
     autoExposure,
     scheduler,

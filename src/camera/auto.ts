@@ -48,6 +48,8 @@ export interface ProbeResult {
   camera: Camera;
   /** Why this camera was chosen, for the log and `moncam config`. */
   reason: string;
+  /** Set when `auto` found no camera and fell back to the synthetic scene: what each probe saw (the health status shows it). */
+  fallback?: string;
 }
 
 type Backend = 'rpicam' | 'raspistill' | 'ffmpeg';
@@ -131,7 +133,7 @@ export async function probeCamera(
     ctx.logger.info({ backend: found.camera.backend, reason: found.reason, tried }, `camera: ${found.camera.description}`);
     return found;
   }
-  const result = { camera: synthetic(), reason: `no camera found (${tried.join('; ')})` };
+  const result = { camera: synthetic(), reason: `no camera found (${tried.join('; ')})`, fallback: tried.join('; ') };
   ctx.logger.warn({ backend: 'synthetic', tried }, 'no camera found: using the synthetic test scene; set camera.backend to use a real camera');
   return result;
 }

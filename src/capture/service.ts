@@ -24,6 +24,7 @@ import { CaptureHealth, type HealthSnapshot } from './health.ts';
 import { originalOf } from './original.ts';
 import { stillRequest } from './request.ts';
 import { timeTagText } from '../image/timetag.ts';
+import { LocalClock } from '../clock.ts';
 
 export { TRIGGERS, type Trigger } from '../storage/still.ts';
 
@@ -48,6 +49,8 @@ export interface CaptureServiceDeps {
   config: Config;
   logger: Logger;
   now?: () => Date;
+  /** The app's clock for the burned-in time tag; default: one for schedule.timezone. */
+  clock?: LocalClock;
   /** `schedule.exposure: auto`: the profile scheduled stills use now (else the fixed schedule.exposure applies). */
   scheduleExposure?: () => Exposure | undefined;
   /** Called once each still has settled, stored or failed (the daemon frees its buffers: runtime.releaseMemory). */
@@ -72,6 +75,11 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     const cam = deps.config.camera;
     this.scenes = new SceneReferences(deps.config.scene.change_threshold);
     this.health = new CaptureHealth({ after: cam.backoff_after, firstMs: cam.backoff_s * 1000, maxMs: Math.max(cam.backoff_s, cam.backoff_max_s) * 1000 });
+  }
+
+  private clockCache?: LocalClock;
+  private get clock(): LocalClock {
+    return (this.clockCache ??= this.deps.clock ?? new LocalClock(this.deps.config.schedule.timezone));
   }
 
   get busy(): boolean {
@@ -268,7 +276,7 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     const t1 = performance.now();
 
     let original = originalOf(still).jpeg;
-    const label = timeTagText(capturedAt, config.schedule.timezone);
+    const label = timeTagText(capturedAt, this.clock);
     if (config.storage.burn_timestamp) original = await burnTimestamp(original, label, config.camera.quality);
     // The store writes (and fsyncs) the original while the derived images are made.
     const derivedP = deriveImages(original, {

@@ -42,6 +42,11 @@ export class Scheduler {
     return this.job?.nextRun() ?? undefined;
   }
 
+  /** The first `n` scheduled runs after `from` (the health status's staleness); [] while stopped. */
+  runsAfter(from: Date, n: number): Date[] {
+    return this.job?.nextRuns(n, from) ?? [];
+  }
+
   stop(): void {
     this.job?.stop();
     this.job = undefined;

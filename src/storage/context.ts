@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { LocalClock } from '../clock.ts';
 import { errno, nodeFs, unlinkQuiet, type StorageFs } from './atomic.ts';
+import { StillCounter } from './counts.ts';
 import { toStorageError } from './errors.ts';
 import type { Still } from './still.ts';
 
@@ -79,6 +80,8 @@ export class StoreContext {
   readonly now: () => Date;
   readonly fs: StorageFs;
   readonly ledger = new SizeLedger();
+  /** Stills per day folder (the health status's "stills kept"). */
+  readonly stills = new StillCounter();
   /** The newest capture, from memory (set at start, by saves and by retention). */
   latest?: Still;
   /** The "now" still (a visit's, not filed in a day; storage/now.ts), from memory. */

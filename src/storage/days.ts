@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { errno } from './atomic.ts';
 import type { StoreContext } from './context.ts';
+import { countOriginals } from './counts.ts';
 import { StorageError, toStorageError } from './errors.ts';
 import { DAY_FILES, FILE_KINDS, addDays, fileName, isDay, parseCaptureId, parseFileName, type FileKind } from './layout.ts';
 import { parseStillMeta, type StillFiles, type Still, type StillMeta } from './still.ts';
@@ -112,6 +113,14 @@ export async function loadSizes(ctx: StoreContext): Promise<void> {
   for (const day of await listDays(ctx)) sizes.set(day, scanBytes(await scanDay(ctx, day)));
   ctx.ledger.load(sizes);
   ctx.logger.debug({ days: sizes.size, totalBytes: ctx.ledger.totalBytes, ms: Date.now() - started }, 'measured capture storage');
+}
+
+/** Counts every day folder's stills once (directory listings only); later changes are tracked. Runs inside exclusive(). */
+export async function loadCounts(ctx: StoreContext): Promise<void> {
+  if (ctx.stills.loaded) return;
+  const counts = new Map<string, number>();
+  for (const day of await listDays(ctx)) counts.set(day, countOriginals(await ctx.readDir(ctx.dayDir(day))));
+  ctx.stills.load(counts);
 }
 
 /** A still's metadata file, checked once here; undefined when it is missing or not a still's metadata. */

@@ -29,6 +29,13 @@ export interface RetentionOptions {
 
 const HOUR_MS = 3_600_000;
 
+/** Stills in a day scan: the ids that have an original. */
+function stillsIn(scan: { stills: Map<string, { names: Map<FileKind, number> }> }): number {
+  let n = 0;
+  for (const group of scan.stills.values()) if (group.names.has('original')) n++;
+  return n;
+}
+
 export class Retention {
   private readonly ctx: StoreContext;
   private readonly opts: RetentionOptions;
@@ -167,6 +174,7 @@ export class Retention {
       result.removedDays.push(day);
       result.freedBytes += size;
       ctx.ledger.delete(day);
+      ctx.stills.delete(day);
     }
   }
 
@@ -192,6 +200,7 @@ export class Retention {
       if (enough()) return;
       const scan = await scanDay(ctx, day);
       ctx.ledger.set(day, scanBytes(scan)); // re-measured: corrects drift from files removed behind our back
+      ctx.stills.set(day, stillsIn(scan));
       let removedHere = false;
       for (const id of [...scan.stills.keys()].sort()) {
         if (enough()) break;
@@ -202,7 +211,10 @@ export class Retention {
         removedHere = true;
         ctx.ledger.add(day, -group.size);
         result.freedBytes += group.size;
-        if (group.names.has('original')) result.removedIds.push(id);
+        if (group.names.has('original')) {
+          result.removedIds.push(id);
+          ctx.stills.add(day, -1);
+        }
         onRemoved?.(group.names.values());
       }
       // The day's timelapse goes after the stills that can go (the newest stays, its day's timelapse need not).
@@ -220,6 +232,7 @@ export class Retention {
         try {
           await ctx.fs.rmdir(ctx.dayDir(day)); // fails if anything else (temp files, user files) is left
           ctx.ledger.delete(day);
+          ctx.stills.delete(day);
           result.removedDays.push(day);
           continue;
         } catch {

@@ -1,13 +1,13 @@
 // The capture store: one folder per local day, the file names are the index, the original is the commit point.
-// One file though over 300 lines: the save protocol and the public API of the store; retention, sweep and day listing are their own modules.
 // This file holds the save protocol; the rest lives beside it: shared state (context.ts), day folders
 // (days.ts), retention (retention.ts), the crash sweep (sweep.ts); a day's timelapse is timelapse/files.ts.
+// One file though over 300 lines: the save protocol and the public API of the store; retention, sweep and day listing are their own modules.
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { LocalClock } from '../clock.ts';
 import { errno, fsyncDir, tempName, writeDurable, type StorageFs } from './atomic.ts';
 import { StoreContext } from './context.ts';
-import { describe, findLatest, getCapture, listDay, listDays, loadSizes, readMeta } from './days.ts';
+import { describe, findLatest, getCapture, listDay, listDays, loadCounts, loadSizes, readMeta } from './days.ts';
 import { StorageError, toStorageError } from './errors.ts';
 import { FILE_KINDS, captureId, fileName, isDay, type FileKind } from './layout.ts';
 import { loadNow, newer, nowDir, nowStill, replaceNow } from './now.ts';
@@ -254,12 +254,14 @@ export class CaptureStore {
         this.logger.error({ err, dir: dayDir }, 'fsync of capture folder failed');
       }
       this.derivedBytes = (data.thumb?.length ?? 0) + (data.preview?.length ?? 0) + (data.meta?.length ?? 0);
-      // The one now still is left out of max_bytes: it is bounded by itself and replaced by the next still.
-      if (!input.transient)
+      // The one now still is left out of max_bytes and the stills kept: it is replaced by the next still.
+      if (!input.transient) {
         ctx.ledger.add(
           day,
           FILE_KINDS.reduce((sum, kind) => sum + (data[kind]?.length ?? 0), 0),
         );
+        ctx.stills.add(day, 1);
+      }
       if (!ctx.latest || capture.id > ctx.latest.id) ctx.latest = capture;
       await replaceNow(ctx, capture);
       this.logger.debug({ id, day, bytes: capture.bytes }, 'capture stored');
@@ -307,6 +309,14 @@ export class CaptureStore {
     return this.context.exclusive(async () => {
       await loadSizes(this.context);
       return this.context.ledger.totalBytes;
+    });
+  }
+
+  /** Stills kept (counted once from the folder listings, then tracked by saves and removals). */
+  async stillsKept(): Promise<number> {
+    return this.context.exclusive(async () => {
+      await loadCounts(this.context);
+      return this.context.stills.totalStills;
     });
   }
 

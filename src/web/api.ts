@@ -10,7 +10,7 @@ import { DayStills } from './day.ts';
 import { captureJson, stillJson, timelapseJson } from './json.ts';
 
 export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) => Promise<boolean> }): Router {
-  const { config, store, clock, captures, timelapses, timelapseFiles, events, logger } = deps;
+  const { config, store, clock, captures, health, timelapses, timelapseFiles, events, logger } = deps;
   const router = express.Router();
   const dayStills = new DayStills(store, config.scene.change_threshold);
   router.use((_req, res, next) => {
@@ -23,12 +23,13 @@ export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) =>
 
   router.get('/state', async (req, res) => {
     const latest = store.latest();
-    const still = latest ? ((await store.read(latest.id).catch(() => undefined)) ?? latest) : undefined;
+    const [still, status] = await Promise.all([latest ? store.read(latest.id).catch(() => undefined) : undefined, health.status()]);
     res.json({
       camera: { id: config.camera.id, name: config.camera.name },
-      latest: still ? stillJson(still) : null,
+      latest: latest ? stillJson(still ?? latest) : null,
       busy: captures.busy,
       health: captures.healthSnapshot(),
+      status,
       today: clock.day(new Date()),
       retention_days: config.storage.retention_days,
       fresh_on_visit: config.web.fresh_on_visit,

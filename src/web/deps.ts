@@ -6,6 +6,7 @@ import type { LoginLimiter } from '../auth/limiter.ts';
 import type { PasswordVerifier } from '../auth/verifier.ts';
 import type { CaptureService } from '../capture/service.ts';
 import type { LocalClock } from '../clock.ts';
+import type { HealthService } from '../health/service.ts';
 import type { Config } from '../config/schema.ts';
 import type { CaptureStore } from '../storage/store.ts';
 import type { TimelapseFiles } from '../timelapse/files.ts';
@@ -18,6 +19,8 @@ export interface WebDeps {
   /** The app's clock: today's day folder. */
   clock: LocalClock;
   captures: CaptureService;
+  /** The camera's status (`status` in /api/state). */
+  health: Pick<HealthService, 'status'>;
   /** Day timelapses (build on demand); without it the page only shows those on disk. */
   timelapses?: Pick<TimelapseService, 'build'>;
   /** Day timelapses on disk. */

@@ -5,7 +5,7 @@ import mqtt from 'mqtt';
 import { setPassword } from '../../src/auth/password.ts';
 import { LoginLimiter } from '../../src/auth/limiter.ts';
 import { PasswordVerifier } from '../../src/auth/verifier.ts';
-import { authenticateClient, isLoopback } from '../../src/mqtt/broker.ts';
+import { authenticateClient, isLoopback } from '../../src/mqtt/broker-auth.ts';
 import { freePort, makeJpeg, memoryLogger, tempDir, until } from '../helpers/setup.ts';
 import { contractTopics, expectDiscoveryAndOnline, expectStillFromEmptyCommand } from '../helpers/contract.ts';
 import { instantCamera, Recorder, startDaemon, type Daemon } from '../helpers/mqtt.ts';

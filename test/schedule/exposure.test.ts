@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
 import { createApp, type App } from '../../src/app.ts';
-import type { Camera, Still, StillRequest } from '../../src/camera/types.ts';
+import type { Camera, Shot, StillRequest } from '../../src/camera/types.ts';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { AutoExposure } from '../../src/schedule/exposure.ts';
 import { moncam } from '../helpers/cli.ts';
@@ -163,7 +163,7 @@ class LightCamera implements Camera {
   readonly description = 'test camera with controllable light';
   readonly requests: StillRequest[] = [];
   next!: Buffer;
-  async capture(req: StillRequest): Promise<Still> {
+  async capture(req: StillRequest): Promise<Shot> {
     this.requests.push(req);
     return { jpeg: this.next };
   }

@@ -41,7 +41,7 @@ before(async () => {
     MONCAM_WEB_ENABLED: 'false',
     MONCAM_WEB_MAX_EVENT_CLIENTS: '50',
   });
-  const { config, store, clock, captures, timelapses, timelapseFiles } = d.app;
+  const { config, store, clock, captures, health, timelapses, timelapseFiles } = d.app;
   // Only the hub uses setInterval (its keep-alive); timeouts and sockets stay real.
   mock.timers.enable({ apis: ['setInterval'] });
   hub = new EventHub(captures, { maxClients: config.web.max_event_clients, timelapses });
@@ -52,6 +52,7 @@ before(async () => {
     store,
     clock,
     captures,
+    health,
     timelapses,
     timelapseFiles,
     events: hub,

@@ -45,12 +45,13 @@ after(async () => {
 /** The page's app with its own limiter, logging to memory; listens on loopback. */
 async function page(attempts: number) {
   const log = memoryLogger();
-  const { config, store, clock, captures, timelapses, timelapseFiles } = d.app;
+  const { config, store, clock, captures, health, timelapses, timelapseFiles } = d.app;
   const app = createWebApp({
     config: { ...config, web: { ...config.web, password_file: passwordFile } },
     store,
     clock,
     captures,
+    health,
     timelapses,
     timelapseFiles,
     events: new EventHub(captures, { maxClients: 10 }),
