@@ -76,13 +76,19 @@ export interface PageDaemon {
   stop(): Promise<void>;
 }
 
-/** A daemon with the page's password, the photo as its camera, no visit stills unless asked. */
+/** A daemon with the page's password, the photo as its camera (unless MONCAM_CAMERA_BACKEND), no visit stills unless asked. */
 export async function pageDaemon(env: Record<string, string> = {}, extra: Partial<AppDeps> & { camera?: Camera } = {}): Promise<PageDaemon> {
   const dataDir = tempDir('moncam-page-');
   await setPassword(path.join(dataDir, 'private', 'pass_user'), PAGE_PASSWORD);
   const photo = (await photoVariants())[3]!.original;
+  // A named backend (MONCAM_CAMERA_BACKEND) is probed as the daemon would; else the photo is the camera.
+  const probe = env.MONCAM_CAMERA_BACKEND !== undefined;
   const camera: Camera = extra.camera ?? { backend: 'instant', description: 'the photo fixture', capture: async () => ({ jpeg: photo }) };
-  const daemon = await startDaemon(camera, { MONCAM_DATA_DIR: dataDir, MONCAM_WEB_FRESH_ON_VISIT: 'false', MONCAM_BROKER_ENABLED: 'false', ...env }, extra);
+  const daemon = await startDaemon(
+    camera,
+    { MONCAM_DATA_DIR: dataDir, MONCAM_WEB_FRESH_ON_VISIT: 'false', MONCAM_BROKER_ENABLED: 'false', ...env },
+    probe ? { ...extra, camera: undefined } : extra,
+  );
   return {
     daemon,
     dataDir,
@@ -117,4 +123,30 @@ export async function openPage(
   const page = await context.newPage();
   await login(page, base);
   return { context, page };
+}
+
+/** `status` of /api/state as the health service reports it (src/health/status.ts), for injecting. */
+export function statusOf(over: Record<string, unknown> = {}) {
+  return {
+    backend: 'rpicam',
+    synthetic: false,
+    state: 'ok',
+    stale: false,
+    reason: null,
+    advice: null,
+    latest_at: new Date(Date.now() - 3 * 60_000).toISOString(),
+    next_at: new Date(Date.now() + 17 * 60_000).toISOString(),
+    free_bytes: 12.4e9,
+    stills_kept: 40,
+    last_error: null,
+    ...over,
+  };
+}
+
+/** /api/state answered with `status` replaced, as if the daemon's health said so. */
+export async function injectStatus(page: Page, status: object): Promise<void> {
+  await page.route('**/api/state', async (route) => {
+    const res = await route.fetch();
+    await route.fulfill({ response: res, json: { ...((await res.json()) as object), status } });
+  });
 }

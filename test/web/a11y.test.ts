@@ -5,41 +5,24 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { DESKTOP, PHONE, every, launch, openPage, pageDaemon, seedStills, type PageDaemon } from '../helpers/page.ts';
+import type { Browser } from 'playwright-core';
+import { DESKTOP, PHONE, every, injectStatus, launch, openPage, pageDaemon, seedStills, statusOf, type PageDaemon } from '../helpers/page.ts';
 
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-export const SYNTHETIC_STATUS = {
+const SYNTHETIC_STATUS = statusOf({
   backend: 'synthetic',
   synthetic: true,
-  state: 'ok',
-  stale: false,
-  reason: 'No camera was found, so moncam draws a test picture.',
-  advice: 'Connect the camera and restart moncam (camera.backend: auto), or name the backend in the config.',
-  latest_at: new Date().toISOString(),
-  next_at: new Date(Date.now() + 20 * 60_000).toISOString(),
-  free_bytes: 12.4e9,
-  stills_kept: 40,
-  last_error: null,
-};
-export const FAILING_STATUS = {
-  ...SYNTHETIC_STATUS,
-  backend: 'rpicam',
-  synthetic: false,
+  reason: 'No camera was found, so moncam takes stills of its synthetic test scene (rpicam-still: no cameras available).',
+  advice: "Check the camera's ribbon cable (power off first). Then restart moncam, or set camera.backend.",
+});
+const FAILING_STATUS = statusOf({
   state: 'failing',
-  reason: 'The last 3 stills failed.',
-  advice: 'Check the ribbon cable, then run: moncam capture',
+  stale: true,
+  reason: 'The last 3 captures failed (no_camera: no camera found).',
+  advice: "Check the camera's ribbon cable (power off first) and that `rpicam-still --list-cameras` lists the camera.",
   last_error: { code: 'no_camera', message: 'no camera found', at: new Date().toISOString() },
-};
-
-/** /api/state answered with `status` set, as the daemon's health reports it. */
-export async function injectStatus(page: Page, status: object): Promise<void> {
-  await page.route('**/api/state', async (route) => {
-    const res = await route.fetch();
-    await route.fulfill({ response: res, json: { ...((await res.json()) as object), status } });
-  });
-}
+});
 
 type Violation = { id: string; impact: string; help: string; nodes: Array<{ target: string[]; failureSummary: string }> };
 

@@ -118,6 +118,8 @@ async function main() {
       data.hours.some((h) => h.captures.length),
     );
   listen();
+  // The status turns on its own too (a still becomes overdue, a pause ends).
+  setInterval(() => refreshState().catch(() => undefined), 60_000);
   loadDays().catch(() => undefined);
   await loadDay(s.today);
   document.documentElement.dataset.ready = 'true'; // tests and the bench wait for this

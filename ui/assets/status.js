@@ -42,9 +42,10 @@ export function describeStatus(st, nowMs) {
   if (st.latest_at) parts.push(`latest ${age(Date.parse(st.latest_at), nowMs)}`);
   if (st.next_at) parts.push(`next ${until(Date.parse(st.next_at), nowMs)}`);
   if (typeof st.free_bytes === 'number') parts.push(`${bytes(st.free_bytes)} free`);
-  const why = [st.reason, st.last_error && st.state !== 'ok' ? `Last error (${st.last_error.code}): ${st.last_error.message}` : '', st.advice]
-    .filter(Boolean)
-    .join(' ');
+  // The reason names the failure already; the last error only when there is no reason to show.
+  const error = !st.reason && st.last_error && st.state !== 'ok' ? `Last error (${st.last_error.code}): ${st.last_error.message}` : '';
+  const advice = st.advice || (st.synthetic ? 'These are test pictures: set camera.backend (or auto) for the Pi camera, then restart moncam.' : '');
+  const why = [st.reason, error, advice].filter(Boolean).join(' ');
   return { kind, line: parts.join(' · '), advice: why };
 }
 
