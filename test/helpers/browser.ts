@@ -93,3 +93,40 @@ export async function importModules(page: Page): Promise<void> {
   const count = await page.evaluate(() => (window as any).stills.length);
   assert.ok(count > 0, 'seeded stills are listed');
 }
+
+/**
+ * WCAG contrast ratio of each selector's text against the background it is drawn on (the nearest opaque
+ * background colour up its ancestors; the page's is white when none is set). Opaque colours only.
+ */
+export async function contrasts(page: Page, selectors: string[], property: 'color' | 'outlineColor' = 'color'): Promise<Record<string, number>> {
+  return page.evaluate(
+    ({ selectors, property }) => {
+      const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number);
+      const lum = (c: number[]) => {
+        const [r, g, b] = c.slice(0, 3).map((v) => {
+          const s = v / 255;
+          return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+      };
+      const out: Record<string, number> = {};
+      for (const sel of selectors) {
+        const el = document.querySelector(sel);
+        if (!el) throw new Error(`no ${sel}`);
+        const fg = rgb(getComputedStyle(el)[property]);
+        let bg = [255, 255, 255];
+        for (let n: Element | null = property === 'color' ? el : el.parentElement; n; n = n.parentElement) {
+          const c = rgb(getComputedStyle(n).backgroundColor);
+          if (c.length === 3 || (c.length === 4 && c[3]! > 0)) {
+            bg = c;
+            break;
+          }
+        }
+        const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+        out[sel] = Math.round(((a! + 0.05) / (b! + 0.05)) * 100) / 100;
+      }
+      return out;
+    },
+    { selectors, property },
+  );
+}

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { importModules, launch, loggedIn, seededDaemon, SIZES } from '../helpers/browser.ts';
+import { contrasts, importModules, launch, loggedIn, seededDaemon, SIZES } from '../helpers/browser.ts';
 import type { Daemon } from '../helpers/mqtt.ts';
 
 const COLOURS = ['#cc2222', '#22cc22', '#2222cc', '#cccc22', '#cc22cc'];
@@ -120,6 +120,15 @@ describe('the timelapse player in Chromium', () => {
         const canvas = (await page.locator('.mcp-screen').boundingBox())!;
         assert.ok(canvas.width <= size.viewport.width && canvas.width > 0);
         assert.deepEqual(problems, []);
+      });
+
+      test('WCAG AA contrast in light and dark on the page: time, title and buttons 4.5:1', async () => {
+        for (const colorScheme of ['light', 'dark'] as const) {
+          await page.emulateMedia({ colorScheme });
+          const ratios = await contrasts(page, ['.mcp-time', '.mcp figcaption', '.mcp-play', '.mcp-speed']);
+          for (const [sel, ratio] of Object.entries(ratios)) assert.ok(ratio >= 4.5, `${colorScheme} ${sel}: ${ratio}`);
+        }
+        await page.emulateMedia({ colorScheme: null });
       });
 
       test('the scrubber seeks (by value and by arrow key): the colour and the time shown change', async () => {

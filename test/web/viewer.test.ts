@@ -3,9 +3,11 @@
 // button and a shared #still= URL.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
-import { importModules, launch, loggedIn, seededDaemon, SIZES } from '../helpers/browser.ts';
+import { contrasts, importModules, launch, loggedIn, seededDaemon, SIZES } from '../helpers/browser.ts';
 import type { Daemon } from '../helpers/mqtt.ts';
 
 const COLOURS = ['#aa2222', '#22aa22', '#2222aa', '#aaaa22', '#22aaaa'];
@@ -57,6 +59,13 @@ async function swipe(page: Page, from: [number, number], to: [number, number], t
     await page.mouse.up();
   }
 }
+
+test('viewer.js, player.js and viewer.css together are at most 12 KB gzipped', () => {
+  const assets = path.join(import.meta.dirname, '..', '..', 'ui', 'assets');
+  const sizes = ['viewer.js', 'player.js', 'viewer.css'].map((f) => zlib.gzipSync(fs.readFileSync(path.join(assets, f)), { level: 9 }).length);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  assert.ok(total <= 12 * 1024, `${sizes.join(' + ')} = ${total} bytes`);
+});
 
 describe('the still viewer in Chromium', () => {
   let daemon: Daemon;
@@ -113,7 +122,25 @@ describe('the still viewer in Chromium', () => {
           assert.ok(b.x >= 0 && b.x + b.width <= size.viewport.width && b.y + b.height <= size.viewport.height, `${sel} on screen`);
         }
         assert.equal(await page.evaluate(() => document.activeElement?.className), 'mcv-close', 'focus moves into the viewer');
+        const fetched = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname));
+        for (const n of [0, 2]) assert.ok(fetched.includes(list[n]!.urls.preview), `the neighbour's preview is preloaded: ${list[n]!.urls.preview}`);
+        assert.ok(!fetched.includes(list[3]!.urls.preview), 'not the whole day');
         assert.deepEqual(csp, []);
+      });
+
+      test('WCAG AA contrast in light and dark: text 4.5:1, focus ring 3:1', async () => {
+        for (const colorScheme of ['light', 'dark'] as const) {
+          await page.emulateMedia({ colorScheme });
+          const text = await contrasts(page, ['.mcv-time', '.mcv-count', '.mcv-close', '.mcv-next', '.mcv-download']);
+          for (const [sel, ratio] of Object.entries(text)) assert.ok(ratio >= 4.5, `${colorScheme} ${sel}: ${ratio}`);
+          await page.focus('.mcv-next');
+          await page.keyboard.press('Shift+Tab');
+          await page.keyboard.press('Tab'); // keyboard focus: :focus-visible
+          const ring = await contrasts(page, ['.mcv-next'], 'outlineColor');
+          assert.ok(ring['.mcv-next']! >= 3, `${colorScheme} focus ring: ${ring['.mcv-next']}`);
+          assert.notEqual(await page.$eval('.mcv-next', (b) => getComputedStyle(b).outlineStyle), 'none', 'visible focus');
+        }
+        await page.emulateMedia({ colorScheme: null });
       });
 
       test('next and previous by button and by ArrowRight/ArrowLeft; the ends disable their button', async () => {

@@ -11,6 +11,7 @@ const DOUBLE_TAP_MS = 300;
 let v;
 /** The last list opened, so the forward button can reopen a still. */
 let lastStills = [];
+let lastOnClose;
 
 /** The camera's wall-clock time, as the page's time tags show it (captured_at carries the camera's offset). */
 export function timeTag(iso) {
@@ -52,10 +53,17 @@ export function restoreFromUrl(stills) {
   return true;
 }
 
+let listening = false;
+
 function open(stills, index, onClose, how) {
   if (!stills.length) return;
+  index = Math.max(0, Math.min(stills.length - 1, Math.trunc(index) || 0));
   lastStills = stills;
+  if (!listening) addEventListener('popstate', onPopState); // kept: the forward button reopens a closed still
+  listening = true;
+  if (v?.pushed) how = 'entry'; // already on the viewer's own history entry: reused, not pushed again
   if (v) teardown(false);
+  lastOnClose = onClose;
   linkStyles();
   const button = (cls, label, text, onclick) => el('button', { type: 'button', className: cls, 'aria-label': label, title: label, onclick }, text);
   const time = el('time', { className: 'mcv-time' });
@@ -162,14 +170,14 @@ function teardown(notify) {
   if (notify) onClose?.();
 }
 
-addEventListener('popstate', () => {
+function onPopState() {
   const id = stillId() && decodeURIComponent(stillId());
   if (v && v.stills[v.index].id !== id) return teardown(true); // back button: the entry is gone already
   if (!v && id && history.state?.moncamStill) {
     const index = lastStills.findIndex((s) => s.id === id);
-    if (index >= 0) open(lastStills, index, undefined, 'entry'); // forward button
+    if (index >= 0) open(lastStills, index, lastOnClose, 'entry'); // forward button
   }
-});
+}
 
 function onKey(e) {
   const keys = {
