@@ -73,7 +73,9 @@ export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) =>
     }
     try {
       const record = await timelapses.build(day, 'web');
-      res.json(timelapseJson({ ...record }, day));
+      // The stored description, as GET /api/days shows it: it also holds the frame times (not in the MQTT record).
+      const stored = await timelapseFiles.get(day);
+      res.json(timelapseJson(stored?.meta ?? { ...record }, day));
     } catch (err) {
       if (err instanceof TimelapseError) {
         const code = err.failure.error.code;

@@ -36,5 +36,7 @@ export function timelapseJson(meta: TimelapseMeta, day: string) {
     bytes: meta.bytes,
     created_at: meta.created_at,
     last_captured_at: meta.last_captured_at,
+    /** Each frame's capture time, for the player; left out for a timelapse made before they were recorded. */
+    frame_times: meta.frame_times?.length === meta.frames ? meta.frame_times : undefined,
   };
 }
