@@ -77,16 +77,20 @@ describe('the page in Chromium', () => {
     await page.close();
   });
 
-  test('clicking the image, or the time tag, opens the full resolution (natural size = camera size)', async () => {
+  test('clicking the image, or the time tag, opens the still in the viewer with its original (natural size = camera size)', async () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await login(page, daemon.web);
+    const latest = daemon.app.store.latest()!;
     for (const selector of ['#latest-img', '#latest-time']) {
       await page.click(selector);
-      await page.waitForURL(/\/images\/.+\/full\.jpg$/);
-      const size = await page.$eval('img', (img) => [(img as HTMLImageElement).naturalWidth, (img as HTMLImageElement).naturalHeight]);
+      await page.waitForSelector('dialog.mcv[open]');
+      assert.equal(await page.getAttribute('dialog.mcv', 'data-id'), latest.id, selector);
+      assert.match((await page.getAttribute('.mcv-download', 'href'))!, new RegExp(`/images/${latest.id.replace('.', '\\.')}/full\\.jpg$`));
+      await page.waitForSelector('dialog.mcv[data-loaded="full"]');
+      const size = await page.$eval('.mcv-img', (img) => [(img as HTMLImageElement).naturalWidth, (img as HTMLImageElement).naturalHeight]);
       assert.deepEqual(size, [1600, 1200], selector);
-      await page.goBack();
-      await page.waitForSelector('#latest-time:not(:empty)');
+      await page.keyboard.press('Escape');
+      await page.waitForSelector('dialog.mcv', { state: 'detached' });
     }
     await page.close();
   });

@@ -9,7 +9,9 @@ import { addDays } from '../../src/storage/layout.ts';
 import type { Still } from '../../src/storage/store.ts';
 import { SIZES, launch, openPage, pageDaemon, seedStills, type PageDaemon } from '../helpers/page.ts';
 
-const HAS_VIEWER = fs.existsSync(path.join(import.meta.dirname, '..', '..', 'ui', 'assets', 'viewer.js'));
+const ASSETS = path.join(import.meta.dirname, '..', '..', 'ui', 'assets');
+const HAS_VIEWER = fs.existsSync(path.join(ASSETS, 'viewer.js'));
+const HAS_PLAYER = fs.existsSync(path.join(ASSETS, 'player.js'));
 
 /** Yesterday's stills at fixed local times, so the strip's shape does not depend on the hour the test runs. */
 const YESTERDAY_TIMES = ['01:10', '06:05', '06:25', '06:45', '09:00', '09:30', '15:00'];
@@ -207,8 +209,12 @@ describe('the page at phone and desktop sizes', () => {
           assert.equal(await page.textContent('#make-timelapse'), 'Update timelapse');
           // The player (player.js) or, without it, the animated WebP itself.
           await page.waitForFunction(() => document.getElementById('player')!.childElementCount > 0);
-          const src = await page.$eval('#player', (p) => p.querySelector('img,video')?.getAttribute('src') ?? p.innerHTML);
-          assert.match(src, new RegExp(`/timelapse/${yesterday}\\.webp`));
+          if (HAS_PLAYER) {
+            await page.waitForSelector('#player .mcp[data-mode]');
+            assert.match((await page.textContent('#player .mcp figcaption'))!, new RegExp(`^Timelapse of ${yesterday} · ${YESTERDAY_TIMES.length} stills`));
+          } else {
+            assert.match((await page.getAttribute('#player img', 'src'))!, new RegExp(`/timelapse/${yesterday}\\.webp`));
+          }
         } finally {
           await context.close();
         }

@@ -19,6 +19,7 @@ interface Timelapse {
   frame_times: string[];
 }
 
+// The page mounts its own player for the day's timelapse (#player); the one under test is in #player-box.
 async function mount(page: Page): Promise<void> {
   await page.evaluate(() => {
     const w = window as any;
@@ -27,14 +28,14 @@ async function mount(page: Page): Promise<void> {
     document.body.prepend(box);
     w.mounted = w.player.mountPlayer(box, w.day.timelapse);
   });
-  await page.waitForSelector('.mcp[data-mode]');
+  await page.waitForSelector('#player-box .mcp[data-mode]');
 }
 
-const attr = (page: Page, name: string) => page.getAttribute('.mcp', `data-${name}`);
+const attr = (page: Page, name: string) => page.getAttribute('#player-box .mcp', `data-${name}`);
 
 /** The colour at the centre of the canvas, and which seeded still it is closest to. */
 async function shownColour(page: Page): Promise<number> {
-  const px = await page.$eval('.mcp-screen', (c) => {
+  const px = await page.$eval('#player-box .mcp-screen', (c) => {
     const canvas = c as HTMLCanvasElement;
     return [
       ...canvas
@@ -55,7 +56,7 @@ async function medianInterval(page: Page, ms: number): Promise<{ median: number;
     (wait) =>
       new Promise<number[]>((resolve) => {
         const seen: number[] = [];
-        const root = document.querySelector('.mcp')!;
+        const root = document.querySelector('#player-box .mcp')!;
         const obs = new MutationObserver(() => seen.push(performance.now()));
         obs.observe(root, { attributes: true, attributeFilter: ['data-shown'] });
         setTimeout(() => (obs.disconnect(), resolve(seen)), wait);
@@ -104,20 +105,20 @@ describe('the timelapse player in Chromium', () => {
         assert.equal(t.frames, COLOURS.length);
         assert.deepEqual(t.frame_times, stillTimes, 'the API lists each frame time');
         assert.equal(await attr(page, 'mode'), 'decoder');
-        await page.waitForSelector('.mcp[data-shown="0"]');
+        await page.waitForSelector('#player-box .mcp[data-shown="0"]');
         assert.equal(await shownColour(page), 0);
-        assert.equal(await page.textContent('.mcp-time'), stillTimes[0]!.slice(0, 19).replace('T', ' '));
-        assert.equal(await page.getAttribute('.mcp-time', 'aria-live'), 'polite');
-        assert.match((await page.textContent('.mcp figcaption'))!, /^Timelapse of \d{4}-\d\d-\d\d · 5 stills$/);
-        assert.equal(await page.getAttribute('.mcp-play', 'aria-label'), 'Play');
-        assert.equal(await page.getAttribute('.mcp-seek', 'aria-label'), 'Frame');
-        assert.equal(await page.getAttribute('.mcp-speed', 'aria-label'), 'Speed');
-        assert.deepEqual(await page.$$eval('.mcp-speed option', (o) => o.map((x) => (x as HTMLOptionElement).value)), ['0.5', '1', '2', '4']);
-        for (const sel of ['.mcp-play', '.mcp-speed', '.mcp-seek']) {
+        assert.equal(await page.textContent('#player-box .mcp-time'), stillTimes[0]!.slice(0, 19).replace('T', ' '));
+        assert.equal(await page.getAttribute('#player-box .mcp-time', 'aria-live'), 'polite');
+        assert.match((await page.textContent('#player-box .mcp figcaption'))!, /^Timelapse of \d{4}-\d\d-\d\d · 5 stills$/);
+        assert.equal(await page.getAttribute('#player-box .mcp-play', 'aria-label'), 'Play');
+        assert.equal(await page.getAttribute('#player-box .mcp-seek', 'aria-label'), 'Frame');
+        assert.equal(await page.getAttribute('#player-box .mcp-speed', 'aria-label'), 'Speed');
+        assert.deepEqual(await page.$$eval('#player-box .mcp-speed option', (o) => o.map((x) => (x as HTMLOptionElement).value)), ['0.5', '1', '2', '4']);
+        for (const sel of ['#player-box .mcp-play', '#player-box .mcp-speed', '#player-box .mcp-seek']) {
           const b = (await page.locator(sel).boundingBox())!;
           assert.ok(b.height >= 44 && b.x >= 0 && b.x + b.width <= size.viewport.width, `${sel}: ${JSON.stringify(b)}`);
         }
-        const canvas = (await page.locator('.mcp-screen').boundingBox())!;
+        const canvas = (await page.locator('#player-box .mcp-screen').boundingBox())!;
         assert.ok(canvas.width <= size.viewport.width && canvas.width > 0);
         assert.deepEqual(problems, []);
       });
@@ -125,58 +126,58 @@ describe('the timelapse player in Chromium', () => {
       test('WCAG AA contrast in light and dark on the page: time, title and buttons 4.5:1', async () => {
         for (const colorScheme of ['light', 'dark'] as const) {
           await page.emulateMedia({ colorScheme });
-          const ratios = await contrasts(page, ['.mcp-time', '.mcp figcaption', '.mcp-play', '.mcp-speed']);
+          const ratios = await contrasts(page, ['#player-box .mcp-time', '#player-box .mcp figcaption', '#player-box .mcp-play', '#player-box .mcp-speed']);
           for (const [sel, ratio] of Object.entries(ratios)) assert.ok(ratio >= 4.5, `${colorScheme} ${sel}: ${ratio}`);
         }
         await page.emulateMedia({ colorScheme: null });
       });
 
       test('the scrubber seeks (by value and by arrow key): the colour and the time shown change', async () => {
-        await page.fill('.mcp-seek', '2');
-        await page.waitForSelector('.mcp[data-shown="2"]');
+        await page.fill('#player-box .mcp-seek', '2');
+        await page.waitForSelector('#player-box .mcp[data-shown="2"]');
         assert.equal(await shownColour(page), 2);
-        assert.equal(await page.textContent('.mcp-time'), stillTimes[2]!.slice(0, 19).replace('T', ' '));
-        assert.equal(await page.getAttribute('.mcp-seek', 'aria-valuetext'), stillTimes[2]!.slice(0, 19).replace('T', ' '));
-        await page.focus('.mcp-seek');
+        assert.equal(await page.textContent('#player-box .mcp-time'), stillTimes[2]!.slice(0, 19).replace('T', ' '));
+        assert.equal(await page.getAttribute('#player-box .mcp-seek', 'aria-valuetext'), stillTimes[2]!.slice(0, 19).replace('T', ' '));
+        await page.focus('#player-box .mcp-seek');
         await page.keyboard.press('ArrowRight');
-        await page.waitForSelector('.mcp[data-shown="3"]');
+        await page.waitForSelector('#player-box .mcp[data-shown="3"]');
         assert.equal(await shownColour(page), 3);
-        assert.equal(await page.textContent('.mcp-time'), stillTimes[3]!.slice(0, 19).replace('T', ' '));
+        assert.equal(await page.textContent('#player-box .mcp-time'), stillTimes[3]!.slice(0, 19).replace('T', ' '));
       });
 
       test('play advances frames at frame_ms; 4x speed shortens the interval; pause stops', async () => {
-        await page.focus('.mcp-play');
+        await page.focus('#player-box .mcp-play');
         await page.keyboard.press('Enter');
         assert.equal(await attr(page, 'playing'), 'true');
-        assert.equal(await page.getAttribute('.mcp-play', 'aria-label'), 'Pause');
-        assert.equal(await page.getAttribute('.mcp-time', 'aria-live'), 'off', 'not announced frame by frame while playing');
+        assert.equal(await page.getAttribute('#player-box .mcp-play', 'aria-label'), 'Pause');
+        assert.equal(await page.getAttribute('#player-box .mcp-time', 'aria-live'), 'off', 'not announced frame by frame while playing');
         const normal = await medianInterval(page, 1300);
         assert.ok(normal.changes >= 3, `frames advance: ${JSON.stringify(normal)}`);
         assert.ok(normal.median > FRAME_MS * 0.7 && normal.median < FRAME_MS * 1.6, `about ${FRAME_MS} ms a frame at 1x: ${JSON.stringify(normal)}`);
-        await page.selectOption('.mcp-speed', '4');
+        await page.selectOption('#player-box .mcp-speed', '4');
         const fast = await medianInterval(page, 900);
         assert.ok(fast.changes > normal.changes, JSON.stringify({ normal, fast }));
         assert.ok(fast.median < normal.median / 2.5, `4x is faster: ${JSON.stringify({ normal, fast })}`);
 
-        await page.click('.mcp-play');
+        await page.click('#player-box .mcp-play');
         assert.equal(await attr(page, 'playing'), 'false');
-        assert.equal(await page.getAttribute('.mcp-play', 'aria-label'), 'Play');
+        assert.equal(await page.getAttribute('#player-box .mcp-play', 'aria-label'), 'Play');
         const at = await attr(page, 'frame');
         const paused = await medianInterval(page, 500);
         assert.equal(paused.changes, 0, 'no frame changes while paused');
         assert.equal(await attr(page, 'frame'), at);
         const shown = Number(at);
         assert.equal(await shownColour(page), shown, 'the canvas holds the frame the scrubber names');
-        assert.equal(await page.inputValue('.mcp-seek'), at);
-        assert.equal(await page.textContent('.mcp-time'), stillTimes[shown]!.slice(0, 19).replace('T', ' '));
-        assert.equal(await page.getAttribute('.mcp-time', 'aria-live'), 'polite');
+        assert.equal(await page.inputValue('#player-box .mcp-seek'), at);
+        assert.equal(await page.textContent('#player-box .mcp-time'), stillTimes[shown]!.slice(0, 19).replace('T', ' '));
+        assert.equal(await page.getAttribute('#player-box .mcp-time', 'aria-live'), 'polite');
         assert.deepEqual(problems, []);
       });
 
       test('destroy() stops it and removes it', async () => {
-        await page.click('.mcp-play');
+        await page.click('#player-box .mcp-play');
         await page.evaluate(() => (window as any).mounted.destroy());
-        assert.equal(await page.$('.mcp'), null);
+        assert.equal(await page.$('#player-box .mcp'), null);
         await page.waitForTimeout(FRAME_MS * 2);
         assert.deepEqual(problems, [], 'no error from a timer left behind');
       });
@@ -192,13 +193,13 @@ describe('the timelapse player in Chromium', () => {
       await importModules(page);
       await mount(page);
       assert.equal(await attr(page, 'mode'), 'frames');
-      await page.waitForSelector('.mcp[data-shown="0"]');
+      await page.waitForSelector('#player-box .mcp[data-shown="0"]');
       assert.equal(await shownColour(page), 0);
-      await page.fill('.mcp-seek', '4');
-      await page.waitForSelector('.mcp[data-shown="4"]');
+      await page.fill('#player-box .mcp-seek', '4');
+      await page.waitForSelector('#player-box .mcp[data-shown="4"]');
       assert.equal(await shownColour(page), 4);
-      await page.click('.mcp-play');
-      await page.waitForSelector('.mcp[data-shown="0"]', { timeout: 2000 });
+      await page.click('#player-box .mcp-play');
+      await page.waitForSelector('#player-box .mcp[data-shown="0"]', { timeout: 2000 });
       assert.deepEqual(problems, []);
     } finally {
       await context.close();
@@ -215,10 +216,10 @@ describe('the timelapse player in Chromium', () => {
       await mount(page);
       assert.equal(await attr(page, 'mode'), 'img');
       const t = (await page.evaluate(() => (window as any).day.timelapse)) as Timelapse;
-      assert.equal(await page.getAttribute('.mcp img', 'src'), t.url);
-      assert.equal(await page.isVisible('.mcp-note'), true);
-      assert.equal(await page.isVisible('.mcp-controls'), false);
-      await page.waitForFunction(() => (document.querySelector('.mcp img') as HTMLImageElement).naturalWidth > 0);
+      assert.equal(await page.getAttribute('#player-box .mcp img', 'src'), t.url);
+      assert.equal(await page.isVisible('#player-box .mcp-note'), true);
+      assert.equal(await page.isVisible('#player-box .mcp-controls'), false);
+      await page.waitForFunction(() => (document.querySelector('#player-box .mcp img') as HTMLImageElement).naturalWidth > 0);
     } finally {
       await context.close();
     }

@@ -43,7 +43,7 @@ function openLatest(e) {
 
 /** A shared `#still=<id>` link: the viewer at that still, once its day is shown. */
 async function restoreViewer() {
-  if (!location.hash.startsWith('#still=')) return;
+  if (!location.hash.startsWith('#still=') || document.querySelector('dialog[open]')) return;
   try {
     const viewer = await import('./viewer.js');
     const all = [...dayState.stills];
