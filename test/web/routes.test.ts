@@ -142,6 +142,26 @@ describe('web: deny by default', () => {
     assert.equal((await web.get('/api/days/yesterday')).status, 400);
   });
 
+  test('the page arrives with the latest still in it (its image loads with the scripts)', async () => {
+    const web = new WebClient(daemon.web);
+    await web.login(PASSWORD);
+    const html = await (await web.get('/')).text();
+    const latest = daemon.app.store.latest()!;
+    assert.match(
+      html,
+      new RegExp(
+        `<img id="latest-img" alt="Latest still, taken [\\d: -]+" width="480" height="360" src="/images/${latest.id.replace('.', '\\.')}/thumb\\.jpg" srcset="`,
+      ),
+    );
+    assert.match(html, /<figure id="latest">/);
+    assert.match(
+      html,
+      new RegExp(
+        `<a id="latest-time"[^>]*href="/images/${latest.id.replace('.', '\\.')}/full\\.jpg"[^>]*>${latest.capturedAtIso.slice(0, 19).replace('T', ' ')}</a>`,
+      ),
+    );
+  });
+
   test('history: each still carries its scene change and whether it reached scene.change_threshold', async () => {
     const web = new WebClient(daemon.web);
     await web.login(PASSWORD);

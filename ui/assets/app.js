@@ -21,6 +21,7 @@ function showLatest(c) {
   if (!c) return;
   const img = $('latest-img');
   // The thumbnail on a phone, the 1280 px preview on a wide screen (both carry the time tag).
+  // The same as the server renders into the HTML (src/web/index-page.ts).
   img.srcset = `${c.urls.thumb} 480w, ${c.urls.preview} 1280w`;
   img.sizes = '(max-width: 520px) 100vw, 960px';
   img.src = c.urls.thumb;
