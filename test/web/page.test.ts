@@ -196,6 +196,24 @@ describe('the page at phone and desktop sizes', () => {
         }
       });
 
+      test('a shared #still=<id> link of another day opens that day with the still in the viewer', async () => {
+        if (!HAS_VIEWER) return;
+        const { context } = await openPage(browser, pd.daemon.web, { size });
+        try {
+          const target = seeded[4]!;
+          const page = await context.newPage(); // the link opened in a new tab
+          await page.goto(`${pd.daemon.web}/#still=${encodeURIComponent(target.id)}`);
+          await page.waitForSelector('dialog.mcv[open]');
+          assert.equal(await page.getAttribute('dialog.mcv', 'data-id'), target.id);
+          assert.match((await page.textContent('#day-title'))!, new RegExp(yesterday));
+          await page.keyboard.press('Escape');
+          await page.waitForSelector('dialog.mcv', { state: 'detached' });
+          assert.equal(page.url(), `${pd.daemon.web}/`);
+        } finally {
+          await context.close();
+        }
+      });
+
       test('timelapse: labelled with its day; made on request and shown in the player', async () => {
         const { context, page } = await openPage(browser, pd.daemon.web, { size });
         try {

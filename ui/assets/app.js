@@ -42,20 +42,33 @@ function openLatest(e) {
   openStill(stills, i);
 }
 
-/** A shared `#still=<id>` link: the viewer at that still, once its day is shown. */
+/** The local day a still id (a UTC instant) may be filed under: its UTC date or the day either side. */
+function daysOf(id) {
+  const utc = Date.UTC(Number(id.slice(0, 4)), Number(id.slice(4, 6)) - 1, Number(id.slice(6, 8)));
+  return [0, -1, 1].map((d) => new Date(utc + d * 86_400_000).toISOString().slice(0, 10));
+}
+
+/** A shared `#still=<id>` link: the viewer at that still, on its day (today's, or found by its id). */
 async function restoreViewer() {
   if (!location.hash.startsWith('#still=') || document.querySelector('dialog[open]')) return;
-  try {
-    const viewer = await import('./viewer.js');
+  const id = decodeURIComponent(location.hash.slice(7));
+  const shown = () => {
     const all = [...dayState.stills];
-    if (latest && !all.some((s) => s.id === latest.id)) all.push(latest);
-    if (viewer.restoreFromUrl) viewer.restoreFromUrl(all);
-    else {
-      const i = all.findIndex((s) => `#still=${s.id}` === location.hash);
-      if (i >= 0) viewer.openViewer(all, i, {});
+    if (latest && latest.day === dayState.day && !all.some((s) => s.id === latest.id)) all.push(latest);
+    return all;
+  };
+  try {
+    if (!shown().some((s) => s.id === id) && /^\d{8}T/.test(id)) {
+      for (const day of daysOf(id)) {
+        if (!dayState.days.includes(day)) continue;
+        await loadDay(day);
+        if (dayState.stills.some((s) => s.id === id)) break;
+      }
     }
+    const viewer = await import('./viewer.js');
+    viewer.restoreFromUrl(shown());
   } catch {
-    // no viewer: the page alone
+    // no viewer, or no such still: the page alone
   }
 }
 
@@ -121,8 +134,7 @@ async function main() {
   listen();
   // The status turns on its own too (a still becomes overdue, a pause ends).
   setInterval(() => refreshState().catch(() => undefined), 60_000);
-  loadDays().catch(() => undefined);
-  await loadDay(s.today);
+  await Promise.all([loadDays().catch(() => undefined), loadDay(s.today)]);
   document.documentElement.dataset.ready = 'true'; // tests and the bench wait for this
   restoreViewer();
   if (s.fresh_on_visit) {
