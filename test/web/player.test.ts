@@ -201,6 +201,19 @@ describe('the timelapse player in Chromium', () => {
       await page.click('#player-box .mcp-play');
       await page.waitForSelector('#player-box .mcp[data-shown="0"]', { timeout: 2000 });
       assert.deepEqual(problems, []);
+
+      // A timelapse made before frame times were recorded: the frame's number instead of its time.
+      await page.evaluate(() => {
+        const w = window as any;
+        w.mounted.destroy();
+        w.day.timelapse = { ...w.day.timelapse, frame_times: undefined };
+      });
+      await mount(page);
+      await page.waitForSelector('#player-box .mcp[data-shown="0"]');
+      assert.equal(await page.textContent('#player-box .mcp-time'), 'Frame 1 of 5');
+      await page.fill('#player-box .mcp-seek', '3');
+      await page.waitForSelector('#player-box .mcp[data-shown="3"]');
+      assert.equal(await page.textContent('#player-box .mcp-time'), 'Frame 4 of 5');
     } finally {
       await context.close();
     }
@@ -219,6 +232,7 @@ describe('the timelapse player in Chromium', () => {
       assert.equal(await page.getAttribute('#player-box .mcp img', 'src'), t.url);
       assert.equal(await page.isVisible('#player-box .mcp-note'), true);
       assert.equal(await page.isVisible('#player-box .mcp-controls'), false);
+      assert.match((await page.textContent('#player-box .mcp-note'))!, /cannot be paused or scrubbed/);
       await page.waitForFunction(() => (document.querySelector('#player-box .mcp img') as HTMLImageElement).naturalWidth > 0);
     } finally {
       await context.close();

@@ -131,12 +131,13 @@ export function mountPlayer(container, timelapse) {
     showTime(frame);
   }
 
-  function fallback(why) {
+  function fallback(err) {
     if (destroyed) return;
     canvas.replaceWith(el('img', { className: 'mcp-screen', src: t.url, alt: label, width: t.width || 480, height: t.height || 360 }));
     controls.hidden = true;
     note.hidden = false;
-    note.textContent = `It plays by itself here: ${why}`;
+    note.textContent = 'This browser plays the timelapse by itself here: it cannot be paused or scrubbed.';
+    root.dataset.reason = err?.message || String(err);
     root.dataset.mode = 'img';
   }
 
@@ -153,10 +154,11 @@ export function mountPlayer(container, timelapse) {
         times = undefined; // they describe other frames
         seek.max = n - 1;
       }
-      play.disabled = seek.disabled = speed.disabled = false;
+      seek.disabled = speed.disabled = false;
+      play.disabled = n < 2;
       seekTo(0);
     },
-    (err) => fallback(err?.message || 'this browser cannot step through the frames'),
+    (err) => fallback(err),
   );
 
   return {

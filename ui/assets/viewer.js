@@ -273,6 +273,8 @@ function onMove(e) {
     v.tx = g.tx + e.clientX - g.x;
     v.ty = g.ty + e.clientY - g.y;
     apply();
+  } else if (!g.pinch) {
+    v.img.style.transform = `translateX(${e.clientX - g.x}px)`; // the still follows the swiping finger
   }
 }
 
@@ -282,6 +284,7 @@ function onUp(e) {
   if (g.pinch || v.pointers.size) return; // a pinch ends when its last finger lifts; no swipe or tap from it
   const dx = e.clientX - g.x;
   const dy = e.clientY - g.y;
+  if (g.scale === 1) apply(); // back in place (or the next still, centred)
   if (e.type === 'pointerup' && g.scale === 1 && Math.abs(dx) > SWIPE_PX && Math.abs(dx) > Math.abs(dy)) step(dx < 0 ? 1 : -1);
   else if (e.pointerType !== 'mouse' && Math.hypot(dx, dy) < 10) {
     // A tap; two in quick succession zoom in there, or back out (a mouse double-clicks instead).
