@@ -344,6 +344,9 @@ describe('web: live updates and fresh stills', () => {
         return day.hours.flatMap((h) => h.captures.map((c) => c.id));
       };
       assert.deepEqual(await ids(), [], 'not filed in the hourly history');
+      const timelapse = await web.api('/api/timelapse', JSON.stringify({ day: state.latest.day }));
+      assert.equal(timelapse.status, 409, 'nor in the timelapse');
+      assert.equal(((await timelapse.json()) as { error: string }).error, 'no_stills');
       const taken = (await (await web.api('/api/capture')).json()) as { id: string; trigger: string };
       assert.equal(taken.trigger, 'web');
       assert.deepEqual(await ids(), [taken.id]);
