@@ -211,7 +211,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     : undefined;
 
   const sessions = new FileSessionStore(path.join(privateDir, 'sessions.json'), logger.child({ module: 'web' }));
-  const events = new EventHub(captures, { maxClients: config.web.max_event_clients, timelapses });
+  const events = new EventHub(captures, { maxClients: config.web.max_event_clients, timelapses, timelapseFiles });
   const web =
     webEnabled && secret
       ? new WebServer({

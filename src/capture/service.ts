@@ -167,6 +167,8 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     // Joined requests are echoed in the event and the metadata: a flood during a slow capture must not
     // grow them without limit. Later requests still get the still, just not their id echoed.
     const named = Boolean(request.requestId || request.source);
+    // A still someone asked to keep (Take still, a command) is not a visit's, whoever asked first.
+    if (job.trigger === 'visit' && request.trigger !== 'visit') job.trigger = request.trigger;
     if (named ? job.named < MAX_REQUESTS_PER_CAPTURE : job.requests.length - job.named < MAX_REQUESTS_PER_CAPTURE) {
       job.requests.push(request);
       if (named) job.named++;
@@ -308,11 +310,14 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     const thumb = derivedP.then((d) => d.thumb.jpeg);
     const preview = derivedP.then((d) => d.preview.jpeg);
     for (const p of [thumb, preview, meta, scene]) p.catch(() => undefined); // a decode error surfaces through save()
-    const stored = await store.save({ capturedAt, original, thumb, preview, meta });
+    // A visit's still is shown and published but filed in no day (web.keep_visit_stills), and is no scene
+    // reference: a change is marked on the filed still that shows it.
+    const transient = job.trigger === 'visit' && !config.web.keep_visit_stills;
+    const stored = await store.save({ capturedAt, original, thumb, preview, meta, transient });
     const capture: SavedStill = { ...stored, meta: stillMeta(stored, await meta, store.timeZone) };
     const derived = await derivedP;
     const reading = await scene;
-    this.scenes.remember(profile, derived.scene.signature, reading.brightness);
+    if (!transient) this.scenes.remember(profile, derived.scene.signature, reading.brightness);
     const pipelineMs = performance.now() - t1;
     logger.info(
       {

@@ -349,6 +349,12 @@ const web = z
         'Reverse proxy in front of the page (TLS termination): true for a proxy on this machine, or its IP address(es) / subnet(s), e.g. 192.168.1.2. Only these may set X-Forwarded-For (the client address the login limit counts) and X-Forwarded-Proto. nginx and Caddy examples: docs/tls.md.',
       ),
     fresh_on_visit: z.boolean().default(true).describe('Opening the page asks for a fresh still, as the old app did.'),
+    keep_visit_stills: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Keep the stills page visits take in the hourly history and the timelapse. Default: a visit still is shown and published as the latest image (trigger visit) but filed in no day; the next still replaces it.',
+      ),
     fresh_window_s: int(0, 86_400).default(60).describe('Visits within this many seconds of the last still share it instead of taking another.'),
     session_idle_hours: int(1, 24 * 365)
       .default(24 * 7)
