@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import sharp from 'sharp';
 import { CaptureService } from '../dist/capture/service.js';
-import { drawTimeTag } from '../dist/capture/timetag.js';
+import { drawTimeTag } from '../dist/image/timetag.js';
 import { sceneStats } from '../dist/scene/scene.js';
 import { loadSharp } from '../dist/sharp.js';
 import { loadConfig } from '../dist/config/load.js';

@@ -6,6 +6,7 @@ import readline from 'node:readline';
 import path from 'node:path';
 import sharp from 'sharp';
 import { profileDaemon } from './daemon-profile.ts';
+import { pageBudgets, pageRows } from './page.ts';
 
 // The daemon's memory settings, as in `npm start` and deploy/moncam.service (see README: memory).
 const NODE_FLAGS = ['--max-semi-space-size=2', '--no-concurrent-recompilation'];
@@ -175,6 +176,7 @@ const pipe = capturePipeline();
 const overhead = median(pipe.overhead);
 const latency = median(mqttLatency());
 const web = await webNumbers();
+const pageB = await pageBudgets();
 const hist = history();
 const cam = cameraLatency();
 // The real daemon as `moncam run` starts it (dist/bin.js through its shebang; no wrapper environment).
@@ -204,6 +206,7 @@ const rows: Array<[string, string, string, string]> = [
   ['MQTT command -> preview at a subscriber (median of 20)', ms(latency), `${(latency / overhead).toFixed(2)}x overhead`, '<= 2.5x'],
   ['authenticated page GET / p50 (+ /api/state p50)', `${ms(web.pageP50)} (+${ms(web.stateP50)})`, '', '<= 20 ms'],
   ['latest thumbnail, requests/s (wrk, 16 connections, 5 s)', web.thumbRps.toFixed(0), '', '>= 3000'],
+  ...pageRows(pageB),
   [`RSS idle 10 s after start (web + broker + MQTT) — ${REAL}`, mb(daemon.idleRss), verdict(daemon.idleRss, 80e6), '<= 80 MB'],
   [`RSS peak, ${p12.latency.length} stills of 12 MP + page load — ${REAL}`, mb(p12.peakRss), verdict(p12.peakRss, 160e6), '<= 160 MB'],
   [`RSS peak, then ${p8.latency.length} stills of 8 MP + page load — ${REAL}`, mb(p8.peakRss), verdict(p8.peakRss, 160e6), '<= 160 MB'],

@@ -11,15 +11,18 @@ import { CaptureService } from './capture/service.ts';
 import { HealthService } from './health/service.ts';
 import { Lifecycle, named } from './lifecycle.ts';
 import { stillRequest } from './capture/request.ts';
-import type { Config } from './config/schema.ts';
+import type { Config, Exposure } from './config/schema.ts';
 import { expiryState, readTlsPair, type TlsPair } from './config/tls.ts';
 import { EmbeddedBroker } from './mqtt/broker.ts';
 import { MqttBridge, type MqttBridgeDeps } from './mqtt/bridge.ts';
+import { MqttControls } from './mqtt/controls.ts';
 import { brokerUrl, clientOptions } from './mqtt/connection.ts';
 import type { DiscoveryContext } from './mqtt/discovery.ts';
 import { isCommandTopic, mqttTopics } from './mqtt/topics.ts';
 import { AutoExposure } from './schedule/exposure.ts';
 import { Scheduler } from './schedule/scheduler.ts';
+import { applyOverrides, readOverrides, settingsFile } from './settings/overrides.ts';
+import { Settings } from './settings/service.ts';
 import { DataDirLock } from './storage/lock.ts';
 import { ControlServer } from './control/socket.ts';
 import { CaptureStore } from './storage/store.ts';
@@ -62,8 +65,11 @@ export interface App {
   readonly captures: CaptureService;
   readonly health: HealthService;
   readonly timelapses: TimelapseService;
-  readonly autoExposure?: AutoExposure;
-  readonly scheduler?: Scheduler;
+  /** Follows the light for `schedule.exposure: auto` (from the config or set from Home Assistant). */
+  readonly autoExposure: AutoExposure;
+  readonly scheduler: Scheduler;
+  /** The effective settings: the config with Home Assistant's overrides. */
+  readonly settings: Settings;
   readonly broker?: EmbeddedBroker;
   readonly mqtt?: MqttBridge;
   readonly web?: WebServer;
@@ -94,9 +100,16 @@ async function tlsPair(section: 'web' | 'broker', files: { tls_cert?: string; tl
 /** Chooses the camera (probing spawns short-lived programs only) and wires the services. */
 export async function createApp(deps: AppDeps): Promise<App> {
   const { config, logger } = deps;
+  // Settings changed from Home Assistant, read before the camera: its warm profile uses the effective quality.
+  const overridesFile = settingsFile(config.data_dir);
+  const read = await readOverrides(overridesFile);
+  if (read.problem) logger.warn({ code: read.problem.code, file: overridesFile }, `${read.problem.message}: the config file's settings apply`);
+  const settings = new Settings({ config, file: overridesFile, initial: read.overrides, logger: logger.child({ module: 'settings' }) });
   // A daemon may keep rpicam-still warm (camera.warm) for its on-demand still; start() starts nothing, the
   // first still does, and stop() ends it via camera.stop().
-  const probe = deps.camera ? undefined : await probeCamera(config, { logger: logger.child({ module: 'camera' }), warmProfile: stillRequest(config) });
+  const probe = deps.camera
+    ? undefined
+    : await probeCamera(config, { logger: logger.child({ module: 'camera' }), warmProfile: stillRequest(applyOverrides(config, read.overrides)) });
   const camera = deps.camera ?? probe!.camera;
   // One clock for day folders and local times everywhere (Intl formatters are costly to build).
   const clock = new LocalClock(config.schedule.timezone);
@@ -109,16 +122,18 @@ export async function createApp(deps: AppDeps): Promise<App> {
     logger: logger.child({ module: 'storage' }),
   });
   const lock = new DataDirLock(config.data_dir, logger.child({ module: 'storage' }));
-  let autoExposure: AutoExposure | undefined;
   const captures = new CaptureService({
     camera,
     store,
     config,
+    settings,
     logger: logger.child({ module: 'capture' }),
-    ...(config.schedule.exposure === 'auto' ? { scheduleExposure: () => autoExposure?.exposure } : {}),
+    clock,
+    // Consulted only while the effective schedule.exposure is auto; always there, so HA can switch to auto.
+    scheduleExposure: (): Exposure => autoExposure.exposure, // called only once stills are taken, after autoExposure is built
     ...(deps.releaseMemory ? { afterStill: deps.releaseMemory } : {}),
   });
-  if (config.schedule.exposure === 'auto') autoExposure = new AutoExposure({ config, logger: logger.child({ module: 'schedule' }), captures, store });
+  const autoExposure = new AutoExposure({ config, logger: logger.child({ module: 'schedule' }), captures, store });
   const webEnabled = deps.web !== false && config.web.enabled;
   const privateDir = path.join(config.data_dir, 'private');
   // The web page's secret also signs the timelapse links published over MQTT.
@@ -133,9 +148,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     link: (day) => timelapseLink(secret, day),
     ...deps.timelapseTiming,
   });
-  const scheduler = config.schedule.enabled
-    ? new Scheduler({ capture: captures, cron: config.schedule.cron, timezone: config.schedule.timezone, logger: logger.child({ module: 'schedule' }) })
-    : undefined;
+  const scheduler = new Scheduler({ capture: captures, settings, timezone: config.schedule.timezone, logger: logger.child({ module: 'schedule' }) });
   const health = new HealthService({
     backend: camera.backend,
     ...(probe?.fallback ? { fallback: probe.fallback } : {}),
@@ -192,6 +205,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         store,
         clock,
         timelapses,
+        controls: new MqttControls({ topics, settings, logger: logger.child({ module: 'mqtt' }) }),
         logger: logger.child({ module: 'mqtt' }),
         announcedFile: path.join(config.data_dir, 'mqtt-announced.json'),
         ...(broker ? { maxPacketSize: config.broker.max_packet_size } : {}),
@@ -202,7 +216,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     : undefined;
 
   const sessions = new FileSessionStore(path.join(privateDir, 'sessions.json'), logger.child({ module: 'web' }));
-  const events = new EventHub(captures, { maxClients: config.web.max_event_clients, timelapses });
+  const events = new EventHub(captures, { maxClients: config.web.max_event_clients, timelapses, timelapseFiles });
   const web =
     webEnabled && secret
       ? new WebServer({
@@ -241,6 +255,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       { name: 'data dir lock', start: () => lock.acquire(), stop: () => lock.release() },
       { name: 'camera', stop: () => camera.stop?.() },
       named('store', store),
+      named('settings', settings),
       named('auto exposure', autoExposure),
       named('MQTT broker', broker),
       named('MQTT client', mqtt),
@@ -268,6 +283,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     timelapses,
     autoExposure,
     scheduler,
+    settings,
     broker,
     mqtt,
     web,
@@ -280,7 +296,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
           data_dir: config.data_dir,
           latest: store.latest()?.id,
           mqtt: mqtt ? brokerUrl(config, broker) : 'off',
-          exposure: autoExposure ? `auto (${autoExposure.mode})` : (config.schedule.exposure ?? config.camera.exposure),
+          exposure:
+            settings.config.schedule.exposure === 'auto'
+              ? `auto (${autoExposure.mode})`
+              : (settings.config.schedule.exposure ?? settings.config.camera.exposure),
         },
         'moncam started',
       );

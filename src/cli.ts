@@ -1,15 +1,15 @@
 // `moncam` command line: parses arguments, runs one command, returns its exit code.
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import YAML from 'yaml';
 import { CaptureFailedError } from './capture/service.ts';
 import { cmdCapture } from './cli/capture.ts';
+import { cmdConfig } from './cli/config.ts';
 import { UsageError, type CliIo } from './cli/io.ts';
 import { cmdMqttRemove } from './cli/mqtt-remove.ts';
 import { cmdPasswd } from './cli/passwd.ts';
 import { cmdRun } from './cli/run.ts';
 import { serviceInstall } from './cli/systemd.ts';
-import { ConfigError, loadConfig, redactConfig, type LoadedConfig } from './config/load.ts';
+import { ConfigError, loadConfig, type LoadedConfig } from './config/load.ts';
 import { configReference } from './config/reference.ts';
 import { version } from './version.ts';
 
@@ -21,7 +21,8 @@ Usage:
   moncam [run]                 start the daemon (schedule, storage; MQTT and web as configured)
   moncam capture [--out FILE]  take one still now; store it (default) or write the original to FILE (- for stdout)
                                (while the daemon runs, its camera takes the still and keeps it in the history)
-  moncam config                print the effective configuration (secrets redacted)
+  moncam config [--json]       print the effective configuration (secrets redacted) and where each value
+                               came from: default, config file, env (MONCAM_*) or HA override
   moncam config --reference    print every setting with its environment variable and default (Markdown)
   moncam passwd [--mqtt]       set the web password (hidden prompt on a terminal, else one line from stdin);
                                --mqtt: a separate password for MQTT clients (Home Assistant), user moncam
@@ -57,6 +58,7 @@ const OPTIONS = {
   print: { type: 'boolean' },
   force: { type: 'boolean' },
   mqtt: { type: 'boolean' },
+  json: { type: 'boolean' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -83,7 +85,10 @@ const COMMANDS: Record<string, Command> = {
     run: ({ io, load, values }) =>
       cmdCapture(load().config, io, values.out === undefined || values.out === '-' ? values.out : path.resolve(io.cwd, values.out)),
   },
-  config: { options: ['reference'], run: async ({ io, load, values }) => printConfig(io, values.reference ? undefined : load()) },
+  config: {
+    options: ['reference', 'json'],
+    run: async ({ io, load, values }) => (values.reference ? printReference(io) : cmdConfig(load(), io, values.json === true)),
+  },
   passwd: { options: ['mqtt'], run: ({ io, load, values }) => cmdPasswd(load().config, io, values.mqtt === true) },
   'mqtt remove': { options: [], run: ({ io, load }) => cmdMqttRemove(load().config, io) },
   // No config: the file given with --config is for the service to read, not for this command.
@@ -97,12 +102,8 @@ const COMMANDS: Record<string, Command> = {
 const GLOBAL_OPTIONS: OptionName[] = ['config', 'help', 'version'];
 const HINT = 'see moncam --help';
 
-function printConfig(io: CliIo, loaded: LoadedConfig | undefined): number {
-  if (!loaded) io.stdout.write(configReference() + '\n');
-  else
-    io.stdout.write(
-      `# effective configuration${loaded.file ? ` (file: ${loaded.file})` : ' (no config file)'}\n` + YAML.stringify(redactConfig(loaded.config)),
-    );
+function printReference(io: CliIo): number {
+  io.stdout.write(configReference() + '\n');
   return 0;
 }
 

@@ -8,7 +8,7 @@ export function utcDate(y: number, month: number, day: number, h = 0, mi = 0, s 
   return date;
 }
 
-const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+export const pad = (n: number, w = 2) => String(n).padStart(w, '0');
 export const formatDay = (y: number, mo: number, d: number) => `${pad(y, 4)}-${pad(mo)}-${pad(d)}`;
 
 /** The wall-clock fields of an instant in one zone, plus that zone's UTC offset at that instant. */

@@ -1,6 +1,6 @@
 // Backend 'ffmpeg': a USB webcam through V4L2, or an RTSP/HTTP source; one frame as JPEG on stdout.
 import { captureWithProgram, classifyByRules, type Classification, type ClassifyRule, type ProgramCameraOptions } from './spawn.ts';
-import type { Camera, Still, StillRequest } from './types.ts';
+import type { Camera, Shot, StillRequest } from './types.ts';
 
 export interface FfmpegSource {
   /** V4L2 device, used when no url is set. */
@@ -79,7 +79,7 @@ export class FfmpegCamera implements Camera {
     this.description = `${this.program} from ${opts.url ? redactUrl(opts.url) : (opts.device ?? '/dev/video0')}`;
   }
 
-  async capture(req: StillRequest, signal?: AbortSignal): Promise<Still> {
+  async capture(req: StillRequest, signal?: AbortSignal): Promise<Shot> {
     const run = await captureWithProgram(this.opts, this.program, {
       args: ffmpegArgs(req, this.opts, this.opts.extraArgs),
       req,

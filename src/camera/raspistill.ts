@@ -1,7 +1,7 @@
 // Backend 'raspistill': the legacy MMAL camera stack (Raspberry Pi OS Buster and older, or legacy mode).
 import type { Exposure } from '../config/schema.ts';
 import { captureWithProgram, classifyByRules, type Classification, type ClassifyRule, type ProgramCameraOptions } from './spawn.ts';
-import type { Camera, Still, StillRequest } from './types.ts';
+import type { Camera, Shot, StillRequest } from './types.ts';
 
 // raspistill -ex modes (RaspiCamControl.c): auto, night, verylong, sports, ...; it has no "short", sports is the fast-shutter one.
 const EXPOSURE: Record<Exposure, string> = { normal: 'auto', night: 'night', long: 'verylong', short: 'sports', sport: 'sports' };
@@ -62,7 +62,7 @@ export class RaspistillCamera implements Camera {
     this.description = `${this.program} (legacy MMAL camera stack)`;
   }
 
-  async capture(req: StillRequest, signal?: AbortSignal): Promise<Still> {
+  async capture(req: StillRequest, signal?: AbortSignal): Promise<Shot> {
     const run = await captureWithProgram(this.opts, this.program, {
       args: raspistillArgs(req, this.opts.extraArgs),
       req,

@@ -2,7 +2,7 @@
 import type { Exposure } from '../config/schema.ts';
 import { captureWithProgram, classifyByRules, type Classification, type ClassifyRule, type ProgramCameraOptions } from './spawn.ts';
 import { withSensorSize, type Size } from './sensor.ts';
-import type { Camera, Still, StillRequest } from './types.ts';
+import type { Camera, Shot, StillRequest } from './types.ts';
 
 // libcamera has no night mode (rpicam-apps core/options.cpp exposure_table: normal, sport, short, long, custom).
 const EXPOSURE: Record<Exposure, string> = { normal: 'normal', night: 'long', long: 'long', short: 'short', sport: 'sport' };
@@ -96,7 +96,7 @@ export class RpicamCamera implements Camera {
     this.description = `${this.program} (libcamera)`;
   }
 
-  async capture(asked: StillRequest, signal?: AbortSignal): Promise<Still> {
+  async capture(asked: StillRequest, signal?: AbortSignal): Promise<Shot> {
     const req = withSensorSize(asked, this.opts.sensorSize);
     const { args, rotate } = rpicamArgs(req, this.opts.extraArgs);
     const run = await captureWithProgram(this.opts, this.program, { args, req, signal, classify: classifyRpicam });

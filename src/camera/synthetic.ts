@@ -1,7 +1,8 @@
 // A camera for machines without one: renders a test scene with the time on it, so everything downstream is real.
 import { loadSharp } from '../sharp.ts';
 import { drawTimeTag, timeTagText } from '../image/timetag.ts';
-import type { Camera, Still, StillRequest } from './types.ts';
+import { LocalClock } from '../clock.ts';
+import type { Camera, Shot, StillRequest } from './types.ts';
 
 export interface SyntheticOptions {
   width?: number;
@@ -35,12 +36,14 @@ export class SyntheticCamera implements Camera {
   readonly backend = 'synthetic';
   readonly description = 'synthetic test scene (no camera found)';
   private readonly opts: SyntheticOptions;
+  /** Built on the first still: a time-zone formatter is costly, and constructors only store. */
+  private clock?: LocalClock;
 
   constructor(opts: SyntheticOptions = {}) {
     this.opts = opts;
   }
 
-  async capture(req: StillRequest): Promise<Still> {
+  async capture(req: StillRequest): Promise<Shot> {
     const sharp = await loadSharp();
     const date = (this.opts.now ?? (() => new Date()))();
     const width = req.width ?? this.opts.width ?? DEFAULT_WIDTH;
@@ -53,7 +56,11 @@ export class SyntheticCamera implements Camera {
       .toBuffer();
     // A big clock in the scene (not the small burned-in tag added to derived images).
     const scale = Math.max(1, Math.floor(width / 200));
-    drawTimeTag(pixels, width, height, 3, timeTagText(date, this.opts.timeZone), { scale, left: Math.round(width * 0.05), top: Math.round(height * 0.8) });
+    drawTimeTag(pixels, width, height, 3, timeTagText(date, (this.clock ??= new LocalClock(this.opts.timeZone))), {
+      scale,
+      left: Math.round(width * 0.05),
+      top: Math.round(height * 0.8),
+    });
     let img = sharp(pixels, { raw: { width, height, channels: 3 } });
     if (req.rotation) img = img.rotate(req.rotation);
     if (req.vflip) img = img.flip();

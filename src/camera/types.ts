@@ -29,7 +29,7 @@ export interface StillRequest {
   width?: number;
   height?: number;
   quality: number;
-  /** Clockwise; a backend that cannot do it returns the rest in `Still.rotate`. */
+  /** Clockwise; a backend that cannot do it returns the rest in `Shot.rotate`. */
   rotation: 0 | 90 | 180 | 270;
   hflip: boolean;
   vflip: boolean;
@@ -48,7 +48,8 @@ export interface StillRequest {
   timeoutMs: number;
 }
 
-export interface Still {
+/** What a camera backend returns; `Still` (storage/still.ts) is the kept still with its metadata. */
+export interface Shot {
   /** The JPEG exactly as the camera produced it. */
   jpeg: Buffer;
   /** Rotation still to apply losslessly (EXIF orientation); the backend did the rest. */
@@ -60,7 +61,7 @@ export interface Camera {
   readonly backend: string;
   /** Human-readable: the program and device it uses. */
   readonly description: string;
-  capture(req: StillRequest, signal?: AbortSignal): Promise<Still>;
+  capture(req: StillRequest, signal?: AbortSignal): Promise<Shot>;
   /** Release anything held open (warm processes); optional. */
   stop?(): Promise<void>;
 }

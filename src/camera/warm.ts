@@ -1,8 +1,8 @@
 // Warm mode for the rpicam backend: `rpicam-still -t 0 --signal` keeps the camera running and writes a still
-// One file though over 300 lines: the warm process lifecycle and its job hand-off share one state machine; the process itself is already warm-process.ts.
 // on each SIGUSR1, so an on-demand still costs one switch to still mode (well under a second) instead of
 // camera start plus the settle time (several seconds). The process and the protocol it follows are in
 // ./warm-process.ts; this file decides when warm mode is used and turns requests into stills.
+// One file though over 300 lines: the warm process lifecycle and its job hand-off share one state machine; the process itself is already warm-process.ts.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { JoinedQueue } from './jobs.ts';
 import { validateJpeg } from './jpeg.ts';
 import { rotationLeft, rpicamImageArgs, RpicamCamera, type RpicamOptions } from './rpicam.ts';
-import { CameraError, type Camera, type Still, type StillRequest } from './types.ts';
+import { CameraError, type Camera, type Shot, type StillRequest } from './types.ts';
 import { withSensorSize } from './sensor.ts';
 import { makeStillDir, MAX_OUTPUT_NAME, rpicamWarmArgs, WarmProcess, type Outcome } from './warm-process.ts';
 
@@ -76,7 +76,7 @@ export class WarmRpicamCamera implements Camera {
   private disabledReason?: string;
   private closed = false;
   private dir?: string;
-  private readonly queue = new JoinedQueue<Still>((signal) => this.abortError(signal));
+  private readonly queue = new JoinedQueue<Shot>((signal) => this.abortError(signal));
   /** Stops under way (some are not awaited where they start, e.g. when warm mode turns itself off). */
   private readonly stopping = new Set<Promise<void>>();
 
@@ -106,7 +106,7 @@ export class WarmRpicamCamera implements Camera {
     return this.dir;
   }
 
-  capture(asked: StillRequest, signal?: AbortSignal): Promise<Still> {
+  capture(asked: StillRequest, signal?: AbortSignal): Promise<Shot> {
     const req = withSensorSize(asked, this.opts.sensorSize);
     const job: Job = { key: this.keyOf(req), req };
     return this.queue.run(job.key, signal, (jobSignal) => this.run(job, jobSignal));
@@ -125,7 +125,7 @@ export class WarmRpicamCamera implements Camera {
     return JSON.stringify([rpicamImageArgs(req), rotationLeft(req) ?? 0]);
   }
 
-  private async run(job: Job, signal: AbortSignal): Promise<Still> {
+  private async run(job: Job, signal: AbortSignal): Promise<Shot> {
     const { req } = job;
     if (signal.aborted) throw this.abortError(signal);
     // Nothing runs while an earlier warm process may still hold the camera.
@@ -139,7 +139,7 @@ export class WarmRpicamCamera implements Camera {
     return this.warmCapture(job, performance.now() + req.timeoutMs, signal);
   }
 
-  private async warmCapture(job: Job, deadline: number, signal: AbortSignal): Promise<Still> {
+  private async warmCapture(job: Job, deadline: number, signal: AbortSignal): Promise<Shot> {
     const { req } = job;
     let proc = this.proc;
     if (!proc || !proc.running) {
@@ -169,7 +169,7 @@ export class WarmRpicamCamera implements Camera {
   }
 
   /** The process did not become ready: report, count, and for a warm-only problem take this still single-shot. */
-  private async startFailed(proc: WarmProcess, outcome: Outcome, job: Job, deadline: number, signal: AbortSignal): Promise<Still> {
+  private async startFailed(proc: WarmProcess, outcome: Outcome, job: Job, deadline: number, signal: AbortSignal): Promise<Shot> {
     if (outcome === 'aborted') throw this.abortError(signal); // it keeps starting; the next still uses it
     if (outcome === 'exited' && proc.stopping)
       throw new CameraError('failed', `${this.program} (warm): stopped while starting (${proc.howItEnded()})`, { detail: 'stopped' });
@@ -188,7 +188,7 @@ export class WarmRpicamCamera implements Camera {
     return this.single.capture({ ...job.req, timeoutMs: Math.floor(left) }, signal);
   }
 
-  private async shoot(proc: WarmProcess, req: StillRequest, deadline: number, signal: AbortSignal): Promise<Still> {
+  private async shoot(proc: WarmProcess, req: StillRequest, deadline: number, signal: AbortSignal): Promise<Shot> {
     const file = this.file();
     // Never return an earlier still: the file is gone before the signal, and only a new "Saved image" counts.
     await fsp.rm(file, { force: true });

@@ -24,6 +24,7 @@ import { CaptureHealth, type HealthSnapshot } from './health.ts';
 import { originalOf } from './original.ts';
 import { stillRequest } from './request.ts';
 import { timeTagText } from '../image/timetag.ts';
+import { LocalClock } from '../clock.ts';
 
 export { TRIGGERS, type Trigger } from '../storage/still.ts';
 
@@ -48,8 +49,12 @@ export interface CaptureServiceDeps {
   config: Config;
   logger: Logger;
   now?: () => Date;
+  /** The app's clock for the burned-in time tag; default: one for schedule.timezone. */
+  clock?: LocalClock;
   /** `schedule.exposure: auto`: the profile scheduled stills use now (else the fixed schedule.exposure applies). */
   scheduleExposure?: () => Exposure | undefined;
+  /** The effective settings (HA overrides of quality and schedule.exposure), read for every still. */
+  settings?: { readonly config: Config };
   /** Called once each still has settled, stored or failed (the daemon frees its buffers: runtime.releaseMemory). */
   afterStill?: () => Promise<void>;
 }
@@ -72,6 +77,11 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     const cam = deps.config.camera;
     this.scenes = new SceneReferences(deps.config.scene.change_threshold);
     this.health = new CaptureHealth({ after: cam.backoff_after, firstMs: cam.backoff_s * 1000, maxMs: Math.max(cam.backoff_s, cam.backoff_max_s) * 1000 });
+  }
+
+  private clockCache?: LocalClock;
+  private get clock(): LocalClock {
+    return (this.clockCache ??= this.deps.clock ?? new LocalClock(this.deps.config.schedule.timezone));
   }
 
   get busy(): boolean {
@@ -157,6 +167,8 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     // Joined requests are echoed in the event and the metadata: a flood during a slow capture must not
     // grow them without limit. Later requests still get the still, just not their id echoed.
     const named = Boolean(request.requestId || request.source);
+    // A still someone asked to keep (Take still, a command) is not a visit's, whoever asked first.
+    if (job.trigger === 'visit' && request.trigger !== 'visit') job.trigger = request.trigger;
     if (named ? job.named < MAX_REQUESTS_PER_CAPTURE : job.requests.length - job.named < MAX_REQUESTS_PER_CAPTURE) {
       job.requests.push(request);
       if (named) job.named++;
@@ -256,7 +268,8 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
   }
 
   private async run(job: Job): Promise<CaptureRecord> {
-    const { camera, store, config, logger } = this.deps;
+    const { camera, store, logger } = this.deps;
+    const config = this.config();
     const t0 = performance.now();
     const request = stillRequest(config, job.options, job.trigger === 'schedule' ? this.scheduledExposure() : undefined);
     const manual = Boolean(request.shutterUs || request.gain);
@@ -266,7 +279,7 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     const t1 = performance.now();
 
     let original = originalOf(still).jpeg;
-    const label = timeTagText(capturedAt, config.schedule.timezone);
+    const label = timeTagText(capturedAt, this.clock);
     if (config.storage.burn_timestamp) original = await burnTimestamp(original, label, config.camera.quality);
     // The store writes (and fsyncs) the original while the derived images are made.
     const derivedP = deriveImages(original, {
@@ -297,11 +310,14 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     const thumb = derivedP.then((d) => d.thumb.jpeg);
     const preview = derivedP.then((d) => d.preview.jpeg);
     for (const p of [thumb, preview, meta, scene]) p.catch(() => undefined); // a decode error surfaces through save()
-    const stored = await store.save({ capturedAt, original, thumb, preview, meta });
+    // A visit's still is shown and published but filed in no day (web.keep_visit_stills), and is no scene
+    // reference: a change is marked on the filed still that shows it.
+    const transient = job.trigger === 'visit' && !config.web.keep_visit_stills;
+    const stored = await store.save({ capturedAt, original, thumb, preview, meta, transient });
     const capture: SavedStill = { ...stored, meta: stillMeta(stored, await meta, store.timeZone) };
     const derived = await derivedP;
     const reading = await scene;
-    this.scenes.remember(profile, derived.scene.signature, reading.brightness);
+    if (!transient) this.scenes.remember(profile, derived.scene.signature, reading.brightness);
     const pipelineMs = performance.now() - t1;
     logger.info(
       {
@@ -329,10 +345,13 @@ export class CaptureService extends EventEmitter<CaptureEvents> {
     };
   }
 
+  private config(): Config {
+    return this.deps.settings?.config ?? this.deps.config;
+  }
+
   /** `schedule.exposure`, or auto's current choice (deps.scheduleExposure). */
   private scheduledExposure(): Exposure | undefined {
-    if (this.deps.scheduleExposure) return this.deps.scheduleExposure();
-    const fixed = this.deps.config.schedule.exposure;
-    return fixed === 'auto' ? undefined : fixed;
+    const fixed = this.config().schedule.exposure;
+    return fixed === 'auto' ? this.deps.scheduleExposure?.() : fixed;
   }
 }

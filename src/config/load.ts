@@ -23,10 +23,23 @@ export interface LoadOptions {
   cwd?: string;
 }
 
+/** Where a setting's value came from (`moncam config`); the daemon adds `ha` for Home Assistant's overrides. */
+export type ConfigSource = 'default' | 'file' | 'env';
+
 export interface LoadedConfig {
   config: Config;
   /** The YAML file that was read, if any. */
   file?: string;
+  /** Per setting key (`web.port`): its source; a key absent from file and environment is `default`. */
+  sources: Record<string, ConfigSource>;
+}
+
+function hasPath(node: unknown, keys: string[]): boolean {
+  for (const k of keys) {
+    if (!node || typeof node !== 'object' || Array.isArray(node) || !Object.hasOwn(node, k)) return false;
+    node = (node as Record<string, unknown>)[k];
+  }
+  return node !== undefined && node !== null;
 }
 
 function pickFile(opts: LoadOptions, cwd: string, env: NodeJS.ProcessEnv): { file?: string; required: boolean } {
@@ -165,6 +178,8 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const env = opts.env ?? process.env;
   const { file } = pickFile(opts, cwd, env);
   const raw: Record<string, unknown> = file ? readYaml(file) : {};
+  const sources: Record<string, ConfigSource> = {};
+  for (const field of configFields()) sources[field.key] = hasPath(raw, field.path) ? 'file' : 'default';
 
   const fromEnv = new Map<string, string>();
   for (const field of configFields()) {
@@ -172,6 +187,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
     if (value === undefined) continue;
     setPath(raw, field.path, envValue(field, value));
     fromEnv.set(field.key, field.env);
+    sources[field.key] = 'env';
   }
   const problems: string[] = [];
   const known = new Set(configFields().map((f) => f.env));
@@ -182,7 +198,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const result = configSchema.safeParse(raw, { reportInput: true });
   if (!result.success) problems.push(...formatIssues(result.error.issues, (key) => fromEnv.get(key) ?? (file ? path.basename(file) : undefined)));
   if (problems.length || !result.success) throw new ConfigError(problems);
-  return { config: resolveConfig(result.data, cwd), file };
+  return { config: resolveConfig(result.data, cwd), file, sources };
 }
 
 /** The effective config with secrets replaced, for `moncam config` and logs. */

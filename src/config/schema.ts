@@ -100,6 +100,9 @@ const timezone = () =>
     { error: 'expected an IANA time zone such as Europe/Berlin' },
   );
 
+/** JPEG quality of the original (camera.quality); Home Assistant's Quality number takes its range from here. */
+export const JPEG_QUALITY = { min: 1, max: 100 } as const;
+
 export const EXPOSURES = ['normal', 'night', 'long', 'short', 'sport'] as const;
 export const exposureSchema = z.enum(EXPOSURES);
 export type Exposure = z.infer<typeof exposureSchema>;
@@ -137,7 +140,7 @@ const camera = z
         "Still width in pixels. Default (rpicam): the sensor's full size read from `rpicam-still --list-cameras` (Camera Module 3: 4608x2592, HQ camera: 4056x3040); with only one of width/height set, the other follows the sensor's aspect ratio.",
       ),
     height: int(16, 16384).optional().describe("Still height in pixels. Default (rpicam): the sensor's full size."),
-    quality: int(1, 100).default(93).describe('JPEG quality of the original.'),
+    quality: int(JPEG_QUALITY.min, JPEG_QUALITY.max).default(93).describe('JPEG quality of the original.'),
     rotation: z
       .union([z.literal(0), z.literal(90), z.literal(180), z.literal(270)], { error: 'expected 0, 90, 180 or 270' })
       .default(0)
@@ -183,27 +186,28 @@ const camera = z
   })
   .prefault({});
 
+/** A cron pattern croner accepts (also for overrides set from Home Assistant, src/settings/). */
+export const cronPatternSchema = z.string().refine(
+  (p) => {
+    try {
+      new Cron(p); // no callback: parses only, schedules nothing
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'expected a cron pattern such as "0 * * * *"' },
+);
+
+/** schedule.exposure: a profile, or auto (day/night by brightness). */
+export const scheduleExposureSchema = z.enum([...EXPOSURES, 'auto']);
+
 const schedule = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Take stills on the schedule.'),
-    cron: z
-      .string()
-      .refine(
-        (p) => {
-          try {
-            new Cron(p); // no callback: parses only, schedules nothing
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        { error: 'expected a cron pattern such as "0 * * * *"' },
-      )
-      .default('0 * * * *')
-      .describe('Cron pattern (5 or 6 fields; croner syntax). Default: hourly.'),
+    cron: cronPatternSchema.default('0 * * * *').describe('Cron pattern (5 or 6 fields; croner syntax). Default: hourly.'),
     timezone: timezone().optional().describe("Time zone for the cron pattern and day folders. Default: the system's."),
-    exposure: z
-      .enum([...EXPOSURES, 'auto'])
+    exposure: scheduleExposureSchema
       .optional()
       .describe(
         'Exposure profile for scheduled stills (the old app used night). auto: camera.exposure by day and night_exposure by night, switched by the brightness of the last scheduled still (see night_below and day_above). Unset: camera.exposure.',
@@ -345,6 +349,12 @@ const web = z
         'Reverse proxy in front of the page (TLS termination): true for a proxy on this machine, or its IP address(es) / subnet(s), e.g. 192.168.1.2. Only these may set X-Forwarded-For (the client address the login limit counts) and X-Forwarded-Proto. nginx and Caddy examples: docs/tls.md.',
       ),
     fresh_on_visit: z.boolean().default(true).describe('Opening the page asks for a fresh still, as the old app did.'),
+    keep_visit_stills: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Keep the stills page visits take in the hourly history and the timelapse. Default: a visit still is shown and published as the latest image (trigger visit) but filed in no day; the next still replaces it.',
+      ),
     fresh_window_s: int(0, 86_400).default(60).describe('Visits within this many seconds of the last still share it instead of taking another.'),
     session_idle_hours: int(1, 24 * 365)
       .default(24 * 7)

@@ -1,5 +1,6 @@
 // The burned-in time tag, drawn from a 5x7 bitmap font into a raw RGBA overlay.
 // No fonts or SVG renderer involved: a Pi OS Lite image may have no fonts, and this costs microseconds.
+import { formatDay, pad, type LocalClock } from '../clock.ts';
 
 const GLYPHS: Record<string, string[]> = {
   '0': ['01110', '10001', '10011', '10101', '11001', '10001', '01110'],
@@ -19,20 +20,10 @@ const GLYPHS: Record<string, string[]> = {
   ' ': ['00000', '00000', '00000', '00000', '00000', '00000', '00000'],
 };
 
-/** Local wall-clock time `YYYY-MM-DD HH:MM:SS` in a time zone (undefined: the system's). */
-export function timeTagText(date: Date, timeZone?: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(date);
-  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '00';
-  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')}`;
+/** Local wall-clock time `YYYY-MM-DD HH:MM:SS` on the app's clock (its cached formatter: one per app, not per still). */
+export function timeTagText(date: Date, clock: LocalClock): string {
+  const p = clock.parts(date);
+  return `${formatDay(p.year, p.month, p.day)} ${pad(p.hour)}:${pad(p.minute)}:${pad(p.second)}`;
 }
 
 export interface TagPlacement {

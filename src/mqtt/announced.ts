@@ -7,7 +7,8 @@ import type { Topics } from './topics.ts';
 
 export interface Announced {
   cameraId: string;
-  topics: Pick<Topics, 'availability' | 'image' | 'imageAttributes' | 'lastCapture' | 'timelapse'> & Partial<Pick<Topics, 'health'>>;
+  topics: Pick<Topics, 'availability' | 'image' | 'imageAttributes' | 'lastCapture' | 'timelapse'> &
+    Partial<Pick<Topics, 'health' | 'schedule' | 'interval' | 'nightExposure' | 'quality'>>;
   discoveryTopics: string[];
 }
 
@@ -21,6 +22,11 @@ export function announcedNow(cameraId: string, topics: Topics, discoveryTopics: 
       lastCapture: topics.lastCapture,
       timelapse: topics.timelapse,
       health: topics.health,
+      // The retained state of the settings controls (files written before they existed lack these).
+      schedule: topics.schedule,
+      interval: topics.interval,
+      nightExposure: topics.nightExposure,
+      quality: topics.quality,
     },
     discoveryTopics,
   };

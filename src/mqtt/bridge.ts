@@ -1,5 +1,6 @@
 // MQTT output and command input: subscribes to the capture service's events and publishes them;
 // turns commands into capture() calls. The connection itself (reconnects, protocol fallback) is ./client.ts.
+// Over 300 lines: every publish shares the connection generation; setting commands live in ./controls.ts.
 import fs from 'node:fs/promises';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
@@ -17,6 +18,7 @@ import { commandLogs, type CommandLogs } from './loglimit.ts';
 import { deviceDiscovery, discoveryTopics, entityDiscovery, type DiscoveryContext } from './discovery.ts';
 import type { Topics } from './topics.ts';
 import { HealthPublisher, type HealthPublisherDeps } from './health.ts';
+import type { MqttControls } from './controls.ts';
 
 export interface MqttBridgeDeps {
   /** Read at start(): the embedded broker's port is known only once it listens. */
@@ -41,6 +43,8 @@ export interface MqttBridgeDeps {
    * the old device is removed from HA instead of lingering unavailable.
    */
   announcedFile?: string;
+  /** Settings HA can change: their commands are subscribed and handed over, their state published with the rest. */
+  controls?: MqttControls;
   /** The embedded broker's packet limit: a preview that does not fit is not published (the broker would drop us). */
   maxPacketSize?: number;
   /** The camera's status, published retained on the health topic (./health.ts). */
@@ -103,11 +107,16 @@ export class MqttBridge {
     this.connection = connection;
     connection.on('connect', (gen) => void this.onConnect(gen));
     connection.on('message', (topic, payload, retained) => this.onMessage(topic, payload, retained));
+    this.deps.controls?.start({
+      state: (topic, payload) => (connection.connected ? this.send(connection.generation, topic, payload, { retain: true }) : Promise.resolve()),
+      event: (event) => this.publishEvent(event),
+    });
     connection.start();
   }
 
   async stop(): Promise<void> {
     clearTimeout(this.birthTimer);
+    this.deps.controls?.stop();
     this.deps.captures.off('captured', this.onCaptured);
     this.deps.captures.off('failed', this.onFailed);
     this.deps.timelapses?.off('built', this.onTimelapse);
@@ -139,6 +148,7 @@ export class MqttBridge {
         [topics.commandAll]: commandSub,
         [topics.command]: commandSub,
         ...(this.deps.timelapses ? { [topics.timelapseCommand]: commandSub } : {}),
+        ...Object.fromEntries((this.deps.controls?.commandTopics() ?? []).map((t) => [t, commandSub])),
         [topics.haStatus]: { qos: QOS },
       });
       const { cameraId, discovery, announcedFile } = this.deps;
@@ -160,6 +170,7 @@ export class MqttBridge {
     const timelapse = this.deps.timelapses?.latest();
     if (timelapse) await this.send(gen, this.deps.topics.timelapse, JSON.stringify(timelapse), { retain: true });
     await this.health?.publish((topic, payload) => this.send(gen, topic, payload, { retain: true }));
+    for (const s of this.deps.controls?.states() ?? []) await this.send(gen, s.topic, s.payload, { retain: true });
   }
 
   private async publishDiscovery(gen: number): Promise<void> {
@@ -257,14 +268,16 @@ export class MqttBridge {
         if (payload.toString().trim() === 'online') this.scheduleRepublish();
         return;
       }
-      if (topic !== topics.commandAll && topic !== topics.command && topic !== topics.timelapseCommand) return;
+      const control = this.deps.controls?.handles(topic);
+      if (!control && topic !== topics.commandAll && topic !== topics.command && topic !== topics.timelapseCommand) return;
       if (retained) {
         // A retained command would fire on every reconnect; the contract says never honour it.
         if (this.logs.retained.allow())
           logger.warn({ topic, bytes: payload.length }, `ignored a retained command; clear it with: mosquitto_pub -r -n -t ${topic}`);
         return;
       }
-      if (topic === topics.timelapseCommand) this.handleTimelapseCommand(topic, payload);
+      if (control) void this.deps.controls!.handle(topic, payload).catch((err: unknown) => logger.error({ err, topic }, 'MQTT setting command failed'));
+      else if (topic === topics.timelapseCommand) this.handleTimelapseCommand(topic, payload);
       else this.handleCommand(topic, payload);
     } catch (err) {
       logger.error({ err, topic }, 'MQTT message handler failed');

@@ -6,27 +6,19 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { Duplex } from 'node:stream';
-import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import { Aedes, type Client } from 'aedes';
 import type { Logger } from 'pino';
-import type { LoginLimiter } from '../auth/limiter.ts';
-import { readPasswordHash } from '../auth/password.ts';
-import { VerifierBusyError, type PasswordVerifier } from '../auth/verifier.ts';
 import { limitedLog, type LogLimiter } from '../log.ts';
+import { authError, authenticateClient, isLoopback, SERVER_UNAVAILABLE, type BrokerAuthDeps } from './broker-auth.ts';
 import { PacketGuard, PacketGuardError } from './packet-guard.ts';
 
-export interface EmbeddedBrokerDeps {
+export interface EmbeddedBrokerDeps extends BrokerAuthDeps {
   host: string;
   port: number;
   /** mqtts listener on host:port with this pair (broker.tls_port, broker.tls_cert/tls_key). */
   tls?: { port: number; cert: Buffer; key: Buffer };
   /** false: the plain listener binds 127.0.0.1 only, so other machines must use mqtts (broker.plain_remote). */
   plainRemote?: boolean;
-  /** The user name remote clients (Home Assistant) log in with. */
-  username: string;
-  /** Hash files tried in order: the MQTT password (`moncam passwd --mqtt`), else the web password. */
-  passwordFiles: string[];
-  limiter: LoginLimiter;
-  verifier: PasswordVerifier;
   /** Largest MQTT packet accepted, in bytes (broker.max_packet_size). */
   maxPacketSize: number;
   /** Connections at once from other machines (broker.max_connections); loopback is never refused. */
@@ -38,53 +30,10 @@ export interface EmbeddedBrokerDeps {
   connectTimeoutMs?: number;
 }
 
-const SERVER_UNAVAILABLE = 3;
-const BAD_CREDENTIALS = 4;
-const NOT_AUTHORIZED = 5;
 /** A client that has not sent CONNECT by then is dropped (aedes' default is 30 s). */
 export const CONNECT_TIMEOUT_MS = 5000;
 /** Connections per address that have not logged in yet: HA opens one at a time. */
 export const MAX_PENDING_PER_ADDRESS = 4;
-
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
-}
-
-function authError(code: number, message: string): AuthenticateError {
-  return Object.assign(new Error(message), { returnCode: code }) as AuthenticateError;
-}
-
-/**
- * Anonymous clients only from loopback (the daemon itself, local tools); everyone else needs
- * `broker.username` and the password, within the shared failure budget. The hash is read per attempt,
- * so `moncam passwd` takes effect at once.
- */
-export async function authenticateClient(
-  deps: Pick<EmbeddedBrokerDeps, 'username' | 'passwordFiles' | 'limiter' | 'verifier'>,
-  address: string | undefined,
-  username: string | undefined,
-  password: Buffer | undefined,
-): Promise<AuthenticateError | null> {
-  if (username === undefined && password === undefined) {
-    return isLoopback(address) ? null : authError(NOT_AUTHORIZED, 'anonymous clients are only allowed from this machine');
-  }
-  const attempt = deps.limiter.reserve(address);
-  if (!attempt.allowed) return authError(NOT_AUTHORIZED, `too many failed logins from this address; retry in ${attempt.retryAfterS} s`);
-  if (username !== deps.username || !password) return authError(BAD_CREDENTIALS, 'bad user name or password');
-  let hash: string | undefined;
-  for (const file of deps.passwordFiles) if ((hash = await readPasswordHash(file))) break;
-  if (!hash) return authError(BAD_CREDENTIALS, 'bad user name or password');
-  try {
-    if (!(await deps.verifier.verify(hash, password.toString('utf8')))) return authError(BAD_CREDENTIALS, 'bad user name or password');
-  } catch (err) {
-    if (err instanceof VerifierBusyError) return authError(SERVER_UNAVAILABLE, 'too many logins at once; try again');
-    throw err;
-  }
-  attempt.succeeded();
-  return null;
-}
 
 /** What the broker knows of one accepted connection. */
 interface Peer {

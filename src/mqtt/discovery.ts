@@ -1,5 +1,7 @@
 // Home Assistant MQTT discovery: a literal list of components plus one function that adds the shared fields.
 import type { Topics } from './topics.ts';
+import { JPEG_QUALITY } from '../config/schema.ts';
+import { INTERVAL_OPTIONS, NIGHT_OPTIONS } from '../settings/choices.ts';
 
 export interface DiscoveryContext {
   topics: Topics;
@@ -104,6 +106,66 @@ function components(ctx: DiscoveryContext): Array<{ key: string; config: Compone
     },
     ...healthComponents(ctx),
     ...(ctx.timelapse ? timelapseComponents(ctx) : []),
+    ...controlComponents(ctx),
+  ];
+}
+
+/** Settings HA can change (src/mqtt/controls.ts): state retained on the state topic, commands on `/set`. */
+function controlComponents(ctx: DiscoveryContext): Array<{ key: string; config: Component }> {
+  const t = ctx.topics;
+  return [
+    {
+      key: 'schedule',
+      config: {
+        platform: 'switch',
+        name: 'Scheduled stills',
+        state_topic: t.schedule,
+        command_topic: t.scheduleCommand,
+        payload_on: 'ON',
+        payload_off: 'OFF',
+        entity_category: 'config',
+        icon: 'mdi:calendar-clock',
+      },
+    },
+    {
+      key: 'interval',
+      config: {
+        platform: 'select',
+        name: 'Interval',
+        state_topic: t.interval,
+        command_topic: t.intervalCommand,
+        options: [...INTERVAL_OPTIONS],
+        entity_category: 'config',
+        icon: 'mdi:timer-outline',
+      },
+    },
+    {
+      key: 'night_exposure',
+      config: {
+        platform: 'select',
+        name: 'Night exposure',
+        state_topic: t.nightExposure,
+        command_topic: t.nightExposureCommand,
+        options: [...NIGHT_OPTIONS],
+        entity_category: 'config',
+        icon: 'mdi:weather-night',
+      },
+    },
+    {
+      key: 'quality',
+      config: {
+        platform: 'number',
+        name: 'Quality',
+        state_topic: t.quality,
+        command_topic: t.qualityCommand,
+        min: JPEG_QUALITY.min,
+        max: JPEG_QUALITY.max,
+        step: 1,
+        mode: 'box',
+        entity_category: 'config',
+        icon: 'mdi:quality-high',
+      },
+    },
   ];
 }
 

@@ -91,6 +91,11 @@ export function refusedEvent(refused: { error: string; message: string; id?: str
   };
 }
 
+/** `failed` for a setting command refused (bad payload) or not applied (conflict, save error): nothing changed. */
+export function settingRefusedEvent(setting: string, refused: { error: string; message: string }, at: Date) {
+  return { event_type: 'failed', what: 'setting', setting, trigger: 'mqtt', error: refused.error, message: refused.message, at: at.toISOString() };
+}
+
 /** `timelapse`: a day's timelapse was built (the record is also the retained timelapse state). */
 export function timelapseEvent(record: TimelapseRecord) {
   return { event_type: 'timelapse', ...record };

@@ -17,7 +17,8 @@ export async function removeFromBroker(url: string, options: IClientOptions, ctx
     client = await mqtt.connectAsync(url, { ...opts, protocolVersion: 4 }); // an MQTT 3.1.1-only broker
   }
   const t = ctx.topics;
-  const topics = [...discoveryTopics(ctx), t.image, t.imageAttributes, t.lastCapture, t.timelapse, t.health, t.availability];
+  const settings = [t.schedule, t.interval, t.nightExposure, t.quality];
+  const topics = [...discoveryTopics(ctx), t.image, t.imageAttributes, t.lastCapture, t.timelapse, t.health, ...settings, t.availability];
   try {
     await Promise.all(topics.map((topic) => client.publishAsync(topic, '', { qos: 1, retain: true })));
   } finally {

@@ -84,6 +84,8 @@ export class StoreContext {
   readonly stills = new StillCounter();
   /** The newest capture, from memory (set at start, by saves and by retention). */
   latest?: Still;
+  /** The "now" still (a visit's, not filed in a day; storage/now.ts), from memory. */
+  nowStill?: Still;
   /** Days of saves not yet committed: their folders are never removed or swept. */
   private readonly inFlightDays = new Map<string, number>();
   /** The older day folder the background sweep is clearing; a save into it waits (its temp files look like leftovers). */

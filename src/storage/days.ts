@@ -34,6 +34,7 @@ export async function listDay(ctx: StoreContext, day: string): Promise<Still[]> 
 export async function getCapture(ctx: StoreContext, id: string): Promise<Still | undefined> {
   const at = parseCaptureId(id);
   if (!at) return undefined;
+  if (ctx.nowStill?.id === id) return ctx.nowStill;
   const day = ctx.clock.day(at);
   for (const delta of DAY_FALLBACKS) {
     const capture = await statCapture(ctx, delta === 0 ? day : addDays(day, delta), id);
@@ -56,13 +57,9 @@ export async function findLatest(ctx: StoreContext, days: string[]): Promise<Sti
   return undefined;
 }
 
-export async function originalExists(ctx: StoreContext, day: string, id: string): Promise<boolean> {
-  return (await ctx.statSize(path.join(ctx.dayDir(day), fileName(id, 'original')))) !== undefined;
-}
-
 /** Where a capture's files are and when it was taken, in the store's zone. */
-export function describe(ctx: StoreContext, id: string, day: string, at: Date, bytes: number): Still {
-  const dayDir = ctx.dayDir(day);
+export function describe(ctx: StoreContext, id: string, day: string, at: Date, bytes: number, dir = ctx.dayDir(day)): Still {
+  const dayDir = dir;
   const files = {} as StillFiles;
   for (const kind of FILE_KINDS) files[kind] = path.join(dayDir, fileName(id, kind));
   const local = ctx.clock.local(at);

@@ -76,3 +76,10 @@ export function parseFileName(name: string): { id: string; kind: FileKind } | un
 export const TIMELAPSE_FILE = { video: 'timelapse.webp', meta: 'timelapse.json' } as const;
 /** Files of a day as a whole (its timelapse): they count towards max_bytes and go once the day's stills have gone. */
 export const DAY_FILES: readonly string[] = Object.values(TIMELAPSE_FILE);
+
+/**
+ * The folder of the "now" still: a page visit's still (unless web.keep_visit_stills), shown and
+ * published as the latest but filed in no day. It holds one still, replaced by the next still of any kind.
+ * Not a day name, so day listings, the timelapse and age folders never see it.
+ */
+export const NOW_FOLDER = 'now';

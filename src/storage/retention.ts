@@ -4,8 +4,9 @@
 import path from 'node:path';
 import { fsyncDir, trashName, unlinkQuiet } from './atomic.ts';
 import type { StoreContext } from './context.ts';
-import { findLatest, listDays, loadSizes, originalExists, scanBytes, scanDay } from './days.ts';
+import { findLatest, listDays, loadSizes, scanBytes, scanDay } from './days.ts';
 import { addDays, fileName, type FileKind } from './layout.ts';
+import { newer, pruneNow } from './now.ts';
 
 export interface PruneResult {
   /** Day folders removed (by age, or emptied by the size limit). */
@@ -80,8 +81,8 @@ export class Retention {
       if (this.opts.retentionDays > 0) await this.pruneByAge(result);
       if (this.opts.maxBytes > 0) await this.pruneBySize(result);
       if (result.removedDays.length > 0 || result.removedIds.length > 0) {
-        if (ctx.latest && !(await originalExists(ctx, ctx.latest.day, ctx.latest.id))) {
-          ctx.latest = await findLatest(ctx, await listDays(ctx));
+        if (ctx.latest && (await ctx.statSize(ctx.latest.files.original)) === undefined) {
+          ctx.latest = newer(await findLatest(ctx, await listDays(ctx)), ctx.nowStill);
         }
         await fsyncDir(ctx.fs, ctx.dir).catch((err: unknown) => ctx.logger.warn({ err, dir: ctx.dir }, 'fsync failed'));
         ctx.logger.info(
@@ -150,6 +151,8 @@ export class Retention {
   private async pruneByAge(result: PruneResult): Promise<void> {
     const { ctx } = this;
     const cutoff = this.oldestKept()!;
+    const now = await pruneNow(ctx, cutoff);
+    if (now) result.removedIds.push(now.id);
     for (const day of await listDays(ctx)) {
       if (day >= cutoff) break;
       if (ctx.busy(day)) continue;

@@ -85,6 +85,8 @@ export interface Still {
   /** Size of the original. */
   bytes: number;
   files: StillFiles;
+  /** A page visit's still kept only as the "now" still: shown and published, filed in no day (storage/now.ts). */
+  transient?: true;
   /**
    * Its `<id>.json`, checked when read (CaptureStore.read) or as saved (the capture service's event).
    * Listings leave it out: they open no file. Undefined too when the file is missing or unreadable.

@@ -1,15 +1,16 @@
 // The capture store: one folder per local day, the file names are the index, the original is the commit point.
-// One file though over 300 lines: the save protocol and the public API of the store; retention, sweep and day listing are their own modules.
 // This file holds the save protocol; the rest lives beside it: shared state (context.ts), day folders
 // (days.ts), retention (retention.ts), the crash sweep (sweep.ts); a day's timelapse is timelapse/files.ts.
+// One file though over 300 lines: the save protocol and the public API of the store; retention, sweep and day listing are their own modules.
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { LocalClock } from '../clock.ts';
 import { errno, fsyncDir, tempName, writeDurable, type StorageFs } from './atomic.ts';
 import { StoreContext } from './context.ts';
-import { describe, findLatest, getCapture, listDay, listDays, loadCounts, loadSizes, originalExists, readMeta } from './days.ts';
+import { describe, findLatest, getCapture, listDay, listDays, loadCounts, loadSizes, readMeta } from './days.ts';
 import { StorageError, toStorageError } from './errors.ts';
 import { FILE_KINDS, captureId, fileName, isDay, type FileKind } from './layout.ts';
+import { loadNow, newer, nowDir, nowStill, replaceNow } from './now.ts';
 import { Retention, type PruneResult } from './retention.ts';
 import { stillMeta, type RecordedMeta, type Still, type StillMeta } from './still.ts';
 import { SWEEP_OLDER_DELAY_MS, SWEEP_RECENT_DAYS, sweepAtStart, sweepOlder } from './sweep.ts';
@@ -50,6 +51,8 @@ export interface SaveInput {
   preview: Buffer | Promise<Buffer>;
   /** What was recorded with the still; the store adds v, id, capturedAt, capturedAtLocal, timeZone, day and bytes. */
   meta: RecordedMeta | Promise<RecordedMeta>;
+  /** A visit's still: stored as the one "now" still (storage/now.ts), filed in no day, replaced by the next still. */
+  transient?: boolean;
 }
 
 export class CaptureStore {
@@ -102,7 +105,8 @@ export class CaptureStore {
     const removed = await sweepAtStart(ctx, names, days);
     // A day folder made just before a crash may not have had its entry synced yet.
     await fsyncDir(ctx.fs, this.dir).catch((err: unknown) => this.logger.warn({ err, dir: this.dir }, 'fsync failed'));
-    ctx.latest = await findLatest(ctx, days);
+    const filed = await findLatest(ctx, days);
+    ctx.latest = newer(filed, await loadNow(ctx, filed));
     this.logger.info({ dir: this.dir, timeZone: this.timeZone, days: days.length, latest: ctx.latest?.id, removedLeftovers: removed }, 'capture store ready');
     const older = days.slice(0, Math.max(0, days.length - SWEEP_RECENT_DAYS));
     clearTimeout(this.sweepTimer);
@@ -138,7 +142,8 @@ export class CaptureStore {
         this.inFlightIds.add(id); // reserve before awaiting so a concurrent save cannot take it
         let taken: boolean;
         try {
-          taken = await originalExists(this.context, day, id);
+          const dir = input.transient ? nowDir(this.context) : this.context.dayDir(day);
+          taken = (await this.context.statSize(path.join(dir, fileName(id, 'original')))) !== undefined;
         } catch (err) {
           this.inFlightIds.delete(id);
           throw err;
@@ -178,8 +183,8 @@ export class CaptureStore {
 
   private async write(input: SaveInput, id: string, day: string, at: Date): Promise<Still> {
     const ctx = this.context;
-    const dayDir = ctx.dayDir(day);
-    const capture = describe(ctx, id, day, at, input.original.length);
+    const dayDir = input.transient ? nowDir(ctx) : ctx.dayDir(day);
+    const capture = input.transient ? nowStill(ctx, id, at, input.original.length) : describe(ctx, id, day, at, input.original.length);
     // Derived files may still be in the making: the original's durable write overlaps with them.
     const derived = Promise.all([input.thumb, input.preview, input.meta]);
     derived.catch(() => undefined); // observed below, after the temp files are cleaned up
@@ -249,12 +254,16 @@ export class CaptureStore {
         this.logger.error({ err, dir: dayDir }, 'fsync of capture folder failed');
       }
       this.derivedBytes = (data.thumb?.length ?? 0) + (data.preview?.length ?? 0) + (data.meta?.length ?? 0);
-      ctx.ledger.add(
-        day,
-        FILE_KINDS.reduce((sum, kind) => sum + (data[kind]?.length ?? 0), 0),
-      );
-      ctx.stills.add(day, 1);
+      // The one now still is left out of max_bytes and the stills kept: it is replaced by the next still.
+      if (!input.transient) {
+        ctx.ledger.add(
+          day,
+          FILE_KINDS.reduce((sum, kind) => sum + (data[kind]?.length ?? 0), 0),
+        );
+        ctx.stills.add(day, 1);
+      }
       if (!ctx.latest || capture.id > ctx.latest.id) ctx.latest = capture;
+      await replaceNow(ctx, capture);
       this.logger.debug({ id, day, bytes: capture.bytes }, 'capture stored');
       return capture;
     });

@@ -24,6 +24,8 @@ export const timelapseMetaSchema = z.looseObject({
   frame_ms: count,
   first_captured_at: text,
   last_captured_at: text,
+  /** The capture time of each frame, in frame order (older timelapses have none). */
+  frame_times: z.array(z.string()).optional().catch(undefined),
   /** The newest still in it: a later still of the same day makes the timelapse out of date. */
   last_id: text,
   created_at: text,

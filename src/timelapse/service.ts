@@ -194,13 +194,14 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
     // Thumbnails are enough up to their size and far cheaper to decode than the previews.
     const kind = size <= config.storage.thumb_width ? 'thumb' : 'preview';
     const started = performance.now();
+    const used: number[] = [];
     const saved: StoredTimelapse & { result: TimelapseResult } = await files.save(
       day,
       (tempFile) =>
         encodeTimelapse(
           stills.map((c) => c.files[kind]),
           tempFile,
-          { size, frameMs, quality, signal: this.abort.signal },
+          { size, frameMs, quality, signal: this.abort.signal, onFrame: (i) => used.push(i) },
         ),
       (result, bytes) => ({
         frames: result.frames,
@@ -212,6 +213,7 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
         first_captured_at: stills[0]!.capturedAtIso,
         last_captured_at: stills.at(-1)!.capturedAtIso,
         last_id: stills.at(-1)!.id,
+        frame_times: used.map((i) => stills[i]!.capturedAtIso),
         created_at: clock.iso(this.now()),
         trigger,
       }),

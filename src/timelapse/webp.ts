@@ -27,6 +27,8 @@ export interface TimelapseEncodeOptions {
   quality: number;
   /** Stops between frames; rejects with signal.reason. */
   signal?: AbortSignal;
+  /** Told the input index of each file that became a frame (skipped ones are not), in frame order. */
+  onFrame?: (input: number) => void;
 }
 
 export interface TimelapseResult {
@@ -96,7 +98,9 @@ async function writeAnimation(out: FileHandle, files: Iterable<string> | AsyncIt
   let frames = 0;
   let skipped = 0;
   let bytes = 0;
+  let input = -1;
   for await (const file of files) {
+    input++;
     opts.signal?.throwIfAborted();
     const still = await encodeFrame(file, canvas, opts);
     if (!still) {
@@ -110,6 +114,7 @@ async function writeAnimation(out: FileHandle, files: Iterable<string> | AsyncIt
     bytes += await writeAll(out, anmfChunk(canvas, opts.frameMs, imageChunks(still.data)));
     if (bytes > MAX_FILE_BYTES) throw new Error(`timelapse exceeds the 4 GiB a WebP file can hold, after ${frames} frames`);
     frames++;
+    opts.onFrame?.(input);
   }
   opts.signal?.throwIfAborted();
   if (!canvas) throw new NoFramesError(`timelapse has no usable frames (${skipped} could not be read or decoded)`);

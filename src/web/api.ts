@@ -6,11 +6,13 @@ import { addDays, isDay } from '../storage/layout.ts';
 import { requireCsrfToken, sameOrigin } from './auth.ts';
 import type { WebDeps } from './deps.ts';
 import { jsonBody } from './guards.ts';
+import { DayStills } from './day.ts';
 import { captureJson, stillJson, timelapseJson } from './json.ts';
 
 export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) => Promise<boolean> }): Router {
   const { config, store, clock, captures, health, timelapses, timelapseFiles, events, logger } = deps;
   const router = express.Router();
+  const dayStills = new DayStills(store, config.scene.change_threshold);
   router.use((_req, res, next) => {
     res.set('Cache-Control', 'no-store');
     next();
@@ -45,11 +47,12 @@ export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) =>
       res.status(400).json({ error: 'bad_day', message: 'expected a day as YYYY-MM-DD' });
       return;
     }
-    const [hours, days, timelapse] = await Promise.all([store.byHour(day), store.listDays(), timelapseFiles.get(day)]);
+    const [hours, days, timelapse] = await Promise.all([dayStills.hours(day), store.listDays(), timelapseFiles.get(day)]);
     res.json({
       day,
       timelapse: timelapse ? timelapseJson(timelapse.meta, day) : null,
-      hours: hours.map((list, hour) => ({ hour, captures: list.map(captureJson) })),
+      hours,
+      scene_threshold: config.scene.change_threshold,
       prev: days.filter((d) => d < day).at(-1) ?? null,
       next: days.find((d) => d > day) ?? null,
       oldest_allowed: config.storage.retention_days ? addDays(clock.day(new Date()), -config.storage.retention_days) : null,
@@ -70,7 +73,9 @@ export function apiRoutes(deps: WebDeps & { sessionAlive: (sessionId: string) =>
     }
     try {
       const record = await timelapses.build(day, 'web');
-      res.json(timelapseJson({ ...record }, day));
+      // The stored description, as GET /api/days shows it: it also holds the frame times (not in the MQTT record).
+      const stored = await timelapseFiles.get(day);
+      res.json(timelapseJson(stored?.meta ?? { ...record }, day));
     } catch (err) {
       if (err instanceof TimelapseError) {
         const code = err.failure.error.code;

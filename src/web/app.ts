@@ -7,6 +7,7 @@ import { apiRoutes } from './api.ts';
 import { authRoutes, isAuthenticated, requireSession, sessionExpired, sessionGate, type SessionRules } from './auth.ts';
 import { errorHandler, notFound, requestLimits } from './guards.ts';
 import { imageRoutes } from './images.ts';
+import { IndexPage } from './index-page.ts';
 import { timelapseRoutes } from './timelapse.ts';
 import type { WebDeps } from './deps.ts';
 
@@ -97,8 +98,12 @@ export function createWebApp(deps: WebDeps): Express {
 
   // Everything below needs a session.
   app.use(requireSession);
-  app.get('/', (_req, res) => {
-    res.set('Cache-Control', 'no-store').sendFile(page('index.html'));
+  const indexPage = new IndexPage(page('index.html'));
+  app.get('/', async (_req, res) => {
+    res
+      .set('Cache-Control', 'no-store')
+      .type('html')
+      .send(await indexPage.render(deps.store.latest()));
   });
   // A live-update stream lives as long as its session: checked against the store on every keep-alive.
   const sessionAlive = (sid: string) =>

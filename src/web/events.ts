@@ -2,6 +2,7 @@
 // count, a few streams per session, and streams that end with their session (logout, expiry).
 import type { Response } from 'express';
 import type { CaptureFailure, CaptureRecord, CaptureService } from '../capture/service.ts';
+import type { TimelapseFiles } from '../timelapse/files.ts';
 import type { TimelapseRecord, TimelapseService } from '../timelapse/service.ts';
 import { stillJson, timelapseJson } from './json.ts';
 
@@ -19,6 +20,8 @@ export interface StreamOwner {
 export interface EventHubOptions {
   maxClients: number;
   timelapses?: Pick<TimelapseService, 'on' | 'off'>;
+  /** Where a built timelapse's description (with its frame times) is read back for the event. */
+  timelapseFiles?: Pick<TimelapseFiles, 'get'>;
   /** Keep-alive comment and session check period (tests shorten it). */
   keepAliveMs?: number;
 }
@@ -32,7 +35,11 @@ export class EventHub {
   private keepAlive?: NodeJS.Timeout;
   private readonly onCaptured = (r: CaptureRecord) =>
     this.broadcast('captured', { ...stillJson(r.capture), brightness: r.scene.brightness, change: r.scene.change ?? null, changed: r.scene.changed });
-  private readonly onTimelapse = (t: TimelapseRecord) => this.broadcast('timelapse', timelapseJson({ ...t }, t.day));
+  private readonly timelapseFiles?: Pick<TimelapseFiles, 'get'>;
+  private readonly onTimelapse = (t: TimelapseRecord) =>
+    void (this.timelapseFiles?.get(t.day) ?? Promise.resolve(undefined))
+      .catch(() => undefined)
+      .then((stored) => this.broadcast('timelapse', timelapseJson(stored?.meta ?? { ...t }, t.day)));
   private readonly onFailed = (f: CaptureFailure) =>
     this.broadcast('failed', { trigger: f.trigger, error: f.error.code, message: f.error.message, at: f.at.toISOString() });
 
@@ -40,6 +47,7 @@ export class EventHub {
     this.captures = captures;
     this.maxClients = opts.maxClients;
     this.timelapses = opts.timelapses;
+    this.timelapseFiles = opts.timelapseFiles;
     this.keepAliveMs = opts.keepAliveMs ?? 25_000;
   }
 

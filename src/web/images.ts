@@ -11,12 +11,17 @@ type KindFile = keyof typeof KINDS;
 /** A still never changes once stored, so its id names it forever: strong ETag, immutable caching. */
 const CACHE_CONTROL = 'private, max-age=31536000, immutable';
 
-/** Small in-memory cache: the latest thumbnail is what every page load and HA card asks for. */
-class ImageCache {
-  private readonly max: number;
+/**
+ * Small in-memory cache, bounded by bytes: the latest thumbnail and preview are what every page load
+ * asks for; older ones come from the OS page cache. Bytes, not entries: 64 previews would be ~15 MB of a
+ * Pi's 160 MB budget.
+ */
+export class ImageCache {
+  private readonly maxBytes: number;
   private readonly map = new Map<string, Buffer>();
-  constructor(max: number) {
-    this.max = max;
+  private bytes = 0;
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
   }
   get(key: string): Buffer | undefined {
     const v = this.map.get(key);
@@ -27,14 +32,26 @@ class ImageCache {
     return v;
   }
   set(key: string, value: Buffer): void {
+    if (value.length > this.maxBytes) return;
+    this.delete(key);
     this.map.set(key, value);
-    while (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
+    this.bytes += value.length;
+    while (this.bytes > this.maxBytes) this.delete(this.map.keys().next().value!);
+  }
+  private delete(key: string): void {
+    const v = this.map.get(key);
+    if (!v) return;
+    this.map.delete(key);
+    this.bytes -= v.length;
   }
 }
 
+/** Holds the newest few thumbnails and previews (a 1280 px preview is ~150-300 KB). */
+export const IMAGE_CACHE_BYTES = 2 * 1024 * 1024;
+
 export function imageRoutes(deps: Pick<WebDeps, 'store'>): Router {
   const router = express.Router();
-  const cache = new ImageCache(64);
+  const cache = new ImageCache(IMAGE_CACHE_BYTES);
   router.get('/:id/:file', async (req, res) => {
     const { id, file } = req.params;
     if (!isCaptureId(id) || !Object.hasOwn(KINDS, file)) {

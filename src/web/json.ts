@@ -19,7 +19,8 @@ export function captureJson(c: Still) {
 
 /** A still with what was recorded with it (undefined fields are left out when its metadata is missing). */
 export function stillJson(s: Still) {
-  return { ...captureJson(s), trigger: s.meta?.trigger, width: s.meta?.full_width, height: s.meta?.full_height };
+  // filed: false for a visit's "now" still, which is in no day's history (web.keep_visit_stills).
+  return { ...captureJson(s), trigger: s.meta?.trigger, width: s.meta?.full_width, height: s.meta?.full_height, filed: !s.transient };
 }
 
 /** A timelapse for the page: its session URL, versioned by its newest still so a rebuild is fetched anew. */
@@ -35,5 +36,7 @@ export function timelapseJson(meta: TimelapseMeta, day: string) {
     bytes: meta.bytes,
     created_at: meta.created_at,
     last_captured_at: meta.last_captured_at,
+    /** Each frame's capture time, for the player; left out for a timelapse made before they were recorded. */
+    frame_times: meta.frame_times?.length === meta.frames ? meta.frame_times : undefined,
   };
 }

@@ -149,28 +149,31 @@ describe('a day with a fast schedule and the fake camera', () => {
     await page.fill('#password', PASSWORD);
     await page.click('button[type=submit]');
     await page.waitForURL(`${daemon.webUrl}/`);
-    await page.waitForSelector('#timelapse:not([hidden])', { timeout: 10_000 });
+    // The page's timelapse section, labelled with its day, plays it in the player (ui/assets/player.js).
+    await page.waitForSelector('#player .mcp[data-mode]', { timeout: 10_000 });
+    assert.equal(await page.textContent('#timelapse-title'), `Timelapse of ${String(record.day)}`);
     // Decoded by the browser: every frame is there.
-    const frames = await page.$eval('#timelapse-img', async (img) => {
-      const el = img as HTMLImageElement;
-      await el.decode();
-      const data = await (await fetch(el.currentSrc)).arrayBuffer();
+    const frames = await page.evaluate(async (day) => {
+      const t = (await (await fetch(`/api/days/${day}`)).json()).timelapse;
+      const data = await (await fetch(t.url)).arrayBuffer();
       const decoder = new (globalThis as any).ImageDecoder({ data, type: 'image/webp' });
       await decoder.tracks.ready;
-      return { count: decoder.tracks.selectedTrack.frameCount as number, animated: decoder.tracks.selectedTrack.animated as boolean, width: el.naturalWidth };
-    });
+      return { count: decoder.tracks.selectedTrack.frameCount as number, animated: decoder.tracks.selectedTrack.animated as boolean, width: t.width as number };
+    }, String(record.day));
     assert.ok(frames.count >= (record.frames as number), `frames in the page ${frames.count}`);
     assert.equal(frames.animated, true);
     assert.ok(frames.width > 0);
     // And it plays: the picture on screen changes (the parcel comes and goes as it loops).
+    if (await page.isVisible('#player .mcp-play')) await page.click('#player .mcp-play');
+    const screen = page.locator('#player .mcp-screen, #player .mcp img').first();
     const shots = new Set<string>();
     const deadline = Date.now() + 8000;
     while (shots.size < 2 && Date.now() < deadline) {
-      shots.add((await page.locator('#timelapse-img').screenshot()).toString('base64'));
+      shots.add((await screen.screenshot()).toString('base64'));
       await new Promise((r) => setTimeout(r, 150));
     }
     assert.ok(shots.size >= 2, 'the timelapse is animated on the page');
-    assert.match((await page.textContent('#timelapse-caption'))!, /Timelapse · \d+ stills/);
+    assert.match((await page.textContent('#timelapse-status'))!, /^\d+ stills · [\d.]+ s · made /);
     fs.mkdirSync(SHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SHOTS, 'timelapse.png'), fullPage: true });
     await page.close();

@@ -10,7 +10,7 @@ import session from 'express-session';
 import { clientKey, LoginLimiter } from '../../src/auth/limiter.ts';
 import { writePasswordHash } from '../../src/auth/password.ts';
 import { PasswordVerifier } from '../../src/auth/verifier.ts';
-import { authenticateClient } from '../../src/mqtt/broker.ts';
+import { authenticateClient } from '../../src/mqtt/broker-auth.ts';
 import { authRoutes } from '../../src/web/auth.ts';
 import { quietLogger, tempDir } from '../helpers/setup.ts';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { findOnPath, probeCamera, type CameraConfig, type ProbeDeps, type SyntheticFactoryOptions } from '../../src/camera/auto.ts';
 import { validateJpeg } from '../../src/camera/jpeg.ts';
-import type { Camera, Still } from '../../src/camera/types.ts';
+import type { Camera, Shot } from '../../src/camera/types.ts';
 import { memoryLogger, quietLogger, tempDir, testConfig } from '../helpers/setup.ts';
 import { FAKE_FFMPEG, FAKE_RASPISTILL, FAKE_RPICAM, fakeEnv, req } from './fakes.ts';
 
@@ -25,7 +25,7 @@ class StubSynthetic implements Camera {
   readonly backend = 'synthetic';
   readonly description = 'stub synthetic';
   constructor(readonly opts: SyntheticFactoryOptions) {}
-  async capture(): Promise<Still> {
+  async capture(): Promise<Shot> {
     return { jpeg: Buffer.alloc(0) };
   }
 }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { pino, type Logger } from 'pino';
-import type { Camera, Still, StillRequest } from '../../src/camera/types.ts';
+import type { Camera, Shot, StillRequest } from '../../src/camera/types.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
 
@@ -52,14 +52,14 @@ export class GateCamera implements Camera {
   readonly description = 'test camera';
   runs = 0;
   requests: StillRequest[] = [];
-  private waiting: Array<{ resolve: (s: Still) => void; reject: (e: unknown) => void }> = [];
+  private waiting: Array<{ resolve: (s: Shot) => void; reject: (e: unknown) => void }> = [];
   private readonly jpeg: Buffer;
   constructor(jpeg: Buffer) {
     this.jpeg = jpeg;
   }
   /** Aborted runs, as the real program camera is killed on abort. */
   aborted = 0;
-  capture(req: StillRequest, signal?: AbortSignal): Promise<Still> {
+  capture(req: StillRequest, signal?: AbortSignal): Promise<Shot> {
     this.runs++;
     this.requests.push(req);
     return new Promise((resolve, reject) => {
@@ -76,7 +76,7 @@ export class GateCamera implements Camera {
     return this.waiting.length;
   }
   /** Completes the oldest waiting capture. */
-  release(still: Partial<Still> = {}): void {
+  release(still: Partial<Shot> = {}): void {
     const w = this.waiting.shift();
     if (!w) throw new Error('no capture is waiting');
     w.resolve({ jpeg: this.jpeg, ...still });

@@ -5,7 +5,7 @@ import mqtt from 'mqtt';
 import { setPassword } from '../../src/auth/password.ts';
 import { LoginLimiter } from '../../src/auth/limiter.ts';
 import { PasswordVerifier } from '../../src/auth/verifier.ts';
-import { authenticateClient, isLoopback } from '../../src/mqtt/broker.ts';
+import { authenticateClient, isLoopback } from '../../src/mqtt/broker-auth.ts';
 import { freePort, makeJpeg, memoryLogger, tempDir, until } from '../helpers/setup.ts';
 import { contractTopics, expectDiscoveryAndOnline, expectStillFromEmptyCommand } from '../helpers/contract.ts';
 import { instantCamera, Recorder, startDaemon, type Daemon } from '../helpers/mqtt.ts';
@@ -258,6 +258,15 @@ describe('MQTT lifecycle', () => {
       await new Promise((r) => setTimeout(r, 200));
       assert.equal(late.on('homeassistant/device/moncam_old_name/config').length, 0, 'the old device is gone from the broker');
       await late.close();
+      // Its retained state too: availability and the settings controls' states.
+      const state = await Recorder.connect(host.url, ['moncam/old_name/#']);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.deepEqual(
+        state.messages.map((m) => m.topic),
+        [],
+        'nothing retained under the old camera id',
+      );
+      await state.close();
     } finally {
       await sub.close();
       await b.stop();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseCommand } from '../../src/mqtt/command.ts';
 import { deviceDiscovery, discoveryTopics, entityDiscovery, type DiscoveryContext } from '../../src/mqtt/discovery.ts';
-import { mqttTopics } from '../../src/mqtt/topics.ts';
+import { isCommandTopic, mqttTopics } from '../../src/mqtt/topics.ts';
 import {
   COMPONENT_KEYS,
   COMPONENT_REQUIRED_KEYS,
@@ -113,6 +113,10 @@ const EXPECTED: Record<string, { platform: Platform; entityId: string }> = {
   stills_kept: { platform: 'sensor', entityId: 'sensor.moncam_garden_stills_kept' },
   camera_backend: { platform: 'sensor', entityId: 'sensor.moncam_garden_camera_backend' },
   last_error: { platform: 'sensor', entityId: 'sensor.moncam_garden_last_error' },
+  schedule: { platform: 'switch', entityId: 'switch.moncam_garden_schedule' },
+  interval: { platform: 'select', entityId: 'select.moncam_garden_interval' },
+  night_exposure: { platform: 'select', entityId: 'select.moncam_garden_night_exposure' },
+  quality: { platform: 'number', entityId: 'number.moncam_garden_quality' },
 };
 
 function component(id: string): Json {
@@ -306,6 +310,24 @@ describe('device-based discovery (HA >= 2024.11)', () => {
       if (units.size === 0) assert.equal(c.unit_of_measurement, undefined, id);
       else assert.ok(units.has(String(c.unit_of_measurement)), `${id}: ${String(c.unit_of_measurement)}`);
     }
+  });
+
+  test('controls: state and command topics under moncam/<cam>/, options the daemon accepts, quality range from the schema', () => {
+    for (const id of ['schedule', 'interval', 'night_exposure', 'quality']) {
+      const c = component(id);
+      assert.equal(c.state_topic, `moncam/garden/${id}`);
+      assert.equal(c.command_topic, `moncam/garden/${id}/set`);
+      assert.equal(isCommandTopic('moncam', String(c.command_topic)), true, 'the embedded broker guards it');
+      assert.equal(c.entity_category, 'config');
+      assert.notEqual(c.retain, true, 'retained commands are never honoured');
+    }
+    assert.equal(component('schedule').payload_on, 'ON');
+    assert.equal(component('schedule').payload_off, 'OFF');
+    assert.deepEqual(component('interval').options, ['off', '5 min', '15 min', '30 min', 'hourly', '3 h', 'daily', 'custom']);
+    assert.deepEqual(component('night_exposure').options, ['off', 'auto', 'always', 'custom']);
+    const q = component('quality');
+    assert.deepEqual([q.min, q.max, q.step], [1, 100, 1]);
+    assert.ok(['auto', 'box', 'slider'].includes(String(q.mode)));
   });
 
   test('the device message survives JSON unchanged (no undefined values, nothing lost on the wire)', () => {

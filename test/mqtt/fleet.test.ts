@@ -69,7 +69,7 @@ describe('a fleet of five cameras on one Mosquitto', () => {
       availability.push(d.availability_topic);
       assert.equal(d.availability_topic, `moncam/${cam}/availability`);
       const components = Object.values(d.components as Record<string, Record<string, any>>);
-      assert.equal(components.length, 14); // no web.public_url here: no timelapse image entity
+      assert.equal(components.length, 18); // no web.public_url here: no timelapse image entity
       for (const c of components) {
         uniqueIds.push(c.unique_id);
         entityIds.push(c.default_entity_id);
@@ -88,8 +88,8 @@ describe('a fleet of five cameras on one Mosquitto', () => {
       assert.equal(new Set(xs).size, n, `${what} collide: ${xs.join(', ')}`);
     };
     distinct(identifiers, 'device identifiers', 5);
-    distinct(uniqueIds, 'unique_ids', 70);
-    distinct(entityIds, 'default_entity_ids', 70);
+    distinct(uniqueIds, 'unique_ids', 90);
+    distinct(entityIds, 'default_entity_ids', 90);
     distinct(availability, 'availability topics', 5);
   });
 

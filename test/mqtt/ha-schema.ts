@@ -32,12 +32,21 @@
 // - Shared qos not applied to components in device discovery up to HA 2026.5.x:
 //   home-assistant/core issue #170166, fixed by PR #170195.
 //
+// - HA core, homeassistant/components/mqtt/select.py (commit 20dc1b2cd44b): PLATFORM_SCHEMA_MODERN =
+//   MQTT_RW_SCHEMA + command_template, name, optimistic, options (required), value_template + common.
+//   switch.py and number.py (dev) likewise on MQTT_RW_SCHEMA: switch adds command_template, device_class,
+//   name, optimistic, payload_off, payload_on, state_off, state_on, value_template; number adds
+//   command_template, device_class, max, min, mode, name, optimistic, payload_reset, step,
+//   unit_of_measurement, value_template (home-assistant.io source/_integrations/{switch,select,number}.mqtt.markdown).
+// - HA core, homeassistant/components/mqtt/config.py: MQTT_RW_SCHEMA = SCHEMA_BASE + command_topic
+//   (required), retain, state_topic (optional).
+//
 // Left out on purpose: object_id (deprecated; must not be used), via_hub (deprecated alias of via_device),
 // abbreviations (p, uniq_id, cmps, dev, o, ...: moncam publishes full names only), migrate_discovery
 // (a one-off migration request, handled before validation), and message_expiry_interval at the top level
 // (only the newest HA accepts it there; older versions would reject the whole device message).
 
-export const PLATFORMS = ['image', 'camera', 'button', 'event', 'sensor', 'binary_sensor'] as const;
+export const PLATFORMS = ['image', 'camera', 'button', 'event', 'sensor', 'binary_sensor', 'switch', 'select', 'number'] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
 /** config.py SCHEMA_BASE: every platform here extends MQTT_BASE_SCHEMA (directly or via MQTT_RO_SCHEMA). */
@@ -72,6 +81,9 @@ const ENTITY_COMMON = [
 /** MQTT_RO_SCHEMA (config.py) additions. */
 const READ_ONLY = ['state_topic', 'value_template'] as const;
 
+/** MQTT_RW_SCHEMA (config.py) additions: the controls. */
+const READ_WRITE = ['command_topic', 'retain', 'state_topic'] as const;
+
 /** What each platform adds to the shared keys (its PLATFORM_SCHEMA_BASE / PLATFORM_SCHEMA_MODERN). */
 const PLATFORM_OWN: Record<Platform, readonly string[]> = {
   // image.py: MQTT_BASE_SCHEMA + these + common. One of image_topic / url_topic (exclusive), content_type not with url_topic.
@@ -97,17 +109,27 @@ const PLATFORM_OWN: Record<Platform, readonly string[]> = {
   ],
   // binary_sensor.py (openhab-addons' vendored copy of HA core's): MQTT_RO_SCHEMA + these + common.
   binary_sensor: [...READ_ONLY, 'device_class', 'expire_after', 'force_update', 'name', 'off_delay', 'payload_off', 'payload_on'],
+  // switch.py, select.py, number.py: MQTT_RW_SCHEMA + these + common.
+  switch: [...READ_WRITE, 'command_template', 'device_class', 'name', 'optimistic', 'payload_off', 'payload_on', 'state_off', 'state_on', 'value_template'],
+  select: [...READ_WRITE, 'command_template', 'name', 'optimistic', 'options', 'value_template'],
+  number: [
+    ...READ_WRITE,
+    'command_template',
+    'device_class',
+    'max',
+    'min',
+    'mode',
+    'name',
+    'optimistic',
+    'payload_reset',
+    'step',
+    'unit_of_measurement',
+    'value_template',
+  ],
 };
 
 function perPlatform(keys: (p: Platform) => ReadonlySet<string>): Record<Platform, ReadonlySet<string>> {
-  return {
-    image: keys('image'),
-    camera: keys('camera'),
-    button: keys('button'),
-    event: keys('event'),
-    sensor: keys('sensor'),
-    binary_sensor: keys('binary_sensor'),
-  };
+  return Object.fromEntries(PLATFORMS.map((p) => [p, keys(p)])) as Record<Platform, ReadonlySet<string>>;
 }
 
 /**
@@ -129,6 +151,9 @@ export const REQUIRED_KEYS: Record<Platform, ReadonlyArray<string | readonly str
   event: ['state_topic', 'event_types'],
   sensor: ['state_topic'],
   binary_sensor: ['state_topic'],
+  switch: ['command_topic'],
+  select: ['command_topic', 'options'],
+  number: ['command_topic'],
 };
 
 /** homeassistant/const.py EntityCategory. */

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { contractTopics, expectDiscoveryAndOnline, expectRetainedState, expectStillFromEmptyCommand, isText } from '../helpers/contract.ts';
 import { instantCamera, Recorder, startDaemon, type Daemon } from '../helpers/mqtt.ts';
+import { expectControlsRoundTrip, recordingCamera, restartWithSameSettings } from '../helpers/controls.ts';
 import { MOSQUITTO_INSTALL, startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 import { makeJpeg, quietLogger, tempDir, until } from '../helpers/setup.ts';
 import { LoginLimiter } from '../../src/auth/limiter.ts';
@@ -227,5 +228,23 @@ describe('Mosquitto stops and restarts (retained messages lost)', () => {
     // ...and it is retained again on the new broker.
     const late = await expectRetainedState(broker.url, T, during.capture.id);
     await late.close();
+  });
+});
+
+describe('settings controls (real Mosquitto)', () => {
+  const CAM = 'mosqctl';
+
+  test('each control: set -> retained state -> effect -> restart -> same state', async () => {
+    const camera = recordingCamera(await makeJpeg(640, 480));
+    const env = { ...daemonEnv(broker, CAM), MONCAM_SCHEDULE_ENABLED: 'true' };
+    let daemon = await startDaemon(camera, env);
+    const sub = await Recorder.connect(broker.url, ['moncam/#']);
+    try {
+      await expectControlsRoundTrip(sub, daemon, CAM, camera);
+      daemon = await restartWithSameSettings(daemon, camera, env, CAM);
+    } finally {
+      await sub.close();
+      await daemon.stop();
+    }
   });
 });

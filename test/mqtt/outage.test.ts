@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import type { Camera, Still } from '../../src/camera/types.ts';
+import type { Camera, Shot } from '../../src/camera/types.ts';
 import type { CaptureRecord } from '../../src/capture/service.ts';
 import { contractTopics, expectRetainedState, isText } from '../helpers/contract.ts';
 import { longOr } from '../helpers/long.ts';
@@ -72,7 +72,7 @@ async function colourCamera(): Promise<Camera & { runs: number; failNext: number
     description: 'test camera',
     runs: 0,
     failNext: 0,
-    async capture(): Promise<Still> {
+    async capture(): Promise<Shot> {
       cam.runs++;
       if (cam.failNext > 0) {
         cam.failNext--;

@@ -4,25 +4,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PacketGuard, PacketGuardError, PRE_AUTH_SLACK } from '../../src/mqtt/packet-guard.ts';
-
-/** MQTT's Remaining Length encoding (7 bits a byte, least significant first). */
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
+import { remainingLength } from '../helpers/mqtt-wire.ts';
 
 /** A packet of `size` bytes in total (fixed header included), of type PUBLISH. */
 function packetOfSize(size: number, type = 0x30): Buffer {
   // The header's length depends on the body's length: find the body length that makes `size`.
   for (let lenBytes = 1; lenBytes <= 4; lenBytes++) {
     const body = size - 1 - lenBytes;
-    if (body >= 0 && varint(body).length === lenBytes) return Buffer.concat([Buffer.from([type]), varint(body), Buffer.alloc(body, 0x61)]);
+    if (body >= 0 && remainingLength(body).length === lenBytes) return Buffer.concat([Buffer.from([type]), remainingLength(body), Buffer.alloc(body, 0x61)]);
   }
   throw new Error(`no packet of ${size} bytes`);
 }
@@ -63,7 +52,7 @@ describe('PacketGuard: parsing', () => {
   test('a stream of packets passes byte for byte, whether in one chunk, byte by byte, or split anywhere', async () => {
     const stream = Buffer.concat([
       Buffer.from([0x10]),
-      varint(12),
+      remainingLength(12),
       Buffer.from('\0\x04MQTT\x04\x02\0\x3c\0\0'), // CONNECT
       Buffer.from([0xc0, 0x00]), // PINGREQ: no body
       packetOfSize(129),
@@ -98,7 +87,7 @@ describe('PacketGuard: parsing', () => {
 
   test('Remaining Length at each encoding boundary (1 to 4 bytes) is read exactly', async () => {
     for (const body of [0, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, 268_435_455]) {
-      const header = Buffer.concat([Buffer.from([0x30]), varint(body)]);
+      const header = Buffer.concat([Buffer.from([0x30]), remainingLength(body)]);
       const size = header.length + body;
       // The declared size is exact: a limit of exactly that passes the header, one byte less refuses it.
       assert.equal((await feed(new PacketGuard(size), [header])).error, undefined, `${size} with a limit of ${size}`);
@@ -132,7 +121,7 @@ describe('PacketGuard: parsing', () => {
   });
 
   test('a 250 MB declaration is refused at its 2nd to 5th byte, with the size the client declared', async () => {
-    const header = Buffer.concat([Buffer.from([0x10]), varint(250_000_000)]);
+    const header = Buffer.concat([Buffer.from([0x10]), remainingLength(250_000_000)]);
     const r = await feed(new PacketGuard(MAX), pieces(header, 1));
     assert.equal(r.error?.code, 'packet_too_large');
     assert.ok(r.error instanceof PacketGuardError);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
-import type { Camera, Still, StillRequest } from '../../src/camera/types.ts';
+import type { Camera, Shot as CameraShot, StillRequest } from '../../src/camera/types.ts';
 import { contractTopics } from '../helpers/contract.ts';
 import { Recorder, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 import { freePort, prng, tempDir } from '../helpers/setup.ts';
@@ -55,7 +55,7 @@ class SceneCamera implements Camera {
   readonly description = 'test camera showing the scene the test chooses';
   readonly requests: StillRequest[] = [];
   next?: Buffer;
-  async capture(req: StillRequest): Promise<Still> {
+  async capture(req: StillRequest): Promise<CameraShot> {
     this.requests.push(req);
     if (!this.next) throw new Error('no scene set');
     return { jpeg: this.next };

@@ -9,22 +9,11 @@ import mqtt from 'mqtt';
 import { MAX_PENDING_PER_ADDRESS } from '../../src/mqtt/broker.ts';
 import { ChildDaemon, PASSWORD } from '../helpers/daemon.ts';
 import { until } from '../helpers/setup.ts';
+import { remainingLength } from '../helpers/mqtt-wire.ts';
 
 const LAN = Object.values(os.networkInterfaces())
   .flat()
   .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
-
-/** MQTT's Remaining Length encoding (7 bits a byte, least significant first). */
-function remainingLength(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
 
 function closedWithin(socket: net.Socket, ms: number): Promise<number | undefined> {
   const t0 = Date.now();

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
 import { createApp, type App } from '../../src/app.ts';
-import type { Camera, Still, StillRequest } from '../../src/camera/types.ts';
+import type { Camera, Shot, StillRequest } from '../../src/camera/types.ts';
 import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { AutoExposure } from '../../src/schedule/exposure.ts';
 import { moncam } from '../helpers/cli.ts';
@@ -163,7 +163,7 @@ class LightCamera implements Camera {
   readonly description = 'test camera with controllable light';
   readonly requests: StillRequest[] = [];
   next!: Buffer;
-  async capture(req: StillRequest): Promise<Still> {
+  async capture(req: StillRequest): Promise<Shot> {
     this.requests.push(req);
     return { jpeg: this.next };
   }
@@ -235,13 +235,42 @@ describe('auto exposure in the app', () => {
     camera.next = await grey(DARK);
     const app = await startApp(camera, tempDir(), { MONCAM_SCHEDULE_EXPOSURE: 'night' });
     try {
-      assert.equal(app.autoExposure, undefined);
+      // AutoExposure is always there (HA may switch to auto); with a fixed profile it is not consulted.
+      assert.equal(app.settings.config.schedule.exposure, 'night');
       for (let i = 0; i < 2; i++) await app.captures.capture('schedule');
       await app.captures.capture('web');
       assert.deepEqual(
         camera.requests.map((r) => r.exposure),
         ['night', 'night', 'normal'],
       );
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test('switched from Home Assistant: off -> auto follows the light at once, always -> the night profile, off -> camera.exposure', async () => {
+    const [dark, bright] = await Promise.all([grey(DARK), grey(BRIGHT)]);
+    const camera = new LightCamera();
+    const app = await startApp(camera, tempDir(), { MONCAM_SCHEDULE_EXPOSURE: 'normal' });
+    try {
+      camera.next = dark;
+      await app.captures.capture('schedule');
+      assert.equal(camera.lastExposure, 'normal');
+      await app.captures.capture('schedule');
+      assert.equal(camera.lastExposure, 'normal', 'a fixed profile, however dark');
+      await app.settings.set({ 'schedule.exposure': 'auto' });
+      await app.captures.capture('schedule');
+      assert.equal(camera.lastExposure, 'long', 'auto knows it is dark from the stills taken before');
+      camera.next = bright;
+      await app.captures.capture('schedule'); // a bright long still...
+      await app.captures.capture('schedule');
+      assert.equal(camera.lastExposure, 'normal', '...and auto follows the light back');
+      await app.settings.set({ 'schedule.exposure': 'long' });
+      await app.captures.capture('schedule');
+      assert.equal(camera.lastExposure, 'long', 'always: the night profile in daylight too');
+      await app.settings.set({ 'schedule.exposure': null });
+      await app.captures.capture('schedule');
+      assert.equal(camera.lastExposure, 'normal');
     } finally {
       await app.stop();
     }

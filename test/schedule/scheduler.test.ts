@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import { Scheduler } from '../../src/schedule/scheduler.ts';
 import type { Trigger } from '../../src/capture/service.ts';
-import { memoryLogger, quietLogger } from '../helpers/setup.ts';
+import { memoryLogger, quietLogger, testConfig } from '../helpers/setup.ts';
+import { Settings } from '../../src/settings/service.ts';
+import { settingsFile } from '../../src/settings/overrides.ts';
 
 /** Advances the mocked clock in small steps, letting the async work of each tick run in between. */
 async function advance(ms: number, step = 100): Promise<void> {
@@ -106,5 +108,36 @@ describe('scheduler', () => {
     } finally {
       scheduler.stop();
     }
+  });
+
+  test('a settings change replaces the cron job at once: new pattern, off, on again', async () => {
+    const config = testConfig({ MONCAM_SCHEDULE_CRON: '0 * * * *', MONCAM_SCHEDULE_TIMEZONE: 'UTC' });
+    const settings = new Settings({ config, file: settingsFile(config.data_dir), initial: {}, logger: quietLogger() });
+    const triggers: Trigger[] = [];
+    const scheduler = new Scheduler({
+      capture: { capture: async (t: Trigger) => (triggers.push(t), undefined as never) },
+      settings,
+      timezone: 'UTC',
+      logger: quietLogger(),
+    });
+    scheduler.start();
+    try {
+      assert.equal(scheduler.nextRun()?.toISOString(), '2026-06-01T13:00:00.000Z', 'hourly');
+      await settings.set({ 'schedule.cron': '* * * * * *' }); // every second
+      assert.equal(scheduler.cron, '* * * * * *');
+      assert.equal(scheduler.nextRun()?.toISOString(), '2026-06-01T12:00:01.000Z');
+      await advance(3000);
+      assert.equal(triggers.length, 3, 'ticks every second without a restart');
+      await settings.set({ 'schedule.enabled': false });
+      assert.equal(scheduler.nextRun(), undefined);
+      await advance(3000);
+      assert.equal(triggers.length, 3, 'no ticks while off');
+      await settings.set({ 'schedule.enabled': true, 'schedule.cron': '*/15 * * * *' });
+      assert.equal(scheduler.nextRun()?.toISOString(), '2026-06-01T12:15:00.000Z');
+    } finally {
+      scheduler.stop();
+    }
+    await settings.set({ 'schedule.cron': '* * * * * *' });
+    assert.equal(scheduler.nextRun(), undefined, 'a change after stop() schedules nothing');
   });
 });

@@ -40,7 +40,7 @@ describe('Still metadata', () => {
     assert.deepEqual(still.meta.requests, [{ trigger: 'mqtt', requestId: 'req-1', source: 'automation' }]);
     assert.equal(store.latest()?.meta, undefined, 'latest() comes from the listing: no file opened');
 
-    // The outputs derived from it, byte for byte as before the typed Still.
+    // The outputs derived from it, byte for byte as before the typed Still (plus `filed`, issue 16).
     assert.equal(
       JSON.stringify(stillAttributes(still, 777)),
       '{"captured_at":"2026-12-05T09:52:30.268+01:00","trigger":"mqtt","id":"20261205T085230.268Z","width":640,"height":480,"bytes":777,' +
@@ -50,7 +50,7 @@ describe('Still metadata', () => {
       JSON.stringify(stillJson(still)),
       '{"id":"20261205T085230.268Z","captured_at":"2026-12-05T09:52:30.268+01:00","day":"2026-12-05","hour":9,"bytes":2068,' +
         '"urls":{"full":"/images/20261205T085230.268Z/full.jpg","thumb":"/images/20261205T085230.268Z/thumb.jpg","preview":"/images/20261205T085230.268Z/preview.jpg"},' +
-        '"trigger":"mqtt","width":640,"height":480}',
+        '"trigger":"mqtt","width":640,"height":480,"filed":true}',
     );
   });
 

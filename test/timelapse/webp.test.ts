@@ -115,7 +115,7 @@ describe('encodeTimelapse', () => {
     await assertColour(file, 3, 50, 60, BLACK); // would be white if the small frame had been enlarged
   });
 
-  test('unreadable and undecodable frames are skipped and counted; the canvas comes from the first good one', async () => {
+  test('unreadable and undecodable frames are skipped and counted; the canvas comes from the first good one; onFrame names the inputs used', async () => {
     const good = await jpeg(160, 120, RED);
     const noisy = path.join(dir, 'noisy.jpg');
     await sharp({ create: { width: 320, height: 240, channels: 3, background: '#000', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
@@ -128,8 +128,10 @@ describe('encodeTimelapse', () => {
     fs.writeFileSync(garbage, 'not a jpeg');
     const frames = [path.join(dir, 'missing.jpg'), truncated, good, garbage, dir, await jpeg(160, 120, GREEN)];
     const file = out('skipped.webp');
-    const result = await encodeTimelapse(frames, file, OPTS);
+    const used: number[] = [];
+    const result = await encodeTimelapse(frames, file, { ...OPTS, onFrame: (i) => used.push(i) });
     assert.deepEqual({ ...result, bytes: 0 }, { frames: 2, skipped: 4, width: 160, height: 120, bytes: 0 });
+    assert.deepEqual(used, [2, 5], 'the inputs that became frames, so their capture times can be recorded');
     assert.equal((await sharp(file, { animated: true }).metadata()).pages, 2);
     await assertColour(file, 0, 80, 60, RED);
     await assertColour(file, 1, 80, 60, GREEN);

@@ -77,16 +77,20 @@ describe('the page in Chromium', () => {
     await page.close();
   });
 
-  test('clicking the image, or the time tag, opens the full resolution (natural size = camera size)', async () => {
+  test('clicking the image, or the time tag, opens the still in the viewer with its original (natural size = camera size)', async () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await login(page, daemon.web);
+    const latest = daemon.app.store.latest()!;
     for (const selector of ['#latest-img', '#latest-time']) {
       await page.click(selector);
-      await page.waitForURL(/\/images\/.+\/full\.jpg$/);
-      const size = await page.$eval('img', (img) => [(img as HTMLImageElement).naturalWidth, (img as HTMLImageElement).naturalHeight]);
+      await page.waitForSelector('dialog.mcv[open]');
+      assert.equal(await page.getAttribute('dialog.mcv', 'data-id'), latest.id, selector);
+      assert.match((await page.getAttribute('.mcv-download', 'href'))!, new RegExp(`/images/${latest.id.replace('.', '\\.')}/full\\.jpg$`));
+      await page.waitForSelector('dialog.mcv[data-loaded="full"]');
+      const size = await page.$eval('.mcv-img', (img) => [(img as HTMLImageElement).naturalWidth, (img as HTMLImageElement).naturalHeight]);
       assert.deepEqual(size, [1600, 1200], selector);
-      await page.goBack();
-      await page.waitForSelector('#latest-time:not(:empty)');
+      await page.keyboard.press('Escape');
+      await page.waitForSelector('dialog.mcv', { state: 'detached' });
     }
     await page.close();
   });
@@ -114,22 +118,20 @@ describe('the page in Chromium', () => {
     await page.close();
   });
 
-  test("history: 24 hour slots today; previous day shows yesterday's still; the date picker works", async () => {
+  test("the day: today's stills in the strip; previous day shows yesterday's still; the date picker works", async () => {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     await login(page, daemon.web);
-    await page.waitForSelector('#hours li');
-    assert.equal(await page.locator('#hours > li').count(), 24);
-    assert.ok((await page.locator('#hours a').count()) >= 2, "today's stills are linked");
+    await page.waitForSelector('#strip .thumb');
+    assert.ok((await page.locator('#strip .thumb').count()) >= 2, "today's stills are linked");
     const today = await page.inputValue('#day');
     await page.click('#prev-day');
     await page.waitForFunction((t) => (document.getElementById('day') as HTMLInputElement).value !== t, today);
-    await page.waitForSelector('#hours a');
-    assert.equal(await page.locator('#hours a').count(), 1, 'yesterday had one still');
-    const href = await page.getAttribute('#hours a', 'href');
+    await page.waitForFunction(() => document.querySelectorAll('#strip .thumb').length === 1);
+    const href = await page.getAttribute('#strip .thumb', 'href');
     assert.match(href!, /\/images\/.+\/full\.jpg$/);
     await page.fill('#day', today);
     await page.dispatchEvent('#day', 'change');
-    await page.waitForFunction(() => document.querySelectorAll('#hours a').length >= 2);
+    await page.waitForFunction(() => document.querySelectorAll('#strip .thumb').length >= 2);
     await page.close();
   });
 
@@ -164,7 +166,7 @@ describe('the page in Chromium', () => {
     const context = await browser.newContext({ viewport: { width: 360, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     const page = await context.newPage();
     await login(page, daemon.web);
-    await page.waitForSelector('#hours li');
+    await page.waitForSelector('#strip li');
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 0, `horizontal overflow ${overflow}px`);
     for (const sel of ['#take', '#prev-day', '#next-day']) {
@@ -246,27 +248,26 @@ describe('the page when the camera fails', () => {
       await page.fill('#password', PASSWORD);
       await page.click('button[type=submit]');
       await page.waitForURL(`${daemon.web}/`);
-      await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('no_camera'));
-      assert.match(
-        (await page.locator('#status').textContent()) ?? '',
-        /Capture failed \(no_camera\): no camera found: is the ribbon cable seated\? — 1 in a row\./,
-      );
-      assert.equal(await page.locator('#status').getAttribute('class'), 'status error');
+      await page.waitForFunction(() => document.getElementById('camera-status')!.textContent!.includes('no_camera'));
+      assert.match((await page.locator('#camera-status').textContent()) ?? '', /no_camera\)?: no camera found: is the ribbon cable seated\?/);
+      assert.match((await page.locator('#camera-status').getAttribute('class'))!, /\berror\b/);
 
       // Live: the second failure starts a pause, and a request during it is refused with `backoff`.
       await daemon.app.captures.capture('schedule').catch(() => undefined);
       await daemon.app.captures.capture('schedule').catch(() => undefined);
-      await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('backoff'));
-      assert.match((await page.locator('#status').textContent()) ?? '', /captures are paused after 2 failures in a row/);
+      await page.waitForFunction(() => document.getElementById('notice')!.textContent!.includes('backoff'));
+      assert.match((await page.locator('#notice').textContent()) ?? '', /captures are paused after 2 failures in a row/);
       await page.screenshot({ path: path.join(SHOTS, 'camera-error.png') });
 
       broken = false;
       await until(() => !daemon.app.captures.healthSnapshot().paused_until, 3000, 'the pause to end');
       await daemon.app.captures.capture('web');
-      await page.waitForFunction(() => document.getElementById('status')!.hidden);
+      await page.waitForFunction(
+        () => !/failed|failing/i.test(document.getElementById('camera-status')!.textContent!) && document.getElementById('notice')!.hidden,
+      );
       await page.reload();
       await page.waitForSelector('#latest-time:not(:empty)');
-      assert.equal(await page.locator('#status').isHidden(), true, 'no error after a good still');
+      assert.doesNotMatch((await page.locator('#camera-status').textContent()) ?? '', /no_camera/, 'no error after a good still');
     } finally {
       await browser.close();
       await daemon.stop();

@@ -8,6 +8,7 @@ import { moncam } from '../helpers/cli.ts';
 import { instantCamera, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 import { makeJpeg, tempDir, until } from '../helpers/setup.ts';
 import { WebClient, openEvents } from '../helpers/web.ts';
+import { recorded } from '../storage/helpers.ts';
 
 const PASSWORD = 'garden-secret-1';
 const JPEG_SOI = Buffer.from([0xff, 0xd8, 0xff]);
@@ -139,6 +140,54 @@ describe('web: deny by default', () => {
     const empty = (await (await web.get('/api/days/2001-01-01')).json()) as { hours: Array<{ captures: unknown[] }> };
     assert.equal(empty.hours.filter((h) => h.captures.length).length, 0);
     assert.equal((await web.get('/api/days/yesterday')).status, 400);
+  });
+
+  test('the page arrives with the latest still in it (its image loads with the scripts)', async () => {
+    const web = new WebClient(daemon.web);
+    await web.login(PASSWORD);
+    const html = await (await web.get('/')).text();
+    const latest = daemon.app.store.latest()!;
+    assert.match(
+      html,
+      new RegExp(
+        `<img id="latest-img" alt="Latest still, taken [\\d: -]+" width="480" height="360" src="/images/${latest.id.replace('.', '\\.')}/thumb\\.jpg" srcset="`,
+      ),
+    );
+    assert.match(html, /<figure id="latest">/);
+    assert.match(
+      html,
+      new RegExp(
+        `<a id="latest-time"[^>]*href="/images/${latest.id.replace('.', '\\.')}/full\\.jpg"[^>]*>${latest.capturedAtIso.slice(0, 19).replace('T', ' ')}</a>`,
+      ),
+    );
+  });
+
+  test('history: each still carries its scene change and whether it reached scene.change_threshold', async () => {
+    const web = new WebClient(daemon.web);
+    await web.login(PASSWORD);
+    const jpeg = await makeJpeg(160, 120);
+    const saved = [];
+    for (const [i, change] of [undefined, 2, 5, 40].entries()) {
+      saved.push(
+        await daemon.app.store.save({
+          capturedAt: new Date(Date.UTC(2025, 5, 1, 10, i)),
+          original: jpeg,
+          thumb: jpeg,
+          preview: jpeg,
+          meta: recorded(change === undefined ? {} : { change }),
+        }),
+      );
+    }
+    type Day = { scene_threshold: number; hours: Array<{ captures: Array<{ id: string; change: number | null; changed: boolean }> }> };
+    const day = (await (await web.get(`/api/days/${saved[0]!.day}`)).json()) as Day;
+    assert.equal(day.scene_threshold, 5);
+    const got = day.hours.flatMap((h) => h.captures).map((c) => [c.id, c.change, c.changed]);
+    assert.deepEqual(got, [
+      [saved[0]!.id, null, false],
+      [saved[1]!.id, 2, false],
+      [saved[2]!.id, 5, true],
+      [saved[3]!.id, 40, true],
+    ]);
   });
 });
 
@@ -272,6 +321,37 @@ describe('web: live updates and fresh stills', () => {
       a.close();
       b.close();
       await until(() => daemon.app.web !== undefined, 100);
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  test('a visit still is the latest (filed: false, trigger visit) but not in the day history; a web still is kept', async () => {
+    const { daemon } = await daemonWithPassword({ MONCAM_WEB_FRESH_WINDOW_S: '0' });
+    try {
+      const web = new WebClient(daemon.web);
+      await web.login(PASSWORD);
+      assert.equal((await web.api('/api/visit')).status, 202);
+      await until(() => daemon.app.store.latest() !== undefined, 5000, 'the visit still');
+      await daemon.app.captures.idle();
+      type State = { latest: { id: string; day: string; trigger: string; filed: boolean } };
+      const state = (await (await web.get('/api/state')).json()) as State;
+      assert.equal(state.latest.trigger, 'visit');
+      assert.equal(state.latest.filed, false);
+      assert.equal((await web.get(`/images/${state.latest.id}/thumb.jpg`)).status, 200, 'its images are served');
+      const ids = async () => {
+        const day = (await (await web.get(`/api/days/${state.latest.day}`)).json()) as { hours: Array<{ captures: Array<{ id: string }> }> };
+        return day.hours.flatMap((h) => h.captures.map((c) => c.id));
+      };
+      assert.deepEqual(await ids(), [], 'not filed in the hourly history');
+      const timelapse = await web.api('/api/timelapse', JSON.stringify({ day: state.latest.day }));
+      assert.equal(timelapse.status, 409, 'nor in the timelapse');
+      assert.equal(((await timelapse.json()) as { error: string }).error, 'no_stills');
+      const taken = (await (await web.api('/api/capture')).json()) as { id: string; trigger: string };
+      assert.equal(taken.trigger, 'web');
+      assert.deepEqual(await ids(), [taken.id]);
+      assert.equal(((await (await web.get('/api/state')).json()) as State).latest.filed, true);
+      assert.equal((await web.get(`/images/${state.latest.id}/full.jpg`)).status, 404, 'the visit still was replaced');
     } finally {
       await daemon.stop();
     }

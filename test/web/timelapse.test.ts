@@ -25,6 +25,7 @@ interface TimelapseJson {
   bytes: number;
   created_at: string;
   last_captured_at: string;
+  frame_times?: string[];
 }
 
 /** Copies a stored still's files as a still taken `daysAgo` days earlier; returns its day. */
@@ -80,6 +81,12 @@ describe('web: day timelapses', () => {
     assert.equal(built.frame_ms, 250);
     assert.equal(built.last_captured_at, latest.capturedAtIso);
     assert.ok(built.bytes > 0 && built.width > 0 && built.height > 0);
+    const stills = await daemon.app.store.listDay(today);
+    assert.deepEqual(
+      built.frame_times,
+      stills.map((s) => s.capturedAtIso),
+      'the capture time of each frame, for the player',
+    );
 
     const day = (await (await web.get(`/api/days/${today}`)).json()) as { timelapse: TimelapseJson; hours: unknown[] };
     assert.equal(day.hours.length, 24);
@@ -254,6 +261,8 @@ describe('web: day timelapses', () => {
       const rebuilt = (await res.json()) as TimelapseJson;
       assert.equal(rebuilt.day, today);
       assert.equal(rebuilt.frames, 4);
+      assert.equal(rebuilt.frame_times?.length, 4);
+      assert.equal(rebuilt.frame_times?.at(-1), record.capture.capturedAtIso);
       assert.equal(rebuilt.url, `/timelapse/${today}.webp?v=${encodeURIComponent(record.capture.id)}`);
       assert.notEqual(rebuilt.url, built.url);
       await until(() => stream.events.some((e) => e.event === 'timelapse'), 5000, 'timelapse event');
@@ -267,6 +276,20 @@ describe('web: day timelapses', () => {
     } finally {
       stream.close();
     }
+  });
+
+  test('a timelapse.json written before frame times were recorded: the day view leaves them out, the rest stands', async () => {
+    const file = path.join(daemon.app.store.dir, today, 'timelapse.json');
+    const meta = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    assert.equal((meta.frame_times as string[]).length, meta.frames, 'recorded in the meta file');
+    delete meta.frame_times;
+    fs.writeFileSync(file, JSON.stringify(meta));
+    const old = ((await (await web.get(`/api/days/${today}`)).json()) as { timelapse: TimelapseJson }).timelapse;
+    assert.equal(old.frame_times, undefined);
+    assert.equal(old.frames, meta.frames);
+    fs.writeFileSync(file, JSON.stringify({ ...meta, frame_times: ['2026-01-01T00:00:00.000+00:00'] }));
+    const short = ((await (await web.get(`/api/days/${today}`)).json()) as { timelapse: TimelapseJson }).timelapse;
+    assert.equal(short.frame_times, undefined, 'a list that does not match the frames is not passed on');
   });
 
   test('a restart keeps the secret: the same key still opens the timelapse', async () => {

@@ -1,140 +1,91 @@
-// The page: latest still with its time, full resolution on click, hour-by-hour history, live updates.
-const $ = (id) => document.getElementById(id);
-let state = { csrf: '', today: '', day: '', latestId: '' };
+// The page: the latest still with its time and status line, the day's stills, the day's timelapse,
+// live updates. Each part is its own module; this one starts them and follows the server's events.
+import { dayState, initDayNav, loadDay, loadDays } from './day.js';
+import { showStatus } from './status.js';
+import { initTimelapse, showTimelapse } from './timelapse.js';
+import { $, api, openStill, session, timeTag } from './util.js';
 
-function timeTag(iso) {
-  // captured_at carries the camera's local offset; show that wall-clock time, not the browser's.
-  const m = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)/.exec(iso);
-  return m ? `${m[1]} ${m[2]}` : iso;
-}
+let latest = null;
 
-function setStatus(text, kind = '') {
-  const el = $('status');
-  el.textContent = text;
-  el.className = `status ${kind}`;
-  el.hidden = !text;
+function notice(text, kind = '') {
+  const n = $('notice');
+  n.textContent = text;
+  n.className = `notice ${kind}`;
+  n.hidden = !text;
 }
 
 function showLatest(c) {
-  if (!c) {
-    $('latest').hidden = true;
-    $('empty').hidden = false;
-    return;
-  }
-  state.latestId = c.id;
-  $('empty').hidden = true;
-  $('latest').hidden = false;
+  latest = c;
+  $('latest').hidden = !c;
+  $('empty').hidden = Boolean(c);
+  if (!c) return;
+  const img = $('latest-img');
   // The thumbnail on a phone, the 1280 px preview on a wide screen (both carry the time tag).
-  $('latest-img').srcset = `${c.urls.thumb} 480w, ${c.urls.preview} 1280w`;
-  $('latest-img').sizes = '(max-width: 520px) 100vw, 960px';
-  $('latest-img').src = c.urls.thumb;
-  $('latest-img').alt = `Still taken ${timeTag(c.captured_at)}`;
+  // The same as the server renders into the HTML (src/web/index-page.ts).
+  img.srcset = `${c.urls.thumb} 480w, ${c.urls.preview} 1280w`;
+  img.sizes = '(max-width: 520px) 100vw, 960px';
+  img.src = c.urls.thumb;
+  img.alt = `Latest still, taken ${timeTag(c.captured_at)}`;
   $('latest-link').href = c.urls.full;
   $('latest-time').href = c.urls.full;
   $('latest-time').textContent = timeTag(c.captured_at);
-  $('latest-trigger').textContent = c.trigger ? `· ${c.trigger}` : '';
+  $('latest-note').textContent = c.filed === false ? '· now (a visit still, not kept in the day)' : c.trigger ? `· ${c.trigger}` : '';
 }
 
-async function api(path, options = {}) {
-  const res = await fetch(path, { credentials: 'same-origin', ...options, headers: { 'X-CSRF-Token': state.csrf, ...(options.headers || {}) } });
-  if (res.status === 401) {
-    location.href = '/login';
-    throw new Error('logged out');
-  }
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw Object.assign(new Error(body.message || res.statusText), { code: body.error });
-  return body;
+/** The latest still in the viewer: among its day's stills when that day is shown, else alone. */
+function openLatest(e) {
+  if (!latest || e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+  e.preventDefault();
+  const stills = dayState.day === latest.day ? [...dayState.stills] : [];
+  let i = stills.findIndex((s) => s.id === latest.id);
+  if (i < 0) i = stills.push(latest) - 1;
+  openStill(stills, i);
 }
 
-/** The day's timelapse (an animated WebP the browser plays by itself), or the button to make one. */
-function showTimelapse(t) {
-  $('timelapse').hidden = !t;
-  $('make-timelapse').textContent = t ? 'Update timelapse' : 'Make timelapse';
-  if (!t) return;
-  if ($('timelapse-img').getAttribute('src') !== t.url) $('timelapse-img').src = t.url;
-  $('timelapse-img').width = t.width || 480;
-  $('timelapse-img').height = t.height || 360;
-  $('timelapse-caption').textContent =
-    `Timelapse · ${t.frames} stills · ${((t.frames * t.frame_ms) / 1000).toFixed(1)} s · made ${timeTag(t.created_at || '')}`;
+/** The local day a still id (a UTC instant) may be filed under: its UTC date or the day either side. */
+function daysOf(id) {
+  const utc = Date.UTC(Number(id.slice(0, 4)), Number(id.slice(4, 6)) - 1, Number(id.slice(6, 8)));
+  return [0, -1, 1].map((d) => new Date(utc + d * 86_400_000).toISOString().slice(0, 10));
 }
 
-async function makeTimelapse() {
-  const day = state.day;
-  $('make-timelapse').disabled = true;
-  $('timelapse-status').textContent = 'Making the timelapse…';
+/** A shared `#still=<id>` link: the viewer at that still, on its day (today's, or found by its id). */
+async function restoreViewer() {
+  if (!location.hash.startsWith('#still=') || document.querySelector('dialog[open]')) return;
+  const id = decodeURIComponent(location.hash.slice(7));
+  const shown = () => {
+    const all = [...dayState.stills];
+    if (latest && latest.day === dayState.day && !all.some((s) => s.id === latest.id)) all.push(latest);
+    return all;
+  };
   try {
-    const t = await api('/api/timelapse', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ day }) });
-    if (state.day === day) showTimelapse(t);
-    $('timelapse-status').textContent = '';
-  } catch (err) {
-    $('timelapse-status').textContent = `No timelapse: ${err.message}`;
-  } finally {
-    $('make-timelapse').disabled = false;
+    if (!shown().some((s) => s.id === id) && /^\d{8}T/.test(id)) {
+      for (const day of daysOf(id)) {
+        if (!dayState.days.includes(day)) continue;
+        await loadDay(day);
+        if (dayState.stills.some((s) => s.id === id)) break;
+      }
+    }
+    const viewer = await import('./viewer.js');
+    viewer.restoreFromUrl(shown());
+  } catch {
+    // no viewer, or no such still: the page alone
   }
 }
 
-async function loadDay(day) {
-  state.day = day;
-  $('day').value = day;
-  const list = $('hours');
-  list.setAttribute('aria-busy', 'true');
-  try {
-    const data = await api(`/api/days/${day}`);
-    if (state.day !== day) return; // the user moved on while this loaded
-    showTimelapse(data.timelapse);
-    $('make-timelapse').hidden = !data.hours.some((h) => h.captures.length);
-    $('timelapse-status').textContent = '';
-    $('day').min = data.oldest_allowed || '';
-    $('prev-day').disabled = !data.prev;
-    $('next-day').disabled = !data.next && day >= state.today;
-    $('prev-day').dataset.day = data.prev || '';
-    $('next-day').dataset.day = data.next || '';
-    list.replaceChildren(
-      ...data.hours.map(({ hour, captures }) => {
-        const li = document.createElement('li');
-        li.className = captures.length ? 'hour' : 'hour empty';
-        const label = document.createElement('span');
-        label.className = 'hour-label';
-        label.textContent = `${String(hour).padStart(2, '0')}:00`;
-        li.append(label);
-        if (!captures.length) {
-          const none = document.createElement('span');
-          none.className = 'muted';
-          none.textContent = '—';
-          li.append(none);
-        }
-        for (const c of captures) {
-          const a = document.createElement('a');
-          a.href = c.urls.full;
-          a.title = `Open ${timeTag(c.captured_at)} at full resolution`;
-          const img = document.createElement('img');
-          img.src = c.urls.thumb;
-          img.alt = `Still ${timeTag(c.captured_at)}`;
-          img.loading = 'lazy';
-          img.width = 160;
-          img.height = 120;
-          const t = document.createElement('span');
-          t.textContent = timeTag(c.captured_at).slice(11);
-          a.append(img, t);
-          li.append(a);
-        }
-        return li;
-      }),
-    );
-  } catch (err) {
-    list.replaceChildren(Object.assign(document.createElement('li'), { className: 'error', textContent: `Could not load ${day}: ${err.message}` }));
-  } finally {
-    list.removeAttribute('aria-busy');
-  }
+async function refreshState() {
+  const s = await api('/api/state');
+  showStatus(s);
+  return s;
 }
 
 async function takeStill() {
   $('take').disabled = true;
-  setStatus('Taking a still…', 'busy');
+  notice('Taking a still…', 'busy');
   try {
     await api('/api/capture', { method: 'POST' });
+    notice('');
   } catch (err) {
-    setStatus(`Capture failed: ${err.message}`, 'error');
+    notice(`Capture failed: ${err.message}`, 'error');
   } finally {
     $('take').disabled = false;
   }
@@ -145,48 +96,52 @@ function listen() {
   events.addEventListener('captured', (e) => {
     const c = JSON.parse(e.data);
     showLatest(c);
-    setStatus('');
-    if (state.day === c.day) loadDay(c.day);
+    notice('');
+    refreshState().catch(() => undefined);
+    // A visit still is in no day: the strip stays as it is.
+    if (c.filed !== false && dayState.day === c.day) loadDay(c.day);
+    if (c.filed !== false && !dayState.days.includes(c.day)) loadDays().catch(() => undefined);
   });
   events.addEventListener('timelapse', (e) => {
     const t = JSON.parse(e.data);
-    if (state.day === t.day) showTimelapse(t);
+    if (dayState.day === t.day) showTimelapse(t.day, t, true);
   });
   events.addEventListener('failed', (e) => {
     const f = JSON.parse(e.data);
-    setStatus(`Capture failed (${f.error}): ${f.message}`, 'error');
+    notice(`Capture failed (${f.error}): ${f.message}`, 'error');
+    refreshState().catch(() => undefined);
   });
-}
-
-/** The camera's trouble in one line: what failed last, how often in a row, and when it is retried. */
-function healthText(h) {
-  if (!h || h.ok || !h.last_failure) return '';
-  const f = h.last_failure;
-  const retry = h.paused_until ? ` Captures are paused until ${new Date(h.paused_until).toLocaleTimeString()}.` : '';
-  return `Capture failed (${f.code}): ${f.message} — ${h.consecutive_failures} in a row.${retry}`;
 }
 
 async function main() {
   const s = await api('/api/state');
-  state.csrf = s.csrf;
-  state.today = s.today;
+  session.csrf = s.csrf;
   document.title = `${s.camera.name} · moncam`;
   $('camera-name').textContent = s.camera.name;
   showLatest(s.latest);
-  setStatus(healthText(s.health), 'error');
-  listen();
+  showStatus(s);
   $('take').addEventListener('click', takeStill);
-  $('make-timelapse').addEventListener('click', makeTimelapse);
-  $('prev-day').addEventListener('click', () => $('prev-day').dataset.day && loadDay($('prev-day').dataset.day));
-  $('next-day').addEventListener('click', () => loadDay($('next-day').dataset.day || state.today));
-  $('day').max = s.today;
-  $('day').addEventListener('change', () => $('day').value && loadDay($('day').value));
-  await loadDay(s.today);
+  $('latest-link').addEventListener('click', openLatest);
+  $('latest-time').addEventListener('click', openLatest);
+  initTimelapse();
+  initDayNav(s.today);
+  dayState.onLoaded = (data) =>
+    showTimelapse(
+      data.day,
+      data.timelapse,
+      data.hours.some((h) => h.captures.length),
+    );
+  listen();
+  // The status turns on its own too (a still becomes overdue, a pause ends).
+  setInterval(() => refreshState().catch(() => undefined), 60_000);
+  await Promise.all([loadDays().catch(() => undefined), loadDay(s.today)]);
+  document.documentElement.dataset.ready = 'true'; // tests and the bench wait for this
+  restoreViewer();
   if (s.fresh_on_visit) {
-    // The page is already showing the latest still; a fresh one replaces it when it arrives (SSE).
+    // The page already shows the latest still; a fresh one replaces it when it arrives (SSE).
     const r = await api('/api/visit', { method: 'POST' }).catch(() => ({}));
-    if (r.fresh) setStatus('Taking a fresh still…', 'busy');
+    if (r.fresh) notice('Taking a fresh still…', 'busy');
   }
 }
 
-main().catch((err) => setStatus(`Could not load the page: ${err.message}`, 'error'));
+main().catch((err) => notice(`Could not load the page: ${err.message}`, 'error'));

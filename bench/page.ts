@@ -1,0 +1,148 @@
+// The page's budgets in Chromium (issue 16): loaded and showing the latest still, its own JS+CSS gzipped,
+// a day of 288 stills rendered. Part of `npm run bench`; alone: `node --import tsx bench/page.ts`.
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { addDays } from '../src/storage/layout.ts';
+import { every, launch, login, pageDaemon, seedStills } from '../test/helpers/page.ts';
+
+const ASSETS = path.join(import.meta.dirname, '..', 'ui', 'assets');
+const RUNS = 10;
+
+export interface PageBudgets {
+  /** Median ms from navigation start to the first frame with the latest still on screen (cold HTTP cache). */
+  loadMs: number;
+  /** The stylesheets and scripts the page loads (with the viewer and player), gzipped, and their names. */
+  gzipBytes: number;
+  assets: string[];
+  /** Median ms from choosing a day of 288 stills to its strip rendered and painted (fetch included). */
+  dayMs: number;
+  /** The same, rendering alone (the day's JSON already fetched). */
+  renderMs: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+export async function pageBudgets(): Promise<PageBudgets> {
+  const pd = await pageDaemon();
+  const browser = await launch();
+  try {
+    const { store } = pd.daemon.app;
+    const today = pd.daemon.app.clock.day(new Date());
+    const busy = addDays(today, -1);
+    await seedStills(store, every(new Date(`${busy}T00:00:00Z`), 5, 288));
+    await pd.daemon.app.captures.capture('schedule');
+    await pd.daemon.app.timelapses.build(busy, 'web');
+
+    const first = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    const loaded = new Set<string>();
+    const page = await first.newPage();
+    await login(page, pd.daemon.web);
+    const state = await first.storageState();
+    // What the page loads (the login page's script is not the page's).
+    page.on('request', (r) => {
+      const m = /\/assets\/([\w.-]+\.(?:js|css))$/.exec(new URL(r.url()).pathname);
+      if (m) loaded.add(m[1]!);
+    });
+    await (await first.newCDPSession(page)).send('Network.setCacheDisabled', { cacheDisabled: true });
+    await page.reload();
+    await page.waitForSelector('html[data-ready]');
+
+    // Everything the page loads: its own modules, then the viewer (a thumbnail opened) and the player (a timelapse shown).
+    await page.fill('#day', busy);
+    await page.dispatchEvent('#day', 'change');
+    await page.waitForFunction((n) => document.querySelectorAll('#strip .thumb').length === n, 288);
+    await page.waitForFunction(() => document.getElementById('player')!.childElementCount > 0);
+    await page.click('#strip .thumb');
+    await page.waitForSelector('dialog[open]');
+    const assets = [...loaded].sort();
+    const gzipBytes = assets.reduce((n, f) => n + zlib.gzipSync(fs.readFileSync(path.join(ASSETS, f))).length, 0);
+    await page.keyboard.press('Escape');
+
+    // A day of 288 stills: chosen in the date picker, until its strip is painted.
+    const pick = (day: string, n: number) =>
+      page.evaluate(`(async () => {
+        const t0 = performance.now();
+        const input = document.getElementById('day');
+        input.value = ${JSON.stringify(day)};
+        input.dispatchEvent(new Event('change'));
+        await new Promise((resolve) => {
+          const done = () => document.getElementById('day-title').textContent.includes(${JSON.stringify(day)}) && document.querySelectorAll('#strip .thumb').length === ${n};
+          if (done()) return resolve();
+          const obs = new MutationObserver(() => done() && (obs.disconnect(), resolve()));
+          obs.observe(document.getElementById('main') || document.body, { subtree: true, childList: true, characterData: true });
+        });
+        await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+        return performance.now() - t0;
+      })()`) as Promise<number>;
+    const todayCount = (await store.listDay(today)).length;
+    const dayTimes: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      await pick(today, todayCount);
+      dayTimes.push(await pick(busy, 288));
+    }
+    // Rendering alone: the fetched JSON handed to renderDay, then layout and a painted frame.
+    const renderTimes = (await page.evaluate(`(async () => {
+      const { renderDay } = await import('/assets/day.js');
+      const data = await (await fetch('/api/days/${busy}')).json();
+      const times = [];
+      for (let i = 0; i < ${RUNS}; i++) {
+        const t0 = performance.now();
+        renderDay(data);
+        document.body.offsetHeight;
+        await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+        times.push(performance.now() - t0);
+      }
+      return times;
+    })()`)) as number[];
+    await first.close();
+
+    // Page load with a cold HTTP cache each run (the browser itself warm): navigation start to the first
+    // frame with the latest still decoded on screen, watched from the page's first instant.
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, storageState: state });
+    await context.addInitScript(`(() => {
+      const tick = () => {
+        const img = document.getElementById('latest-img');
+        if (img && img.complete && img.naturalWidth > 0 && img.getBoundingClientRect().height > 0) window.__latestShown = performance.now();
+        else requestAnimationFrame(tick);
+      };
+      requestAnimationFrame(tick);
+    })()`);
+    const p = await context.newPage();
+    const cdp = await context.newCDPSession(p);
+    await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+    const loads: number[] = [];
+    for (let i = 0; i < RUNS + 2; i++) {
+      await p.goto(`${pd.daemon.web}/`);
+      await p.waitForFunction(() => (window as unknown as { __latestShown?: number }).__latestShown !== undefined);
+      const at = await p.evaluate(() => (window as unknown as { __latestShown: number }).__latestShown);
+      if (i >= 2) loads.push(at); // two warm-up runs
+    }
+    await context.close();
+    return { loadMs: median(loads), gzipBytes, assets, dayMs: median(dayTimes), renderMs: median(renderTimes) };
+  } finally {
+    await browser.close();
+    await pd.stop();
+  }
+}
+
+/** The bench's table rows: measure, value, ratio, target. */
+export function pageRows(b: PageBudgets): Array<[string, string, string, string]> {
+  const verdict = (v: number, limit: number) => (v <= limit ? 'met' : 'MISSED');
+  return [
+    ['page loaded and showing the latest still (Chromium, cold cache, loopback)', `${b.loadMs.toFixed(1)} ms`, verdict(b.loadMs, 50), '<= 50 ms'],
+    [
+      `page's own JS+CSS gzipped (${b.assets.length} files: ${b.assets.join(' ')})`,
+      `${(b.gzipBytes / 1024).toFixed(1)} KB`,
+      verdict(b.gzipBytes, 40 * 1024),
+      '<= 40 KB',
+    ],
+    ['a day of 288 stills: chosen -> strip painted (fetch included)', `${b.dayMs.toFixed(1)} ms`, verdict(b.dayMs, 100), '<= 100 ms'],
+    ['  rendering alone (renderDay + layout + frame)', `${b.renderMs.toFixed(1)} ms`, '', ''],
+  ];
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const rows = pageRows(await pageBudgets());
+  for (const r of rows) console.log(r.join(' | '));
+}

@@ -1,0 +1,66 @@
+// The day's timelapse, labelled with its day: the player (player.js) when it loads, else the animated
+// WebP as a plain image; and the button that makes or updates it.
+import { $, api, timeTag } from './util.js';
+
+let mounted; // { destroy() } of the player shown, and the url it shows
+let shownUrl = '';
+
+/** A plain animated image: the browser plays it by itself (no controls). */
+function plainPlayer(container, t) {
+  const img = document.createElement('img');
+  img.src = t.url;
+  img.alt = `Timelapse of ${t.day}`;
+  img.width = t.width || 480;
+  img.height = t.height || 360;
+  container.replaceChildren(img);
+  return { destroy: () => container.replaceChildren() };
+}
+
+async function mount(container, t) {
+  try {
+    const { mountPlayer } = await import('./player.js');
+    return mountPlayer(container, t);
+  } catch {
+    return plainPlayer(container, t);
+  }
+}
+
+export async function showTimelapse(day, t, hasStills) {
+  $('timelapse-title').textContent = `Timelapse of ${day}`;
+  $('make-timelapse').textContent = t ? 'Update timelapse' : 'Make timelapse';
+  $('make-timelapse').hidden = !hasStills;
+  $('make-timelapse').dataset.day = day;
+  $('timelapse-status').textContent = t
+    ? `${t.frames} stills · ${((t.frames * t.frame_ms) / 1000).toFixed(1)} s · made ${timeTag(t.created_at)}`
+    : hasStills
+      ? 'No timelapse of this day yet.'
+      : 'No stills, no timelapse.';
+  if (t && t.url === shownUrl) return;
+  mounted?.destroy();
+  mounted = undefined;
+  shownUrl = t ? t.url : '';
+  $('player').hidden = !t;
+  if (!t) return;
+  const player = await mount($('player'), t);
+  if (shownUrl === t.url) mounted = player;
+  else player.destroy(); // another day was chosen meanwhile
+}
+
+async function makeTimelapse() {
+  const button = $('make-timelapse');
+  const day = button.dataset.day;
+  button.disabled = true;
+  $('timelapse-status').textContent = 'Making the timelapse…';
+  try {
+    const t = await api('/api/timelapse', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ day }) });
+    if (button.dataset.day === day) await showTimelapse(day, t, true);
+  } catch (err) {
+    $('timelapse-status').textContent = `No timelapse: ${err.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+export function initTimelapse() {
+  $('make-timelapse').addEventListener('click', makeTimelapse);
+}
