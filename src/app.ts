@@ -1,4 +1,5 @@
 // Composition root: builds every service with explicit arguments; start()/stop() own all resources.
+// Over 300 lines: one place wires every service, so the order of construction and of start/stop reads top to bottom.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
