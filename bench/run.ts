@@ -114,6 +114,8 @@ function history(): HistoryResult {
 }
 
 interface TimelapseCase {
+  /** Stills given; frames: those in the output (the GIF leaves some out). */
+  stills: number;
   frames: number;
   ms: number;
   peakRss: number;
@@ -126,6 +128,8 @@ interface TimelapseBench {
   moncam: [TimelapseCase, TimelapseCase];
   /** sharp's `join: { animated: true }` on the same stills, for comparison. */
   join: [TimelapseCase, TimelapseCase];
+  /** The GIF for phones (timelapse.gif) of the same stills: 320 px, stills left out to stay under 10 MB. */
+  gif: [TimelapseCase, TimelapseCase];
 }
 
 /** Animated WebP timelapses of 480-px stills: peak RSS must not grow with the frame count. */
@@ -187,6 +191,7 @@ const verdict = (value: number, limit: number) => (value <= limit ? 'met' : 'MIS
 const tl = timelapse();
 const [tl24, tl288] = tl.moncam;
 const [join24, join288] = tl.join;
+const [gif24, gif288] = tl.gif;
 const rows: Array<[string, string, string, string]> = [
   ['capture overhead per 8 MP still (validate+store+thumb+preview)', ms(overhead), `${(overhead / floor).toFixed(2)}x floor`, '<= 1.3x'],
   ['  floor: djpeg -scale 1/2 minus djpeg start-up (same file, same run)', `${ms(floor)} (${ms(dj.whole)} - ${ms(dj.startup)})`, '1.00x', ''],
@@ -218,7 +223,7 @@ const rows: Array<[string, string, string, string]> = [
   [`still on demand, single-shot (-t 1000 settle), ${cam.program}`, ms(cam.single), '1.00x', ''],
   [`still on demand, warm camera (first still: ${ms(cam.firstWarm)})`, ms(cam.warm), `${(cam.warm / cam.single).toFixed(2)}x single`, 'well under 1 s'],
   [
-    `timelapse of ${tl24.frames} / ${tl288.frames} stills (480 px JPEG -> animated WebP), peak RSS`,
+    `timelapse of ${tl24.stills} / ${tl288.stills} stills (480 px JPEG -> animated WebP), peak RSS`,
     `${mb(tl24.peakRss)} / ${mb(tl288.peakRss)}`,
     `${(tl288.peakRss / tl24.peakRss).toFixed(2)}x`,
     'flat (~1x)',
@@ -234,6 +239,18 @@ const rows: Array<[string, string, string, string]> = [
     `${ms(tl288.ms / tl288.frames)}, ${(tl288.bytes / tl288.frames / 1e3).toFixed(1)} KB`,
     `${(tl288.ms / join288.ms).toFixed(2)}x join`,
     '',
+  ],
+  [
+    `GIF of the same ${gif24.stills} / ${gif288.stills} stills (320 px, timelapse.gif), peak RSS`,
+    `${mb(gif24.peakRss)} / ${mb(gif288.peakRss)}`,
+    `${(gif288.peakRss / gif24.peakRss).toFixed(2)}x`,
+    'flat (~1x)',
+  ],
+  [
+    `  GIF size, frames kept of ${gif288.stills}, time`,
+    `${(gif288.bytes / 1e6).toFixed(2)} MB, ${gif288.frames} frames, ${(gif288.ms / 1000).toFixed(1)} s`,
+    verdict(gif288.bytes, 10e6 - 1),
+    '< 10 MB',
   ],
 ];
 const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), ['measure', 'value', 'ratio', 'target'][i]!.length));

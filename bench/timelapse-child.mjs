@@ -1,11 +1,12 @@
 // Animated WebP timelapses of 24 and 288 stills (a day and 12 days of hourly 480-px thumbnails) from the built
 // encoder (dist/), each in a fresh process so its peak RSS is its own; sharp's `join: { animated: true }` on
-// the same frames for comparison. Prints one JSON line.
+// the same frames for comparison; and the GIF made beside it (320 px, bounded to < 10 MB). Prints one JSON line.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { encodeGif } from '../dist/timelapse/gif.js';
 import { encodeTimelapse } from '../dist/timelapse/webp.js';
 
 const CASES = [24, 288];
@@ -42,15 +43,17 @@ async function runCase(encoder) {
     .sort()
     .slice(0, Number(count))
     .map((f) => path.join(dir, f));
-  const out = path.join(dir, `${encoder}-${count}.webp`);
+  const out = path.join(dir, `${encoder}-${count}.${encoder === 'gif' ? 'gif' : 'webp'}`);
   const t = performance.now();
+  let frames = files.length;
   if (encoder === 'moncam') await encodeTimelapse(files, out, OPTS);
+  else if (encoder === 'gif') frames = (await encodeGif(files, out, { size: 320, frameMs: OPTS.frameMs })).frames;
   else
     await sharp(files, { join: { animated: true } })
       .webp({ quality: OPTS.quality, delay: OPTS.frameMs, loop: 0 })
       .toFile(out);
   const ms = performance.now() - t;
-  return { frames: files.length, ms, peakRss: process.resourceUsage().maxRSS * 1024, bytes: fs.statSync(out).size };
+  return { stills: files.length, frames, ms, peakRss: process.resourceUsage().maxRSS * 1024, bytes: fs.statSync(out).size };
 }
 
 if (mode) {
@@ -61,7 +64,7 @@ if (mode) {
   const jpegBytes = fs.readdirSync(frames).reduce((n, f) => n + fs.statSync(path.join(frames, f)).size, 0) / Math.max(...CASES);
   const run = (encoder, n) =>
     JSON.parse(execFileSync(process.execPath, [...process.execArgv, import.meta.filename, encoder, frames, String(n)], { encoding: 'utf8' }));
-  const result = { jpegBytes, moncam: CASES.map((n) => run('moncam', n)), join: CASES.map((n) => run('join', n)) };
+  const result = { jpegBytes, moncam: CASES.map((n) => run('moncam', n)), join: CASES.map((n) => run('join', n)), gif: CASES.map((n) => run('gif', n)) };
   fs.rmSync(frames, { recursive: true, force: true });
   process.stdout.write(JSON.stringify(result) + '\n');
 }

@@ -146,7 +146,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     clock,
     config,
     logger: logger.child({ module: 'timelapse' }),
-    link: (day) => timelapseLink(secret, day),
+    link: (day, format) => timelapseLink(secret, day, format),
     ...deps.timelapseTiming,
   });
   const scheduler = new Scheduler({ capture: captures, settings, timezone: config.schedule.timezone, logger: logger.child({ module: 'schedule' }) });
@@ -193,6 +193,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     backend: camera.backend,
     version: version(),
     timelapse: true,
+    timelapseGif: config.timelapse.gif,
     ...(webEnabled && config.web.public_url ? { publicUrl: config.web.public_url } : {}),
   };
   const mqtt = useMqtt

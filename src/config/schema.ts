@@ -254,6 +254,13 @@ const timelapse = z
       .describe('Long edge of the timelapse frames in pixels. Up to storage.thumb_width it is made from the thumbnails, above from the MQTT previews.'),
     frame_ms: int(20, 10_000).default(250).describe('How long each still is shown, in milliseconds.'),
     quality: int(1, 100).default(60).describe('WebP quality of the frames.'),
+    gif: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Also make an animated GIF of the day, under 10 MB, for phone notifications (Home Assistant attaches JPEG, PNG or GIF, not WebP). Stills are left out evenly to stay under 10 MB.',
+      ),
+    gif_size: int(64, 1024).default(320).describe('Long edge of the GIF frames in pixels (a 320-px frame is ~80 KB, so ~120 frames fit).'),
   })
   .prefault({});
 

@@ -1,5 +1,5 @@
 // Home Assistant MQTT discovery: a literal list of components plus one function that adds the shared fields.
-// Over 300 lines: the list is data (one literal per entity, 18 of them); splitting it would hide what HA is offered.
+// Over 300 lines: the list is data (one literal per entity, 19 of them); splitting it would hide what HA is offered.
 import type { Topics } from './topics.ts';
 import { JPEG_QUALITY } from '../config/schema.ts';
 import { INTERVAL_OPTIONS, NIGHT_OPTIONS } from '../settings/choices.ts';
@@ -15,6 +15,8 @@ export interface DiscoveryContext {
   publicUrl?: string;
   /** Day timelapses are built (their sensor, button and image entity are offered). */
   timelapse?: boolean;
+  /** A GIF is made with each timelapse (timelapse.gif): offered as its own image entity, for notifications. */
+  timelapseGif?: boolean;
 }
 
 type Component = Record<string, unknown> & { platform: string };
@@ -270,7 +272,7 @@ function timelapseComponents(ctx: DiscoveryContext): Array<{ key: string; config
         icon: 'mdi:movie-open-play',
       },
     },
-    // HA fetches the animated WebP itself, so only with an address it can reach.
+    // HA fetches the animated WebP and GIF itself, so only with an address it can reach.
     ...(ctx.publicUrl
       ? [
           {
@@ -281,6 +283,22 @@ function timelapseComponents(ctx: DiscoveryContext): Array<{ key: string; config
               url_topic: t.timelapse,
               url_template: `{{ ${JSON.stringify(ctx.publicUrl.replace(/\/+$/, ''))} ~ value_json.url }}`,
               icon: 'mdi:filmstrip-box',
+            },
+          },
+        ]
+      : []),
+    // The GIF for phone notifications (they take no WebP): attach /api/image_proxy/image.<this entity>.
+    // A timelapse built before GIFs existed has no gif_url: the WebP is shown until the next build.
+    ...(ctx.publicUrl && ctx.timelapseGif
+      ? [
+          {
+            key: 'timelapse_gif',
+            config: {
+              platform: 'image',
+              name: 'Timelapse GIF',
+              url_topic: t.timelapse,
+              url_template: `{{ ${JSON.stringify(ctx.publicUrl.replace(/\/+$/, ''))} ~ (value_json.gif_url or value_json.url) }}`,
+              icon: 'mdi:file-gif-box',
             },
           },
         ]
@@ -333,6 +351,6 @@ export function entityDiscovery(ctx: DiscoveryContext): Array<{ topic: string; p
 
 /** Every discovery topic this camera may have published, for removal (empty retained payloads). */
 export function discoveryTopics(ctx: DiscoveryContext): string[] {
-  const all = components({ ...ctx, timelapse: true, publicUrl: ctx.publicUrl ?? 'http://localhost' });
+  const all = components({ ...ctx, timelapse: true, timelapseGif: true, publicUrl: ctx.publicUrl ?? 'http://localhost' });
   return [ctx.topics.deviceDiscovery, ...all.map(({ key, config }) => ctx.topics.entityDiscovery(config.platform, key))];
 }

@@ -72,8 +72,8 @@ export function parseFileName(name: string): { id: string; kind: FileKind } | un
   return kind ? { id: m[1]!, kind } : undefined;
 }
 
-/** A day's timelapse (animated WebP) and what it was built from, in `<dir>/<day>/` beside the stills. */
-export const TIMELAPSE_FILE = { video: 'timelapse.webp', meta: 'timelapse.json' } as const;
+/** A day's timelapse (animated WebP, and a GIF for phones) and what it was built from, in `<dir>/<day>/` beside the stills. */
+export const TIMELAPSE_FILE = { video: 'timelapse.webp', gif: 'timelapse.gif', meta: 'timelapse.json' } as const;
 /** Files of a day as a whole (its timelapse): they count towards max_bytes and go once the day's stills have gone. */
 export const DAY_FILES: readonly string[] = Object.values(TIMELAPSE_FILE);
 

@@ -1,4 +1,4 @@
-// A day's timelapse on disk: `timelapse.webp` and `timelapse.json` in the day folder, beside the stills.
+// A day's timelapse on disk: `timelapse.webp`, `timelapse.gif` and `timelapse.json` in the day folder, beside the stills.
 // Saved under the store's lock and counted in its size ledger, so max_bytes and min_free see them.
 import path from 'node:path';
 import { z } from 'zod';
@@ -31,6 +31,11 @@ export const timelapseMetaSchema = z.looseObject({
   created_at: text,
   trigger: text,
   day: text,
+  /** The GIF made with it (older timelapses, or timelapse.gif off, have none). */
+  gif: z
+    .looseObject({ frames: count, skipped: count, left_out: count, width: count, height: count, bytes: count })
+    .optional()
+    .catch(undefined),
 });
 /** What save() is given to describe a timelapse (day and bytes are added), and what get() returns. */
 export type TimelapseMeta = z.infer<typeof timelapseMetaSchema>;
@@ -40,6 +45,8 @@ export interface StoredTimelapse {
   file: string;
   bytes: number;
   meta: TimelapseMeta;
+  /** The GIF beside it, when there is one. */
+  gif?: { file: string; bytes: number };
 }
 
 export interface TimelapseFilesDeps {
@@ -59,15 +66,16 @@ export class TimelapseFiles {
   }
 
   /**
-   * Stores a day's timelapse: `build` writes the video to the temp file it is given (and fsyncs it);
-   * then the video and its metadata are renamed into place, the video first: a crash between the two
+   * Stores a day's timelapse: `build` writes the video to the temp file it is given (and fsyncs it), and
+   * the GIF to the second one if it makes one (else an older GIF of the day is removed, as out of date);
+   * then the video, the GIF and the metadata are renamed into place, the metadata last: a crash between
    * leaves the new video with the previous description, which reads as out of date (rebuilt), never an
    * old video described as current. A crash at any point leaves a whole video, never a partial one.
    * The day is protected from age retention while it is built; a day retention already dropped is refused.
    */
   async save<T>(
     day: string,
-    build: (tempFile: string) => Promise<T>,
+    build: (tempFile: string, tempGif: string) => Promise<T>,
     meta: (result: T, bytes: number) => TimelapseMeta,
   ): Promise<StoredTimelapse & { result: T }> {
     const { ctx } = this;
@@ -77,6 +85,8 @@ export class TimelapseFiles {
     }
     const dayDir = ctx.dayDir(day);
     const video = path.join(dayDir, TIMELAPSE_FILE.video);
+    const gif = path.join(dayDir, TIMELAPSE_FILE.gif);
+    const tempGif = path.join(dayDir, tempName(TIMELAPSE_FILE.gif));
     const metaFile = path.join(dayDir, TIMELAPSE_FILE.meta);
     const tempVideo = path.join(dayDir, tempName(TIMELAPSE_FILE.video));
     const tempMeta = path.join(dayDir, tempName(TIMELAPSE_FILE.meta));
@@ -85,31 +95,36 @@ export class TimelapseFiles {
       let bytes: number;
       let metaBytes: Buffer;
       let full: TimelapseMeta;
+      let gifMade: boolean;
       try {
-        result = await build(tempVideo);
+        result = await build(tempVideo, tempGif);
+        gifMade = (await ctx.statSize(tempGif)) !== undefined;
         bytes = (await ctx.fs.stat(tempVideo)).size;
         full = { ...meta(result, bytes), day, bytes };
         metaBytes = Buffer.from(JSON.stringify(full, null, 2) + '\n');
         await writeDurable(ctx.fs, tempMeta, metaBytes);
       } catch (err) {
-        await ctx.discard([tempVideo, tempMeta]);
+        await ctx.discard([tempVideo, tempGif, tempMeta]);
         throw errno(err) ? toStorageError(err, 'write timelapse to', dayDir) : err;
       }
       return await ctx.exclusive(async () => {
         const before = ctx.ledger.loaded ? await this.bytesOf(day) : 0;
         try {
           await ctx.fs.rename(tempVideo, video);
+          if (gifMade) await ctx.fs.rename(tempGif, gif);
+          else await ctx.discard([gif]);
           await ctx.fs.rename(tempMeta, metaFile);
           await fsyncDir(ctx.fs, dayDir);
         } catch (err) {
-          await ctx.discard([tempVideo, tempMeta]);
+          await ctx.discard([tempVideo, tempGif, tempMeta]);
           // The video may be in place already (a later step failed): the totals follow what is on disk.
           if (ctx.ledger.loaded) ctx.ledger.add(day, (await this.bytesOf(day).catch(() => before)) - before);
           throw toStorageError(err, 'write timelapse to', dayDir);
         }
-        ctx.ledger.add(day, bytes + metaBytes.length - before);
+        if (ctx.ledger.loaded) ctx.ledger.add(day, (await this.bytesOf(day).catch(() => before + bytes + metaBytes.length)) - before);
         ctx.logger.debug({ day, bytes }, 'timelapse stored');
-        return { day, file: video, bytes, meta: full, result };
+        const gifBytes = gifMade ? await ctx.statSize(gif) : undefined;
+        return { day, file: video, bytes, meta: full, result, ...(gifBytes ? { gif: { file: gif, bytes: gifBytes } } : {}) };
       });
     });
   }
@@ -129,7 +144,11 @@ export class TimelapseFiles {
     } catch {
       // A missing or unreadable description does not hide the video; the builder treats it as out of date.
     }
-    return { day, file, bytes, meta: { ...meta, day, bytes } };
+    const gif = path.join(ctx.dayDir(day), TIMELAPSE_FILE.gif);
+    const gifBytes = meta.gif ? await ctx.statSize(gif) : undefined;
+    // A GIF described but not there (removed by hand) is not offered.
+    if (!gifBytes) delete meta.gif;
+    return { day, file, bytes, meta: { ...meta, day, bytes }, ...(gifBytes ? { gif: { file: gif, bytes: gifBytes } } : {}) };
   }
 
   private async bytesOf(day: string): Promise<number> {

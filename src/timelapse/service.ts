@@ -7,7 +7,8 @@ import type { LocalClock } from '../clock.ts';
 import type { Config } from '../config/schema.ts';
 import { addDays, isDay } from '../storage/layout.ts';
 import { StorageError, type CaptureStore } from '../storage/store.ts';
-import type { StoredTimelapse, TimelapseFiles, TimelapseMeta } from './files.ts';
+import type { StoredTimelapse, TimelapseFiles } from './files.ts';
+import { encodeGif, type GifResult } from './gif.ts';
 import { encodeTimelapse, NoFramesError, type TimelapseResult } from './webp.ts';
 
 export type TimelapseTrigger = 'schedule' | 'startup' | 'mqtt' | 'web' | 'cli';
@@ -23,6 +24,10 @@ export interface TimelapseRecord {
   bytes: number;
   frame_ms: number;
   duration_s: number;
+  /** The animated GIF of the same day (phone notifications), with its access key; absent when there is none. */
+  gif_url?: string;
+  gif_bytes?: number;
+  gif_frames?: number;
   first_captured_at: string;
   last_captured_at: string;
   /** The newest still in it: a later still of the same day makes the timelapse out of date. */
@@ -64,8 +69,8 @@ export interface TimelapseServiceDeps {
   files: Pick<TimelapseFiles, 'save' | 'get'>;
   config: Config;
   logger: Logger;
-  /** The page path of a day's timelapse, with its access key. */
-  link: (day: string) => string;
+  /** The page path of a day's timelapse (WebP or GIF), with its access key. */
+  link: (day: string, format?: 'webp' | 'gif') => string;
   now?: () => Date;
   /** When finished days are built: 00:05 local by default (after the midnight still). Tests tick faster. */
   cron?: string;
@@ -190,19 +195,18 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
         error: { code: 'too_old', message: `${day} is older than storage.retention_days (${days}): its stills are due for removal` },
       });
     }
-    const { size, frame_ms: frameMs, quality } = config.timelapse;
+    const { size, frame_ms: frameMs, quality, gif, gif_size: gifSize } = config.timelapse;
     // Thumbnails are enough up to their size and far cheaper to decode than the previews.
-    const kind = size <= config.storage.thumb_width ? 'thumb' : 'preview';
+    const source = (edge: number) => stills.map((c) => c.files[edge <= config.storage.thumb_width ? 'thumb' : 'preview']);
     const started = performance.now();
     const used: number[] = [];
-    const saved: StoredTimelapse & { result: TimelapseResult } = await files.save(
+    const signal = this.abort.signal;
+    const saved: StoredTimelapse & { result: TimelapseResult & { gif?: GifResult } } = await files.save(
       day,
-      (tempFile) =>
-        encodeTimelapse(
-          stills.map((c) => c.files[kind]),
-          tempFile,
-          { size, frameMs, quality, signal: this.abort.signal, onFrame: (i) => used.push(i) },
-        ),
+      async (tempFile, tempGif): Promise<TimelapseResult & { gif?: GifResult }> => {
+        const webp = await encodeTimelapse(source(size), tempFile, { size, frameMs, quality, signal, onFrame: (i) => used.push(i) });
+        return gif ? { ...webp, gif: await encodeGif(source(gifSize), tempGif, { size: gifSize, frameMs, signal }) } : webp;
+      },
       (result, bytes) => ({
         frames: result.frames,
         skipped: result.skipped,
@@ -216,9 +220,10 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
         frame_times: used.map((i) => stills[i]!.capturedAtIso),
         created_at: clock.iso(this.now()),
         trigger,
+        ...(result.gif ? { gif: { ...result.gif } } : {}),
       }),
     );
-    const record = timelapseRecord(saved.meta, day, this.deps.link(day), trigger);
+    const record = timelapseRecord(saved, this.deps.link, trigger);
     logger.info(
       { day, trigger, frames: record.frames, skipped: record.skipped, bytes: record.bytes, ms: Math.round(performance.now() - started) },
       'timelapse built',
@@ -233,7 +238,7 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
       for (const day of (await store.listDays()).slice(-FINISHED_DAYS - 1).reverse()) {
         const found = await files.get(day);
         if (found) {
-          this.latestRecord = timelapseRecord(found.meta, day, this.deps.link(day), 'startup');
+          this.latestRecord = timelapseRecord(found, this.deps.link, 'startup');
           return;
         }
       }
@@ -261,13 +266,14 @@ export class TimelapseService extends EventEmitter<TimelapseEvents> {
   }
 }
 
-/** What the outputs announce about a day's timelapse, from its description; `trigger` when it names none. */
-export function timelapseRecord(meta: TimelapseMeta, day: string, url: string, trigger: TimelapseTrigger): TimelapseRecord {
+/** What the outputs announce about a day's stored timelapse, from its description; `trigger` when it names none. */
+export function timelapseRecord(stored: StoredTimelapse, link: TimelapseServiceDeps['link'], trigger: TimelapseTrigger): TimelapseRecord {
+  const { meta, day, gif } = stored;
   const frames = meta.frames ?? 0;
   const frameMs = meta.frame_ms ?? 0;
   return {
     day,
-    url,
+    url: link(day),
     frames,
     skipped: meta.skipped ?? 0,
     width: meta.width ?? 0,
@@ -275,6 +281,7 @@ export function timelapseRecord(meta: TimelapseMeta, day: string, url: string, t
     bytes: meta.bytes ?? 0,
     frame_ms: frameMs,
     duration_s: Math.round(frames * frameMs) / 1000,
+    ...(gif ? { gif_url: link(day, 'gif'), gif_bytes: gif.bytes, gif_frames: meta.gif?.frames ?? 0 } : {}),
     first_captured_at: meta.first_captured_at ?? '',
     last_captured_at: meta.last_captured_at ?? '',
     last_id: meta.last_id ?? '',

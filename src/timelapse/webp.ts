@@ -39,7 +39,7 @@ export interface TimelapseResult {
   bytes: number;
 }
 
-interface Canvas {
+export interface Canvas {
   width: number;
   height: number;
 }
@@ -124,29 +124,34 @@ async function writeAnimation(out: FileHandle, files: Iterable<string> | AsyncIt
   return { frames, skipped, width: canvas.width, height: canvas.height, bytes };
 }
 
-/**
- * One frame as a still WebP: the first decodable frame is fitted into `size` and sets the canvas; later ones
- * are fitted into the canvas, centred on black. Undefined when the file cannot be read or decoded.
- */
+/** One frame as a still WebP; undefined when the file cannot be read or decoded. */
 async function encodeFrame(
   file: string,
   canvas: Canvas | undefined,
   opts: TimelapseEncodeOptions,
 ): Promise<{ data: Buffer; width: number; height: number } | undefined> {
+  try {
+    const { data, info } = await (await fittedFrame(file, canvas, opts.size)).webp({ quality: opts.quality }).toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height };
+  } catch {
+    return undefined; // missing, unreadable or not an image: the caller counts it as skipped
+  }
+}
+
+/**
+ * A timelapse frame before encoding: the first decodable frame is fitted into `size` and sets the canvas;
+ * later ones are fitted into the canvas, centred on black. Encoding it rejects when the file cannot be read.
+ */
+export async function fittedFrame(file: string, canvas: Canvas | undefined, size: number) {
   const sharp = await loadSharp();
   // failOn 'truncated' as for captures: a cut-off JPEG would show a grey band; minor warnings are common in
   // camera files. autoOrient: a still stored with an EXIF rotation plays upright, as thumbnails show it.
   const image = sharp(file, { failOn: 'truncated', autoOrient: true });
   const fitted = canvas
     ? image.resize(canvas.width, canvas.height, { fit: 'contain', background: BLACK, withoutEnlargement: true })
-    : image.resize(opts.size, opts.size, { fit: 'inside', withoutEnlargement: true });
-  try {
-    // Flattened so every frame is opaque, which is what the VP8X flags and ANMF_NO_BLEND promise.
-    const { data, info } = await fitted.flatten({ background: BLACK }).webp({ quality: opts.quality }).toBuffer({ resolveWithObject: true });
-    return { data, width: info.width, height: info.height };
-  } catch {
-    return undefined; // missing, unreadable or not an image: the caller counts it as skipped
-  }
+    : image.resize(size, size, { fit: 'inside', withoutEnlargement: true });
+  // Flattened so every frame is opaque, which is what the VP8X flags, ANMF_NO_BLEND and the GIF frames promise.
+  return fitted.flatten({ background: BLACK });
 }
 
 /** RIFF header (size patched when done), VP8X (animated, canvas size) and ANIM (black, loop forever). */
@@ -194,12 +199,11 @@ function imageChunks(webp: Buffer): Buffer[] {
   return chunks;
 }
 
-/** Appends `buffers`; a short write (disk full) must not pass for a complete frame. */
 /**
- * writev may write less than asked (a nearly full disk): the rest is written again, so that a full disk
+ * Appends `buffers`. writev may write less than asked (a nearly full disk): the rest is written again, so that a full disk
  * ends in the ENOSPC error the store reports as disk_full, not in a short file.
  */
-async function writeAll(out: FileHandle, buffers: Buffer[]): Promise<number> {
+export async function writeAll(out: FileHandle, buffers: Buffer[]): Promise<number> {
   const expected = buffers.reduce((n, b) => n + b.length, 0);
   let rest = Buffer.concat(buffers);
   while (rest.length > 0) {

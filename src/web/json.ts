@@ -29,6 +29,9 @@ export function timelapseJson(meta: TimelapseMeta, day: string) {
   return {
     day,
     url: `/timelapse/${day}.webp${version}`,
+    /** The GIF made with it, to download and share (absent when there is none). */
+    gif_url: meta.gif ? `/timelapse/${day}.gif${version}` : undefined,
+    gif_bytes: meta.gif?.bytes,
     frames: meta.frames,
     frame_ms: meta.frame_ms,
     width: meta.width,

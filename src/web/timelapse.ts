@@ -12,9 +12,12 @@ export function timelapseKey(secret: string, day: string): string {
   return createHmac('sha256', secret).update(`moncam timelapse link\0${day}`).digest('base64url').slice(0, 22);
 }
 
-/** The page path of a day's timelapse; with a secret it carries the key that opens it without a session. */
-export function timelapseLink(secret: string | undefined, day: string): string {
-  const path = `/timelapse/${day}.webp`;
+/**
+ * The page path of a day's timelapse, the WebP or the GIF; with a secret it carries the key that opens it
+ * without a session (one key per day, for both).
+ */
+export function timelapseLink(secret: string | undefined, day: string, format: 'webp' | 'gif' = 'webp'): string {
+  const path = `/timelapse/${day}.${format}`;
   return secret ? `${path}?key=${timelapseKey(secret, day)}` : path;
 }
 
@@ -28,8 +31,9 @@ function keyMatches(secret: string, day: string, given: unknown): boolean {
 export function timelapseRoutes(deps: { files: Pick<TimelapseFiles, 'get'>; sessionSecret: string }): Router {
   const router = express.Router();
   router.get('/timelapse/:file', async (req, res) => {
-    const m = /^(\d{4}-\d{2}-\d{2})\.webp$/.exec(req.params.file);
+    const m = /^(\d{4}-\d{2}-\d{2})\.(webp|gif)$/.exec(req.params.file);
     const day = m?.[1];
+    const gif = m?.[2] === 'gif';
     if (!isAuthenticated(req) && !(day && keyMatches(deps.sessionSecret, day, req.query.key))) {
       res.status(401).json({ error: 'unauthenticated', message: 'log in first, or use the link with its key' });
       return;
@@ -39,12 +43,13 @@ export function timelapseRoutes(deps: { files: Pick<TimelapseFiles, 'get'>; sess
       return;
     }
     const found = await deps.files.get(day);
-    if (!found) {
+    const file = gif ? found?.gif : found;
+    if (!found || !file) {
       sendError(res, 404);
       return;
     }
     // Today's timelapse is rebuilt as the day goes on: revalidate every time, cheaply by ETag.
-    const etag = `"tl-${day}-${String(found.meta.last_id ?? '')}-${found.bytes}"`;
+    const etag = `"tl-${day}-${String(found.meta.last_id ?? '')}-${file.bytes}${gif ? '-gif' : ''}"`;
     res.set({ ETag: etag, 'Cache-Control': 'private, no-cache' });
     if (
       req
@@ -55,7 +60,7 @@ export function timelapseRoutes(deps: { files: Pick<TimelapseFiles, 'get'>; sess
       res.status(304).end();
       return;
     }
-    res.type('image/webp').sendFile(found.file, { etag: false, lastModified: false, cacheControl: false });
+    res.type(gif ? 'image/gif' : 'image/webp').sendFile(file.file, { etag: false, lastModified: false, cacheControl: false });
   });
   return router;
 }

@@ -38,6 +38,7 @@ function context(cameraId = 'garden', baseTopic = 'moncam', discoveryPrefix = 'h
     version: '0.1.0',
     publicUrl: `http://${cameraId}.local:5000/`,
     timelapse: true,
+    timelapseGif: true,
   };
 }
 
@@ -108,6 +109,7 @@ const EXPECTED: Record<string, { platform: Platform; entityId: string }> = {
   timelapse: { platform: 'sensor', entityId: 'sensor.moncam_garden_timelapse' },
   make_timelapse: { platform: 'button', entityId: 'button.moncam_garden_make_timelapse' },
   timelapse_image: { platform: 'image', entityId: 'image.moncam_garden_timelapse_image' },
+  timelapse_gif: { platform: 'image', entityId: 'image.moncam_garden_timelapse_gif' },
   stale: { platform: 'binary_sensor', entityId: 'binary_sensor.moncam_garden_stale' },
   free_space: { platform: 'sensor', entityId: 'sensor.moncam_garden_free_space' },
   stills_kept: { platform: 'sensor', entityId: 'sensor.moncam_garden_stills_kept' },
@@ -265,7 +267,19 @@ describe('device-based discovery (HA >= 2024.11)', () => {
     assert.equal('content_type' in image, false, 'content_type is not allowed with url_topic');
     const without = wire(deviceDiscovery({ ...ctx, publicUrl: undefined }).payload).components as Json;
     assert.equal('timelapse_image' in without, false, 'no image entity HA could not fetch');
+    assert.equal('timelapse_gif' in without, false, 'no image entity HA could not fetch');
     assert.ok('timelapse' in without);
+  });
+
+  test('timelapse GIF: an image entity on the GIF URL (falling back to the WebP of a timelapse without one), only with timelapse.gif', () => {
+    const gif = component('timelapse_gif');
+    assert.equal(gif.url_topic, 'moncam/garden/timelapse');
+    assert.equal(gif.url_template, '{{ "http://garden.local:5000" ~ (value_json.gif_url or value_json.url) }}');
+    assert.equal('content_type' in gif, false, 'content_type is not allowed with url_topic');
+    const off = wire(deviceDiscovery({ ...ctx, timelapseGif: false }).payload).components as Json;
+    assert.equal('timelapse_gif' in off, false);
+    assert.ok('timelapse_image' in off);
+    assert.ok(discoveryTopics({ ...ctx, timelapseGif: false }).includes('homeassistant/image/moncam_garden/timelapse_gif/config'), 'removed even when off now');
   });
 
   test('sensor: last capture as a timestamp', () => {

@@ -40,6 +40,7 @@ const ctx: DiscoveryContext = {
   backend: 'rpicam',
   version: '0.1.0',
   timelapse: true,
+  timelapseGif: true,
   publicUrl: 'http://garden.local:5000',
 };
 const components = Object.values((deviceDiscovery(ctx).payload as Json).components as Record<string, Json>);

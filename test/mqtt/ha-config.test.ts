@@ -25,6 +25,7 @@ const ctx: DiscoveryContext = {
   backend: 'rpicam',
   version: '0.1.0',
   timelapse: true,
+  timelapseGif: true,
   publicUrl: 'http://garden.local:5000',
 };
 const device = deviceDiscovery(ctx);

@@ -11,7 +11,7 @@ import { CaptureStore, type Still } from '../../src/storage/store.ts';
 import { TimelapseFiles } from '../../src/timelapse/files.ts';
 import { TimelapseError, TimelapseService, type TimelapseFailure, type TimelapseRecord, type TimelapseServiceDeps } from '../../src/timelapse/service.ts';
 import { quietLogger, tempDir, testConfig, until } from '../helpers/setup.ts';
-import { PALETTE, listTree, recorded, solidJpeg, type Rgb } from '../storage/helpers.ts';
+import { PALETTE, listTree, recorded, solidJpeg, treeBytes, type Rgb } from '../storage/helpers.ts';
 
 // 12:00 in Berlin (UTC+1 in November): "today" is 2026-11-23.
 const NOW = new Date('2026-11-23T11:00:00.000Z');
@@ -19,7 +19,7 @@ const TODAY = '2026-11-23';
 const Y1 = '2026-11-22'; // yesterday
 const Y2 = '2026-11-21'; // the day before
 const Y3 = '2026-11-20'; // outside the finished days the catch-up looks at
-const link = (day: string) => `/timelapse/${day}.webp?key=k-${day}`;
+const link = (day: string, format = 'webp') => `/timelapse/${day}.${format}?key=k-${day}`;
 
 /** A still whose thumbnail (480x360) and preview (1280x960) are solid colours; `preview` defaults to `thumb`'s. */
 async function still(store: CaptureStore, at: Date, thumb: Rgb, preview: Rgb = thumb): Promise<Still> {
@@ -71,11 +71,11 @@ async function setup(t: TestContext, env: Record<string, string> = {}, deps: Par
   const saves: Harness['saves'] = [];
   const files = new TimelapseFiles({ context: store.context, retentionDays: config.storage.retention_days });
   const saveTimelapse = files.save.bind(files);
-  files.save = (async (day: string, build: (temp: string) => Promise<unknown>, meta: (r: unknown, b: number) => Record<string, unknown>) => {
+  files.save = (async (day: string, build: (temp: string, tempGif: string) => Promise<unknown>, meta: (r: unknown, b: number) => Record<string, unknown>) => {
     const call = { day, start: performance.now(), end: 0, encodes: 0 };
     saves.push(call);
     try {
-      return await saveTimelapse(day, (temp) => (call.encodes++, build(temp)), meta);
+      return await saveTimelapse(day, (temp, tempGif) => (call.encodes++, build(temp, tempGif)), meta);
     } finally {
       call.end = performance.now();
     }
@@ -143,6 +143,8 @@ describe('TimelapseService.build', () => {
     const record = await h.service.build(Y1, 'web', 'req-1');
     const file = videoOf(h, Y1);
     const bytes = (await fsp.stat(file)).size;
+    const gifFile = path.join(path.dirname(file), 'timelapse.gif');
+    const gifBytes = (await fsp.stat(gifFile)).size;
     assert.deepEqual(record, {
       day: Y1,
       url: link(Y1),
@@ -153,6 +155,9 @@ describe('TimelapseService.build', () => {
       bytes,
       frame_ms: 200,
       duration_s: 0.8,
+      gif_url: link(Y1, 'gif'),
+      gif_bytes: gifBytes,
+      gif_frames: 4,
       first_captured_at: '2026-11-22T08:00:00.000+01:00',
       last_captured_at: '2026-11-22T11:00:00.000+01:00',
       last_id: caps[3]!.id,
@@ -171,6 +176,15 @@ describe('TimelapseService.build', () => {
     assert.equal(md.width, 480);
     assert.equal(md.pageHeight, 360);
     for (let i = 0; i < 4; i++) await assertPage(file, i, PALETTE[i]!);
+    // The GIF beside it: the same stills at timelapse.gif_size (320), the same frame time.
+    const gif = await sharp(gifFile, { animated: true }).metadata();
+    assert.equal(gif.format, 'gif');
+    assert.equal(gif.pages, 4);
+    assert.deepEqual(gif.delay, [200, 200, 200, 200]);
+    assert.equal(gif.loop, 0);
+    assert.equal(gif.width, 320);
+    assert.equal(gif.pageHeight, 240);
+    for (let i = 0; i < 4; i++) await assertPage(gifFile, i, PALETTE[i]!, 'GIF');
 
     const meta = await readMeta(h, Y1);
     assert.equal(meta.day, Y1);
@@ -182,6 +196,7 @@ describe('TimelapseService.build', () => {
     assert.equal(meta.first_captured_at, '2026-11-22T08:00:00.000+01:00');
     assert.equal(meta.last_captured_at, '2026-11-22T11:00:00.000+01:00');
     assert.equal(meta.trigger, 'web');
+    assert.deepEqual(meta.gif, { frames: 4, skipped: 0, left_out: 0, width: 320, height: 240, bytes: gifBytes });
 
     // Beside the stills, not among them.
     assert.deepEqual(await h.store.listDay(Y1), listed);
@@ -445,6 +460,20 @@ describe('TimelapseService schedule and catch-up', () => {
     const r = await h.service.build(Y1, 'mqtt');
     assert.equal(r.frames, 2);
     assert.equal(h.service.latest(), r);
+  });
+
+  test('timelapse.gif false: no GIF is made, an older GIF of the day goes, the record has no gif_url; the ledger follows', async (t) => {
+    const h = await setup(t, { MONCAM_TIMELAPSE_GIF: 'false' });
+    await dayStills(h.store, Y1, 3);
+    const gifFile = path.join(h.dir, Y1, TIMELAPSE_FILE.gif);
+    await fsp.writeFile(gifFile, Buffer.alloc(5000)); // made while timelapse.gif was on
+    assert.equal(await h.store.usedBytes(), await treeBytes(h.dir), 'the ledger counts the old GIF');
+    const r = await h.service.build(Y1, 'web');
+    assert.equal(r.frames, 3);
+    assert.equal('gif_url' in r, false);
+    assert.equal(await exists(gifFile), false, 'an out-of-date GIF is not left to be served');
+    assert.equal((await readMeta(h, Y1)).gif, undefined);
+    assert.equal(await h.store.usedBytes(), await treeBytes(h.dir), 'the ledger is what is on disk');
   });
 
   test('latest(): the newest day wins; rebuilding an older day does not replace it; a restart finds it on disk', async (t) => {

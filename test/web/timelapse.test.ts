@@ -145,6 +145,41 @@ describe('web: day timelapses', () => {
     assert.equal((await anon.get(link, { 'if-none-match': etag })).status, 304);
   });
 
+  test("the GIF: with a session or the day's key, image/gif with every frame; 401 without, not one GIF byte", async () => {
+    const session = (await (await web.get(`/api/days/${today}`)).json()) as { timelapse: TimelapseJson & { gif_url: string; gif_bytes: number } };
+    const latest = daemon.app.store.latest()!;
+    assert.equal(session.timelapse.gif_url, `/timelapse/${today}.gif?v=${encodeURIComponent(latest.id)}`);
+    const own = await web.get(session.timelapse.gif_url);
+    assert.equal(own.status, 200);
+    assert.equal(own.headers.get('content-type'), 'image/gif');
+    const body = Buffer.from(await own.arrayBuffer());
+    assert.equal(body.length, session.timelapse.gif_bytes);
+    assert.deepEqual(body, fs.readFileSync(path.join(daemon.app.config.storage.dir, today, 'timelapse.gif')));
+    const meta = await sharp(body, { animated: true }).metadata();
+    assert.equal(meta.format, 'gif');
+    assert.equal(meta.pages, 3);
+    assert.deepEqual(meta.delay, [250, 250, 250]);
+    assert.ok(body.length < 10_000_000);
+    const etag = own.headers.get('etag')!;
+    assert.notEqual(etag, (await web.get(`/timelapse/${today}.webp`)).headers.get('etag'), 'its own validator');
+    assert.equal((await web.get(`/timelapse/${today}.gif`, { 'if-none-match': etag })).status, 304);
+
+    const anon = new WebClient(daemon.web);
+    const refused = await anon.get(`/timelapse/${today}.gif`);
+    assert.equal(refused.status, 401);
+    assert.ok(!Buffer.from(await refused.arrayBuffer()).includes(Buffer.from('GIF8')), 'no GIF bytes');
+    const record = daemon.app.timelapses.latest()!;
+    assert.equal(record.gif_url, timelapseLink(secret, today, 'gif'), 'the link published over MQTT');
+    assert.equal(record.gif_url, `/timelapse/${today}.gif?key=${timelapseKey(secret, today)}`);
+    assert.equal(record.gif_bytes, body.length);
+    const keyed = await anon.get(record.gif_url!);
+    assert.equal(keyed.status, 200);
+    assert.equal(keyed.headers.get('content-type'), 'image/gif');
+    assert.deepEqual(Buffer.from(await keyed.arrayBuffer()), body);
+    assert.equal((await anon.get(`/timelapse/${yesterday}.gif?key=${timelapseKey(secret, today)}`)).status, 401, "today's key does not open another day");
+    assert.equal((await anon.get(`/timelapse/${today}.png?key=${timelapseKey(secret, today)}`)).status, 401, 'no other format');
+  });
+
   test("a wrong key, another day's key, a key on another path: 401", async () => {
     const anon = new WebClient(daemon.web);
     const key = timelapseKey(secret, today);

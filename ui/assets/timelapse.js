@@ -35,6 +35,13 @@ export async function showTimelapse(day, t, hasStills) {
     : hasStills
       ? 'No timelapse of this day yet.'
       : 'No stills, no timelapse.';
+  // The GIF (made for phone notifications) is what messengers and phones take when shared.
+  $('timelapse-share').hidden = !t?.gif_url;
+  if (t?.gif_url) {
+    $('timelapse-gif').href = t.gif_url;
+    $('timelapse-gif').download = `timelapse-${day}.gif`;
+    $('timelapse-gif').textContent = `Download as GIF (${(t.gif_bytes / 1e6).toFixed(1)} MB)`;
+  }
   if (t && t.url === shownUrl) return;
   mounted?.destroy();
   mounted = undefined;
