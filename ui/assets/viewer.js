@@ -129,9 +129,12 @@ function show(index) {
   v.download.href = s.urls.full; // full.jpg is the stored original, byte for byte
   v.download.download = `moncam-${s.id}.jpg`;
   v.download.setAttribute('aria-label', `Download the original of ${tag}`);
+  // A focused button that becomes disabled loses focus at once in current Chromium (keys would then miss
+  // the dialog): remember it first and hand focus to the other direction.
+  const had = document.activeElement;
   v.prev.disabled = index === 0;
   v.next.disabled = index === v.stills.length - 1;
-  if (document.activeElement?.disabled) (index === 0 ? v.next : v.prev).focus();
+  if ((had === v.prev || had === v.next) && had.disabled) (index === 0 ? v.next : v.prev).focus();
   if (v.pushed || stillId()) history.replaceState({ moncamStill: s.id }, '', `#still=${encodeURIComponent(s.id)}`);
   resetZoom();
   const full = new Image();
