@@ -32,10 +32,7 @@ export const timelapseMetaSchema = z.looseObject({
   trigger: text,
   day: text,
   /** The GIF made with it (older timelapses, or timelapse.gif off, have none). */
-  gif: z
-    .looseObject({ frames: count, skipped: count, left_out: count, width: count, height: count, bytes: count })
-    .optional()
-    .catch(undefined),
+  gif: z.looseObject({ frames: count, skipped: count, left_out: count, width: count, height: count, bytes: count }).optional().catch(undefined),
 });
 /** What save() is given to describe a timelapse (day and bytes are added), and what get() returns. */
 export type TimelapseMeta = z.infer<typeof timelapseMetaSchema>;

@@ -149,7 +149,9 @@ describe('encodeGif', () => {
     const md = await sharp(out('day.gif'), { animated: true }).metadata();
     assert.equal(md.pages, r.frames);
     assert.equal(md.width, 320);
-    await sharp(out('day.gif'), { page: r.frames - 1 }).raw().toBuffer(); // the last frame decodes
+    await sharp(out('day.gif'), { page: r.frames - 1 })
+      .raw()
+      .toBuffer(); // the last frame decodes
   });
 
   test('an aborted build stops between frames, rejects with the reason and leaves no file', async () => {
