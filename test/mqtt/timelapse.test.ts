@@ -174,6 +174,13 @@ describe('timelapse over MQTT', () => {
       const meta = await sharp(stored.file).metadata();
       assert.equal(meta.format, 'webp');
       assert.equal(meta.pages, 3, 'an animation of 3 frames');
+      // The GIF for phone notifications: same key, same stills, described in the same record.
+      assert.equal(record.gif_url, `/timelapse/${today}.gif?key=${timelapseKey(secret, today)}`);
+      assert.equal(record.gif_frames, 3);
+      assert.equal(record.gif_bytes, stored.gif?.bytes);
+      const gif = await sharp(stored.gif!.file, { animated: true }).metadata();
+      assert.equal(gif.format, 'gif');
+      assert.equal(gif.pages, 3);
 
       // A late subscriber gets it retained.
       const late = await Recorder.connect(daemon.url, [TL]);
