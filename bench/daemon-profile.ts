@@ -34,6 +34,8 @@ export interface ProfileResult {
   /** The daemon process alone, and the re-run parent alone (0 when started with the settings: one process). */
   idleRssDaemon: number;
   idleRssParent: number;
+  /** Where the daemon's idle RSS is: anonymous memory (heaps, stacks) and file pages (node, libvips, ...). */
+  idleSplit: { anon: number; file: number; biggest: Array<{ what: string; rss: number }> };
   /** CPU seconds (user + system) the daemon process used from start to the end of the captures. */
   cpuSeconds: number;
   phases: Phase[];
@@ -75,6 +77,35 @@ export function freePort(): Promise<number> {
 function vmOf(pid: number, key: 'VmRSS' | 'VmHWM'): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
+}
+
+/** Anonymous and file-backed RSS of one process, and its biggest mappings (smaps, summed by name). */
+function rssSplit(pid: number): ProfileResult['idleSplit'] {
+  const byName = new Map<string, number>();
+  let anon = 0;
+  let total = 0;
+  let name = '';
+  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      name = head[1] || '[anon]';
+      continue;
+    }
+    const m = /^(Rss|Anonymous):\s+(\d+) kB/.exec(line);
+    if (!m) continue;
+    const bytes = Number(m[2]) * 1024;
+    if (m[1] === 'Anonymous') anon += bytes;
+    else {
+      total += bytes;
+      const key = name.startsWith('/') ? path.basename(name) : name;
+      byName.set(key, (byName.get(key) ?? 0) + bytes);
+    }
+  }
+  const biggest = [...byName]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 6)
+    .map(([what, rss]) => ({ what, rss }));
+  return { anon, file: total - anon, biggest };
 }
 
 /** pid and its descendants that run node (moncam re-run by itself); the camera program is not counted. */
@@ -223,6 +254,7 @@ export async function profileDaemon(opts: ProfileOptions = {}): Promise<ProfileR
     idleRss: NaN,
     idleRssDaemon: NaN,
     idleRssParent: NaN,
+    idleSplit: { anon: NaN, file: NaN, biggest: [] },
     cpuSeconds: NaN,
     phases: [],
     pageTimes: [],
@@ -243,6 +275,8 @@ export async function profileDaemon(opts: ProfileOptions = {}): Promise<ProfileR
     const daemon = daemonPid(pid);
     result.idleRssDaemon = vmOf(daemon, 'VmRSS');
     result.idleRssParent = daemon === pid ? 0 : result.idleRss - result.idleRssDaemon;
+    result.idleSplit = rssSplit(daemon);
+    if (process.env.BENCH_SMAPS_DUMP) fs.writeFileSync(`${process.env.BENCH_SMAPS_DUMP}.${daemon}`, fs.readFileSync(`/proc/${daemon}/smaps`));
     const base = `http://127.0.0.1:${webPort}`;
     const login = await fetch(base + '/login', {
       method: 'POST',

@@ -7,6 +7,8 @@ import { median, profileDaemon } from './daemon-profile.ts';
 const runs = Number(process.argv[2] ?? 5);
 const stills = Number(process.env.BENCH_STILLS ?? 20);
 const idle: number[] = [];
+const idleAnon: number[] = [];
+const idleFile: number[] = [];
 const peak12: number[] = [];
 const peak8: number[] = [];
 const pageP50: number[] = [];
@@ -15,10 +17,15 @@ for (let i = 0; i < runs; i++) {
   if (r.exit && r.exit.code !== 0 && r.exit.signal !== 'SIGTERM') throw new Error(`run ${i + 1}: the daemon exited (${JSON.stringify(r.exit)}):\n${r.log}`);
   const [p12, p8] = r.phases;
   idle.push(r.idleRss);
+  idleAnon.push(r.idleSplit.anon);
+  idleFile.push(r.idleSplit.file);
   peak12.push(p12!.peakRss);
   peak8.push(p8!.peakRss);
   pageP50.push(median(r.pageTimes));
-  console.error(`run ${i + 1}/${runs}: idle ${mb(r.idleRss)}, 12 MP peak ${mb(p12!.peakRss)}, 8 MP peak ${mb(p8!.peakRss)}`);
+  console.error(
+    `run ${i + 1}/${runs}: idle ${mb(r.idleRss)} (anon ${mb(r.idleSplit.anon)}, file ${mb(r.idleSplit.file)}; ` +
+      `${r.idleSplit.biggest.map((b) => `${b.what} ${mb(b.rss)}`).join(', ')}), 12 MP peak ${mb(p12!.peakRss)}, 8 MP peak ${mb(p8!.peakRss)}`,
+  );
 }
 
 function mb(x: number): string {
@@ -40,6 +47,8 @@ const ms = (x: number) => `${x.toFixed(1)} ms`;
 console.log(`real daemon via moncam run, ${runs} runs of ${stills} stills per size, page under load`);
 console.log(`${'measure'.padEnd(58)} | ${'min'.padStart(8)} | ${'median'.padStart(8)} | ${'max'.padStart(8)} | budget`);
 console.log(row('RSS idle 10 s after start (budget 80 MB)', idle, 80e6, mb));
+console.log(row('  of it anonymous (V8 heap, malloc, stacks)', idleAnon, undefined, mb));
+console.log(row('  of it file pages (node, native modules)', idleFile, undefined, mb));
 console.log(row('RSS peak, 12 MP stills + page load (budget 160 MB)', peak12, 160e6, mb));
 console.log(row('RSS peak, then 8 MP stills + page load (budget 160 MB)', peak8, 160e6, mb));
 console.log(row('page p50 during captures', pageP50, undefined, ms));
