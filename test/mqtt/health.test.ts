@@ -75,7 +75,15 @@ describe('MQTT health: Stale and diagnostics', () => {
 
   test('retained at start: no still yet, not stale, the diagnostics', async () => {
     const first = await waitFor((s) => s.state === 'no_stills', 'the first status');
-    assert.equal(sub.on(TOPIC)[0]!.retain, true);
+    // Retained: a subscriber that comes later gets it at once (the first one may have seen it live).
+    const late = await Recorder.connect(daemon.url, [TOPIC]);
+    try {
+      const [kept] = await late.waitFor(TOPIC);
+      assert.equal(kept!.retain, true);
+      assert.deepEqual(parse(kept!), first);
+    } finally {
+      await late.close();
+    }
     assert.equal(first.stale, false);
     assert.equal(first.backend, 'rpicam');
     assert.equal(first.synthetic, false);
