@@ -32,7 +32,7 @@ const TARGETS = {
     loader: '/lib/ld-linux-aarch64.so.1',
     sharpPkg: '@img/sharp-linux-arm64',
     argon2Dir: 'prebuilds/linux-arm64',
-    apt: 'libc6:arm64 libstdc++6:arm64',
+    apt: 'libc6:arm64 libstdc++6:arm64 libatomic1:arm64',
   },
   armv7l: {
     binfmt: 'qemu-arm',
@@ -62,8 +62,8 @@ function missingFor(arch) {
   const t = TARGETS[arch];
   const missing = [];
   if (!which(t.qemu)) missing.push(`${t.qemu} (apt-get install qemu-user-static)`);
-  const libs = [t.loader, `/usr/lib/${t.triplet}/libstdc++.so.6`];
-  if (arch === 'armv7l') libs.push(`/usr/lib/${t.triplet}/libatomic.so.1`);
+  // libatomic: armv7l Node needs it on every line, arm64 Node from 26 on.
+  const libs = [t.loader, `/usr/lib/${t.triplet}/libstdc++.so.6`, `/usr/lib/${t.triplet}/libatomic.so.1`];
   const absent = libs.filter((f) => !fs.existsSync(f));
   if (absent.length) {
     const a = arch === 'arm64' ? 'arm64' : 'armhf';

@@ -38,6 +38,14 @@ async function openAt(page: Page, index: number): Promise<void> {
   });
 }
 
+/** The zoomed still's translation in px, from its transform. */
+async function offset(page: Page): Promise<[number, number]> {
+  const t = await page.$eval('.mcv-img', (i) => (i as HTMLElement).style.transform);
+  const m = /translate\((-?[\d.e-]+)px, (-?[\d.e-]+)px\)/.exec(t);
+  assert.ok(m, t);
+  return [Number(m[1]), Number(m[2])];
+}
+
 const sessions = new WeakMap<Page, CDPSession>();
 
 /** A touch event through Chromium's input pipeline (as a finger on the screen: touch and pointer events). */
@@ -220,6 +228,27 @@ describe('the still viewer in Chromium', () => {
         assert.equal(await scale(page), 1.5, '+ zooms in');
         await page.click('.mcv-zoom-out');
         assert.equal(await scale(page), 1, 'the zoom-out button');
+        // The keyboard moves a zoomed still: Shift+arrows and the up and down arrows, within its edges.
+        await page.keyboard.press('0');
+        const shownBefore = await shownId(page);
+        await page.keyboard.press('Shift+ArrowRight');
+        assert.deepEqual(await offset(page), [0, 0], 'an unzoomed still does not move');
+        await page.keyboard.press('+');
+        await page.keyboard.press('+');
+        await page.keyboard.press('Shift+ArrowRight');
+        await page.keyboard.press('ArrowDown');
+        const [x1, y1] = await offset(page);
+        assert.ok(x1 < 0 && y1 < 0, `moved towards the right and bottom of the still: ${x1}, ${y1}`);
+        for (let i = 0; i < 20; i++) await page.keyboard.press('Shift+ArrowRight');
+        const [x2] = await offset(page);
+        const stage = (await page.locator('.mcv-stage').boundingBox())!;
+        assert.ok(Math.abs(x2 + ((2.25 - 1) * stage.width) / 2) < 1, `stops at the edge: ${x2}`);
+        await page.keyboard.press('Shift+ArrowLeft');
+        await page.keyboard.press('ArrowUp');
+        const [x3, y3] = await offset(page);
+        assert.ok(x3 > x2 && y3 > y1, 'and back');
+        assert.equal(await shownId(page), shownBefore, 'moving is not changing the still');
+        await page.keyboard.press('0');
         await page.click('.mcv-zoom-in');
         await page.keyboard.press('ArrowRight');
         assert.equal(await shownId(page), list[3]!.id);

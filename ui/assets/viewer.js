@@ -182,10 +182,24 @@ function onPopState() {
   }
 }
 
+/** Moves a zoomed still by a tenth of the screen, as if the view moved (dx, dy); nothing when not zoomed. */
+function pan(dx, dy) {
+  if (v.scale <= 1) return;
+  const r = v.stage.getBoundingClientRect();
+  v.tx -= (dx * r.width) / 10;
+  v.ty -= (dy * r.height) / 10;
+  apply();
+}
+
 function onKey(e) {
+  // ← and → change the still; Shift+← / Shift+→ and ↑ ↓ move a zoomed one.
+  const arrows = e.shiftKey
+    ? { ArrowLeft: () => pan(-1, 0), ArrowRight: () => pan(1, 0) }
+    : { ArrowLeft: () => step(-1), ArrowRight: () => step(1) };
   const keys = {
-    ArrowLeft: () => step(-1),
-    ArrowRight: () => step(1),
+    ...arrows,
+    ArrowUp: () => pan(0, -1),
+    ArrowDown: () => pan(0, 1),
     Escape: close,
     '+': () => zoomBy(1.5),
     '=': () => zoomBy(1.5),
