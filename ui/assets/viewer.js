@@ -193,9 +193,7 @@ function pan(dx, dy) {
 
 function onKey(e) {
   // ← and → change the still; Shift+← / Shift+→ and ↑ ↓ move a zoomed one.
-  const arrows = e.shiftKey
-    ? { ArrowLeft: () => pan(-1, 0), ArrowRight: () => pan(1, 0) }
-    : { ArrowLeft: () => step(-1), ArrowRight: () => step(1) };
+  const arrows = e.shiftKey ? { ArrowLeft: () => pan(-1, 0), ArrowRight: () => pan(1, 0) } : { ArrowLeft: () => step(-1), ArrowRight: () => step(1) };
   const keys = {
     ...arrows,
     ArrowUp: () => pan(0, -1),
