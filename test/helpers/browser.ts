@@ -50,7 +50,8 @@ export async function seededDaemon(colours: string[], env: Record<string, string
   return daemon;
 }
 
-function startOfToday(daemon: Daemon, now: number): number {
+/** The first minute of the daemon's local today, in ms. */
+export function startOfToday(daemon: Daemon, now: number): number {
   const today = daemon.app.clock.day(new Date(now));
   let t = now;
   while (daemon.app.clock.day(new Date(t - 60_000)) === today) t -= 60_000;

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { startOfToday } from '../helpers/browser.ts';
 import { DESKTOP, PHONE, every, injectStatus, launch, openPage, pageDaemon, seedStills, statusOf, type PageDaemon } from '../helpers/page.ts';
 
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -43,7 +44,10 @@ describe('accessibility (axe-core)', () => {
   before(async () => {
     pd = await pageDaemon();
     const store = pd.daemon.app.store;
-    await seedStills(store, every(new Date(Date.now() - 5 * 3600_000), 15, 12));
+    // Within today (in the first hours after midnight the 5 hours before would be yesterday's strip).
+    const now = Date.now();
+    const from = Math.max(now - 5 * 3600_000, startOfToday(pd.daemon, now) + 1000);
+    await seedStills(store, every(new Date(from), Math.min(15, (now - from) / 60_000 / 13), 12));
     await pd.daemon.app.captures.capture('visit');
     browser = await launch();
   });
