@@ -9,8 +9,7 @@
 // stills would make ~23 MB. The size is bounded by picking evenly spaced stills, re-planned after every
 // frame from the average frame so far, and a frame that would cross the bound is never written.
 import type { FileHandle } from 'node:fs/promises';
-import fsp from 'node:fs/promises';
-import { fittedFrame, NoFramesError, writeAll, type Canvas } from './webp.ts';
+import { fittedFrame, NoFramesError, writeAll, writeWhole, type Canvas } from './webp.ts';
 
 /** Under the 10 MB Home Assistant's notifications take, with room for the trailer and rounding. */
 export const GIF_MAX_BYTES = 9_500_000;
@@ -62,17 +61,7 @@ export async function encodeGif(files: readonly string[], outFile: string, opts:
   if (!Number.isInteger(opts.frameMs) || opts.frameMs < 1) throw new RangeError('GIF frameMs must be a positive integer');
   const maxBytes = opts.maxBytes ?? GIF_MAX_BYTES;
   opts.signal?.throwIfAborted();
-  const out = await fsp.open(outFile, 'w');
-  try {
-    const result = await writeAnimation(out, files, opts, maxBytes);
-    await out.sync();
-    await out.close();
-    return result;
-  } catch (err) {
-    await out.close().catch(() => {});
-    await fsp.rm(outFile, { force: true });
-    throw err;
-  }
+  return writeWhole(outFile, (out) => writeAnimation(out, files, opts, maxBytes));
 }
 
 async function writeAnimation(out: FileHandle, files: readonly string[], opts: GifEncodeOptions, maxBytes: number): Promise<GifResult> {

@@ -70,14 +70,21 @@ export async function encodeTimelapse(
 ): Promise<TimelapseResult> {
   checkOptions(opts);
   opts.signal?.throwIfAborted();
+  return writeWhole(outFile, (out) => writeAnimation(out, frames, opts));
+}
+
+/**
+ * Writes `outFile` with `write` and fsyncs it. On failure nothing is left behind: half a file is no
+ * animation (the RIFF size or the GIF trailer is only right at the end).
+ */
+export async function writeWhole<T>(outFile: string, write: (out: FileHandle) => Promise<T>): Promise<T> {
   const out = await fsp.open(outFile, 'w');
   try {
-    const result = await writeAnimation(out, frames, opts);
+    const result = await write(out);
     await out.sync();
     await out.close();
     return result;
   } catch (err) {
-    // Half a file is no animation (the RIFF size is only right at the end): nothing is left behind.
     await out.close().catch(() => {});
     await fsp.rm(outFile, { force: true });
     throw err;
