@@ -2,10 +2,14 @@
 // through its shebang, as `moncam run` is; no wrapper environment), printed as min / median / max, so a
 // figure in the docs is never one lucky run. Each run: idle RSS 10 s after start, then 20 stills of 12 MP and
 // 20 of 8 MP through the fake rpicam-still while the page and images are fetched.
+// BENCH_CPU_LOAD=n runs n busy loops beside it (a busy board: V8 then hands memory back later).
+import { spawn } from 'node:child_process';
 import { median, profileDaemon } from './daemon-profile.ts';
 
 const runs = Number(process.argv[2] ?? 5);
 const stills = Number(process.env.BENCH_STILLS ?? 20);
+const busy = Array.from({ length: Number(process.env.BENCH_CPU_LOAD ?? 0) }, () => spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' }));
+process.on('exit', () => busy.forEach((b) => b.kill('SIGKILL')));
 const idle: number[] = [];
 const idleAnon: number[] = [];
 const idleFile: number[] = [];
@@ -44,7 +48,9 @@ function row(label: string, xs: number[], limit: number | undefined, fmt: (x: nu
   return `${label.padEnd(58)} | ${fmt(s[0]!).padStart(8)} | ${fmt(median(s)).padStart(8)} | ${fmt(s.at(-1)!).padStart(8)} | ${verdict}`;
 }
 const ms = (x: number) => `${x.toFixed(1)} ms`;
-console.log(`real daemon via moncam run, ${runs} runs of ${stills} stills per size, page under load`);
+busy.forEach((b) => b.kill('SIGKILL'));
+const loadNote = busy.length ? `, ${busy.length} busy loops beside it` : '';
+console.log(`real daemon via moncam run, ${runs} runs of ${stills} stills per size, page under load${loadNote}`);
 console.log(`${'measure'.padEnd(58)} | ${'min'.padStart(8)} | ${'median'.padStart(8)} | ${'max'.padStart(8)} | budget`);
 console.log(row('RSS idle 10 s after start (budget 80 MB)', idle, 80e6, mb));
 console.log(row('  of it anonymous (V8 heap, malloc, stacks)', idleAnon, undefined, mb));

@@ -7,10 +7,9 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { profileDaemon } from './daemon-profile.ts';
 import { pageBudgets, pageRows } from './page.ts';
+// The daemon's own memory settings (its shebang, the unit and the re-run pass them: docs/memory.md).
+import { MALLOC_ENV, NODE_FLAGS } from '../src/runtime.ts';
 
-// The daemon's memory settings, as in `npm start` and deploy/moncam.service (see README: memory).
-const NODE_FLAGS = ['--max-semi-space-size=2', '--no-concurrent-recompilation'];
-const NODE_ENV_MEM = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
 const FIXTURE = path.join(import.meta.dirname, '..', 'test', 'fixtures', 'garden-8mp.jpg');
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 
@@ -58,7 +57,7 @@ interface ChildResult {
 function capturePipeline(): ChildResult {
   const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'capture-child.mjs'), FIXTURE, String(RUNS)], {
     encoding: 'utf8',
-    env: { ...process.env, ...NODE_ENV_MEM },
+    env: { ...process.env, ...MALLOC_ENV },
   });
   return JSON.parse(out.trim().split('\n').pop()!) as ChildResult;
 }
@@ -68,7 +67,7 @@ execFileSync('npm', ['run', 'build'], { cwd: path.join(import.meta.dirname, '..'
 function mqttLatency(): number[] {
   const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'mqtt-child.mjs'), FIXTURE, '20'], {
     encoding: 'utf8',
-    env: { ...process.env, ...NODE_ENV_MEM },
+    env: { ...process.env, ...MALLOC_ENV },
   });
   return (JSON.parse(out.trim().split('\n').pop()!) as { latency: number[] }).latency;
 }
@@ -99,7 +98,7 @@ interface CameraResult {
 function cameraLatency(): CameraResult {
   const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'camera-child.mjs')], {
     encoding: 'utf8',
-    env: { ...process.env, ...NODE_ENV_MEM },
+    env: { ...process.env, ...MALLOC_ENV },
   });
   return JSON.parse(out.trim().split('\n').pop()!) as CameraResult;
 }
@@ -108,7 +107,7 @@ function cameraLatency(): CameraResult {
 function history(): HistoryResult {
   const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'history-child.mjs')], {
     encoding: 'utf8',
-    env: { ...process.env, ...NODE_ENV_MEM },
+    env: { ...process.env, ...MALLOC_ENV },
   });
   return JSON.parse(out.trim().split('\n').pop()!) as HistoryResult;
 }
@@ -136,7 +135,7 @@ interface TimelapseBench {
 function timelapse(): TimelapseBench {
   const out = execFileSync(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'timelapse-child.mjs')], {
     encoding: 'utf8',
-    env: { ...process.env, ...NODE_ENV_MEM },
+    env: { ...process.env, ...MALLOC_ENV },
   });
   return JSON.parse(out.trim().split('\n').pop()!) as TimelapseBench;
 }
@@ -144,7 +143,7 @@ function timelapse(): TimelapseBench {
 /** The daemon serves in a child; requests come from this process, as a browser's would. */
 async function webNumbers(): Promise<WebResult> {
   const child = spawn(process.execPath, [...NODE_FLAGS, path.join(import.meta.dirname, 'web-child.mjs'), FIXTURE], {
-    env: { ...process.env, ...NODE_ENV_MEM },
+    env: { ...process.env, ...MALLOC_ENV },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const first = await new Promise<string>((resolve) => readline.createInterface({ input: child.stdout! }).once('line', resolve));

@@ -4,7 +4,7 @@ import { generateIfUnset, readPasswordHash, storeGenerated } from '../auth/passw
 import { startBanner } from './banner.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../log.ts';
-import { releaseMemory } from '../runtime.ts';
+import { releaseMemory, STARTUP_SETTLE_MS, startupSettled } from '../runtime.ts';
 import type { CliIo } from './io.ts';
 
 export async function cmdRun(config: Config, io: CliIo): Promise<number> {
@@ -24,6 +24,7 @@ export async function cmdRun(config: Config, io: CliIo): Promise<number> {
       generated: stored ? generated!.password : undefined,
     }),
   );
+  const settle = setTimeout(startupSettled, STARTUP_SETTLE_MS).unref();
   let signals = 0;
   let forced: (code: number) => void = () => undefined;
   const forcedExit = new Promise<number>((resolve) => (forced = resolve));
@@ -44,6 +45,7 @@ export async function cmdRun(config: Config, io: CliIo): Promise<number> {
     process.on('SIGINT', onSignal);
   });
   await stopRequested;
+  clearTimeout(settle);
   // systemd and Docker give a daemon about 10 s; a stop that hangs past that is a bug worth an exit code.
   let watchdog: NodeJS.Timeout | undefined;
   const hung = new Promise<number>((resolve) => {
