@@ -92,7 +92,7 @@ test('without the settings: the daemon runs as a child with them; SIGTERM to the
   };
   for (const how of ['SIGTERM', 'SIGKILL'] as const) {
     const d = start(['run'], env, dir);
-    // The banner (stdout) is written just before the signal handlers go in, with no await between them.
+    // The signal handlers are in place before the banner (stdout) is written: see src/cli/run.ts.
     await until(() => d.out().stdout.includes('Change the password') || d.child.exitCode !== null, 20_000, 'moncam started');
     assert.ok(d.out().stderr.includes('"msg":"moncam started"'), d.out().stderr);
     const [child] = childrenOf(d.child.pid!);
@@ -109,7 +109,7 @@ test('without the settings: the daemon runs as a child with them; SIGTERM to the
     d.child.kill(how);
     const exit = await d.exited;
     if (how === 'SIGTERM') {
-      assert.deepEqual(exit, { code: 0, signal: null });
+      assert.deepEqual(exit, { code: 0, signal: null }, d.out().stderr);
       assert.match(d.out().stderr, /"msg":"moncam stopped"/);
     } else {
       // The orphan notices within a second and stops itself.

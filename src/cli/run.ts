@@ -12,19 +12,9 @@ export async function cmdRun(config: Config, io: CliIo): Promise<number> {
   const generated = await generateIfUnset(config.web.password_file);
   const app = await createApp({ config, logger, releaseMemory });
   await app.start();
-  // Only now: a start that failed (a port in use) stored no password, so the next start shows one.
-  const stored = generated ? await storeGenerated(config.web.password_file, generated) : false;
-  if (stored) logger.warn({ file: config.web.password_file }, 'generated a web password (printed once on stdout)');
-  io.stdout.write(
-    startBanner({
-      config,
-      webPort: app.web?.address.port,
-      brokerPort: app.broker?.port,
-      mqttPasswordSet: Boolean(await readPasswordHash(config.broker.password_file)),
-      generated: stored ? generated!.password : undefined,
-    }),
-  );
   const settle = setTimeout(startupSettled, STARTUP_SETTLE_MS).unref();
+  // Before the banner: whoever reads it (a test, a supervisor) may signal at once, and until a handler is in
+  // place SIGTERM kills node outright.
   let signals = 0;
   let forced: (code: number) => void = () => undefined;
   const forcedExit = new Promise<number>((resolve) => (forced = resolve));
@@ -44,6 +34,18 @@ export async function cmdRun(config: Config, io: CliIo): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  // Only now: a start that failed (a port in use) stored no password, so the next start shows one.
+  const stored = generated ? await storeGenerated(config.web.password_file, generated) : false;
+  if (stored) logger.warn({ file: config.web.password_file }, 'generated a web password (printed once on stdout)');
+  io.stdout.write(
+    startBanner({
+      config,
+      webPort: app.web?.address.port,
+      brokerPort: app.broker?.port,
+      mqttPasswordSet: Boolean(await readPasswordHash(config.broker.password_file)),
+      generated: stored ? generated!.password : undefined,
+    }),
+  );
   await stopRequested;
   clearTimeout(settle);
   // systemd and Docker give a daemon about 10 s; a stop that hangs past that is a bug worth an exit code.
