@@ -6,11 +6,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
+import { jpegMaker, pixel, type Rgb } from '../helpers/frames.ts';
 import { encodeGif, GIF_MAX_BYTES, nextInput, parseStill } from '../../src/timelapse/gif.ts';
 import { NoFramesError } from '../../src/timelapse/webp.ts';
 import { GARDEN_8MP } from '../helpers/setup.ts';
 
-type Rgb = [number, number, number];
 const COLOURS: Rgb[] = [
   [220, 40, 40],
   [40, 200, 60],
@@ -19,26 +19,14 @@ const COLOURS: Rgb[] = [
 ];
 
 let dir: string;
+let jpeg: ReturnType<typeof jpegMaker>;
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moncam-gif-'));
+  jpeg = jpegMaker(dir);
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-let seq = 0;
-async function jpeg(width: number, height: number, colour: Rgb): Promise<string> {
-  const file = path.join(dir, `f-${seq++}.jpg`);
-  await sharp({ create: { width, height, channels: 3, background: { r: colour[0], g: colour[1], b: colour[2] } } })
-    .jpeg({ quality: 95 })
-    .toFile(file);
-  return file;
-}
 const out = (name: string) => path.join(dir, name);
-
-async function pixel(file: string, page: number, x: number, y: number): Promise<Rgb> {
-  const { data, info } = await sharp(file, { page }).raw().toBuffer({ resolveWithObject: true });
-  const o = (y * info.width + x) * info.channels;
-  return [data[o]!, data[o + 1]!, data[o + 2]!];
-}
 
 function near(got: Rgb, want: Rgb, what: string): void {
   assert.ok(

@@ -6,9 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
+import { jpegMaker, pixel, type Rgb } from '../helpers/frames.ts';
 import { encodeTimelapse, type TimelapseEncodeOptions } from '../../src/timelapse/webp.ts';
 
-type Rgb = [number, number, number];
 const RED: Rgb = [255, 0, 0];
 const GREEN: Rgb = [0, 255, 0];
 const BLUE: Rgb = [0, 0, 255];
@@ -18,26 +18,14 @@ const ROOT = path.join(import.meta.dirname, '..', '..');
 const OPTS: TimelapseEncodeOptions = { size: 160, frameMs: 250, quality: 90 };
 
 let dir: string;
+let jpeg: ReturnType<typeof jpegMaker>;
 before(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'moncam-timelapse-'));
+  jpeg = jpegMaker(dir);
 });
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-let nameSeq = 0;
-async function jpeg(width: number, height: number, colour: Rgb, orientation?: number): Promise<string> {
-  const file = path.join(dir, `frame-${nameSeq++}.jpg`);
-  const image = sharp({ create: { width, height, channels: 3, background: { r: colour[0], g: colour[1], b: colour[2] } } }).jpeg({ quality: 95 });
-  await (orientation ? image.withMetadata({ orientation }) : image).toFile(file);
-  return file;
-}
-
 const out = (name: string) => path.join(dir, name);
-
-async function pixel(file: string, page: number, x: number, y: number): Promise<Rgb> {
-  const { data, info } = await sharp(file, { page }).raw().toBuffer({ resolveWithObject: true });
-  const o = (y * info.width + x) * info.channels;
-  return [data[o]!, data[o + 1]!, data[o + 2]!];
-}
 
 /** Lossy WebP and YUV rounding move solid colours by a few levels. */
 async function assertColour(file: string, page: number, x: number, y: number, want: Rgb): Promise<void> {
