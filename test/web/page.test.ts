@@ -239,4 +239,29 @@ describe('the page at phone and desktop sizes', () => {
       });
     });
   }
+
+  test('the timelapse is fetched only once the player is near the screen: a phone that does not scroll down fetches none', { skip: !HAS_PLAYER }, async () => {
+    await pd.daemon.app.timelapses.build(yesterday, 'web');
+    // A short screen, so that the player is more than two screens below the top.
+    const { context, page } = await openPage(browser, pd.daemon.web, { size: { width: 390, height: 220 }, mobile: true });
+    const fetched: string[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/timelapse/')) fetched.push(new URL(r.url()).pathname);
+    });
+    try {
+      await goToDay(page, yesterday);
+      await page.waitForFunction(() => /stills · [\d.]+ s · made/.test(document.getElementById('timelapse-status')!.textContent!));
+      const below = await page.evaluate(() => document.getElementById('player')!.getBoundingClientRect().top / innerHeight);
+      assert.ok(below > 2.2, `the player is ${below.toFixed(1)} screens down`);
+      // Time for an IntersectionObserver's first report, the player module and its fetch, had it been near.
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r, 300)))));
+      assert.deepEqual(fetched, []);
+      assert.equal(await page.$eval('#player', (p) => p.childElementCount), 0);
+      await page.locator('#player').scrollIntoViewIfNeeded();
+      await page.waitForSelector('#player .mcp[data-mode]');
+      assert.deepEqual(fetched, [`/timelapse/${yesterday}.webp`]);
+    } finally {
+      await context.close();
+    }
+  });
 });

@@ -4,6 +4,7 @@ import { $, api, timeTag } from './util.js';
 
 let mounted; // { destroy() } of the player shown, and the url it shows
 let shownUrl = '';
+let waiting; // the IntersectionObserver holding back the mount until #player is near the screen
 
 /** A plain animated image: the browser plays it by itself (no controls). */
 function plainPlayer(container, t) {
@@ -45,12 +46,34 @@ export async function showTimelapse(day, t, hasStills) {
   if (t && t.url === shownUrl) return;
   mounted?.destroy();
   mounted = undefined;
+  waiting?.disconnect();
+  waiting = undefined;
   shownUrl = t ? t.url : '';
   $('player').hidden = !t;
   if (!t) return;
-  const player = await mount($('player'), t);
-  if (shownUrl === t.url) mounted = player;
-  else player.destroy(); // another day was chosen meanwhile
+  // The player fetches the whole timelapse (MBs): only once it is within a screen of being seen, so a
+  // chosen day paints its strip first and a phone that never scrolls down fetches nothing.
+  whenNear($('player'), () => {
+    if (shownUrl !== t.url) return;
+    mount($('player'), t).then((player) => {
+      if (shownUrl === t.url && !mounted) mounted = player;
+      else player.destroy(); // another day was chosen meanwhile
+    });
+  });
+}
+
+function whenNear(element, run) {
+  if (typeof IntersectionObserver !== 'function') return run();
+  waiting = new IntersectionObserver(
+    (entries) => {
+      if (!entries.some((e) => e.isIntersecting)) return;
+      waiting.disconnect();
+      waiting = undefined;
+      run();
+    },
+    { rootMargin: '100% 0px' },
+  );
+  waiting.observe(element);
 }
 
 async function makeTimelapse() {
