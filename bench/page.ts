@@ -80,6 +80,9 @@ export async function pageBudgets(): Promise<PageBudgets> {
     for (let i = 0; i < RUNS; i++) {
       await pick(today, todayCount);
       dayTimes.push(await pick(busy, 288));
+      // Settled before the next choice: the player has loaded the day's timelapse (5-6 MB), as it would
+      // have by the time a person chooses again; otherwise that load is timed into the next pick.
+      await page.waitForSelector('#player .mcp[data-mode]');
     }
     // Rendering alone: the fetched JSON handed to renderDay, then layout and a painted frame.
     const renderTimes = (await page.evaluate(`(async () => {
