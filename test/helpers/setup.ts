@@ -12,8 +12,14 @@ import type { Config } from '../../src/config/schema.ts';
 export const FIXTURES = path.join(import.meta.dirname, '..', 'fixtures');
 export const GARDEN_8MP = path.join(FIXTURES, 'garden-8mp.jpg');
 
+const made: string[] = [];
+
+/** A new directory under the OS temp dir, removed when the test file's process exits. */
 export function tempDir(prefix = 'moncam-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (made.length === 0) process.once('exit', () => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 export function quietLogger(): Logger {
