@@ -12,7 +12,6 @@ export async function cmdRun(config: Config, io: CliIo): Promise<number> {
   const generated = await generateIfUnset(config.web.password_file);
   const app = await createApp({ config, logger, releaseMemory });
   await app.start();
-  const settle = setTimeout(startupSettled, STARTUP_SETTLE_MS).unref();
   // Before the banner: whoever reads it (a test, a supervisor) may signal at once, and until a handler is in
   // place SIGTERM kills node outright.
   let signals = 0;
@@ -34,6 +33,7 @@ export async function cmdRun(config: Config, io: CliIo): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
+  const settle = setTimeout(startupSettled, STARTUP_SETTLE_MS).unref(); // V8's start-up memory mode ends
   // Only now: a start that failed (a port in use) stored no password, so the next start shows one.
   const stored = generated ? await storeGenerated(config.web.password_file, generated) : false;
   if (stored) logger.warn({ file: config.web.password_file }, 'generated a web password (printed once on stdout)');

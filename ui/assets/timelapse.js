@@ -53,7 +53,7 @@ export async function showTimelapse(day, t, hasStills) {
   if (!t) return;
   // The player fetches the whole timelapse (MBs): only once it is within a screen of being seen, so a
   // chosen day paints its strip first and a phone that never scrolls down fetches nothing.
-  whenNear($('player'), () => {
+  waiting = whenNear($('player'), () => {
     if (shownUrl !== t.url) return;
     mount($('player'), t).then((player) => {
       if (shownUrl === t.url && !mounted) mounted = player;
@@ -62,18 +62,19 @@ export async function showTimelapse(day, t, hasStills) {
   });
 }
 
+/** Runs `run` once `element` is within a screen of the viewport; returns the observer (to disconnect). */
 function whenNear(element, run) {
-  if (typeof IntersectionObserver !== 'function') return run();
-  waiting = new IntersectionObserver(
+  if (typeof IntersectionObserver !== 'function') return void run();
+  const observer = new IntersectionObserver(
     (entries) => {
       if (!entries.some((e) => e.isIntersecting)) return;
-      waiting.disconnect();
-      waiting = undefined;
+      observer.disconnect();
       run();
     },
     { rootMargin: '100% 0px' },
   );
-  waiting.observe(element);
+  observer.observe(element);
+  return observer;
 }
 
 async function makeTimelapse() {
