@@ -22,6 +22,14 @@ export function tempDir(prefix = 'moncam-test-'): string {
   return dir;
 }
 
+/**
+ * A schedule whose next still is 29-30 min away (hourly, UTC), whenever a test runs: a real daemon's
+ * schedule neither fires during the test nor reads "due now" (a fixed `*\/5` did both near its minute).
+ */
+export function farSchedule(): Record<string, string> {
+  return { MONCAM_SCHEDULE_CRON: `${(new Date().getUTCMinutes() + 30) % 60} * * * *`, MONCAM_SCHEDULE_TIMEZONE: 'UTC' };
+}
+
 export function quietLogger(): Logger {
   return pino({ level: 'silent' });
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { CameraError, type Camera } from '../../src/camera/types.ts';
-import { makeJpeg } from '../helpers/setup.ts';
+import { farSchedule, makeJpeg } from '../helpers/setup.ts';
 import { SIZES, injectStatus, launch, openPage, pageDaemon, statusOf } from '../helpers/page.ts';
 
 const line = (page: Page) => page.textContent('#status-line');
@@ -21,14 +21,14 @@ describe('the status line', () => {
 
   for (const [name, size] of Object.entries(SIZES)) {
     test(`${name}: a synthetic camera is stated plainly, with what to do; then the latest's age, next still, free space`, async () => {
-      const pd = await pageDaemon({ MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_SCHEDULE_ENABLED: 'true', MONCAM_SCHEDULE_CRON: '*/20 * * * *' });
+      const pd = await pageDaemon({ MONCAM_CAMERA_BACKEND: 'synthetic', MONCAM_SCHEDULE_ENABLED: 'true', ...farSchedule() });
       try {
         await pd.daemon.app.captures.capture('schedule');
         const { context, page } = await openPage(browser, pd.daemon.web, { size });
         assert.equal(await page.isVisible('#camera-status'), true);
         assert.match(
           (await line(page))!,
-          /^Synthetic camera \(test pictures, no real camera\) · synthetic · latest just now · next in \d+ min · [\d.]+ (GB|MB|kB) free$/,
+          /^Synthetic camera \(test pictures, no real camera\) · synthetic · latest just now · next in (29|30) min · [\d.]+ (GB|MB|kB) free$/,
         );
         assert.match((await advice(page))!, /set camera\.backend/);
         assert.equal(await kind(page), 'warn');

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { setPassword } from '../../src/auth/password.ts';
 import { CameraError, type Camera } from '../../src/camera/types.ts';
 import { startDaemon, type Daemon } from '../helpers/mqtt.ts';
-import { makeJpeg, tempDir } from '../helpers/setup.ts';
+import { farSchedule, makeJpeg, tempDir } from '../helpers/setup.ts';
 import { WebClient } from '../helpers/web.ts';
 
 const PASSWORD = 'garden-secret-1';
@@ -41,7 +41,7 @@ describe('web: /api/state status', () => {
       MONCAM_DATA_DIR: dataDir,
       MONCAM_BROKER_ENABLED: 'false',
       MONCAM_SCHEDULE_ENABLED: 'true',
-      MONCAM_SCHEDULE_CRON: '*/5 * * * *',
+      ...farSchedule(),
       MONCAM_CAMERA_BACKOFF_AFTER: '0',
     });
     web = new WebClient(daemon.web);
