@@ -23,7 +23,7 @@ import { isCommandTopic, mqttTopics } from './mqtt/topics.ts';
 import { AutoExposure } from './schedule/exposure.ts';
 import { Scheduler } from './schedule/scheduler.ts';
 import { applyOverrides, readOverrides, settingsFile } from './settings/overrides.ts';
-import { Settings } from './settings/service.ts';
+import { Settings, type SettingsChange } from './settings/service.ts';
 import { DataDirLock } from './storage/lock.ts';
 import { ControlServer } from './control/socket.ts';
 import { CaptureStore } from './storage/store.ts';
@@ -250,12 +250,22 @@ export async function createApp(deps: AppDeps): Promise<App> {
       ? undefined
       : new ControlServer({ dataDir: config.data_dir, captures, backend: camera.backend, logger: logger.child({ module: 'control' }) });
 
+  const followSettings = ({ config: effective }: SettingsChange) => camera.setProfile?.(stillRequest(effective));
+
   // Started in this order, stopped in reverse: the captures stop (a still in flight finishes) before the
   // MQTT client, so that still is published before `offline`; the lock is the first taken and the last freed.
   const lifecycle = new Lifecycle(
     [
       { name: 'data dir lock', start: () => lock.acquire(), stop: () => lock.release() },
-      { name: 'camera', stop: () => camera.stop?.() },
+      {
+        name: 'camera',
+        // A warm camera is kept ready for the on-demand still: it follows a quality set from Home Assistant.
+        start: () => void settings.on('change', followSettings),
+        stop: () => {
+          settings.off('change', followSettings);
+          return camera.stop?.();
+        },
+      },
       named('store', store),
       named('settings', settings),
       named('auto exposure', autoExposure),

@@ -62,6 +62,11 @@ export interface Camera {
   /** Human-readable: the program and device it uses. */
   readonly description: string;
   capture(req: StillRequest, signal?: AbortSignal): Promise<Shot>;
+  /**
+   * The daemon's on-demand still has new options (a quality set from Home Assistant): a camera that keeps
+   * itself ready for one kind of still (warm mode) switches to these; optional.
+   */
+  setProfile?(profile: StillRequest): void;
   /** Release anything held open (warm processes); optional. */
   stop?(): Promise<void>;
 }

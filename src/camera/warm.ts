@@ -112,6 +112,15 @@ export class WarmRpicamCamera implements Camera {
     return this.queue.run(job.key, signal, (jobSignal) => this.run(job, jobSignal));
   }
 
+  /**
+   * Keeps the camera warm for stills like `profile` from now on (a quality changed from Home Assistant).
+   * A warm process started with other options is replaced by the next such still, not at once: a still
+   * may be in flight, and the camera is started only when a still is asked for.
+   */
+  setProfile(profile: StillRequest): void {
+    this.profileKey = this.keyOf(withSensorSize(profile, this.opts.sensorSize));
+  }
+
   /** Stops the warm process (SIGUSR2, SIGTERM, SIGKILL, `stopStepMs` apart) and removes its file; later stills are single-shot. */
   async stop(): Promise<void> {
     this.closed = true;
@@ -136,6 +145,8 @@ export class WarmRpicamCamera implements Camera {
       if (this.proc) await this.stopWarm(job.key !== this.profileKey ? 'a still with other options is taken single-shot' : 'single-shot');
       return this.single.capture(req, signal);
     }
+    // Started for other options (the profile changed since): the camera is restarted with these.
+    if (this.proc && this.proc.key !== job.key) await this.stopWarm('the still options changed (a setting from Home Assistant)');
     return this.warmCapture(job, performance.now() + req.timeoutMs, signal);
   }
 

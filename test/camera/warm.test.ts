@@ -188,6 +188,31 @@ describe('warm rpicam-still', () => {
     assert.equal(r.runs().filter((x) => x.busyWith).length, 0);
   });
 
+  test('a new profile (quality from HA): the next such still restarts the warm process with it, and it stays warm', async () => {
+    const r = rig('ok', {}, { profile: req() });
+    const quality = (run: FakeRun) => run.argv[run.argv.indexOf('-q') + 1];
+    await r.cam.capture(req());
+    const warm1 = r.warmRuns()[0]!;
+    assert.equal(quality(warm1), String(req().quality));
+
+    r.cam.setProfile(req({ quality: 71 }));
+    assert.equal(r.cam.warmPid, warm1.pid, 'not stopped at once: a still may be in flight');
+    await r.cam.capture(req({ quality: 71 }));
+    assert.equal(r.singleRuns().length, 0, 'taken warm, not single-shot');
+    const warm2 = r.warmRuns()[1];
+    assert.ok(warm2 && warm2.pid !== warm1.pid, 'a new warm process');
+    assert.equal(quality(warm2), '71');
+    assert.ok(pidGone(warm1.pid), 'the old one was stopped');
+    assert.equal(warm2.busyWith, undefined, 'it started once the old one had let go of the camera');
+    assert.equal(r.logged(/stopping warm/).at(-1)?.why, 'the still options changed (a setting from Home Assistant)');
+
+    await r.cam.capture(req({ quality: 71 }));
+    assert.equal(r.warmRuns().length, 2, 'the next still uses it');
+    // The old quality is now the odd one out: single-shot, as any request with other options.
+    await r.cam.capture(req());
+    assert.equal(r.singleRuns().length, 1);
+  });
+
   test('the camera lock in the fake is real: a single-shot run beside the warm process fails "busy"', async () => {
     const r = rig();
     await r.cam.capture(req());
@@ -416,7 +441,7 @@ describe('camera.warm: config, decision, wiring', () => {
     assert.ok((await probeCamera({ ...base, warm: true }, deps)).camera instanceof RpicamCamera, 'one-shot commands never go warm');
   });
 
-  test('the app: the first still starts the warm program, app.stop() ends it and removes its file', async () => {
+  test('the app: the first still starts the warm program; a quality set from HA restarts it with that quality; app.stop() ends it and removes its file', async () => {
     const log = path.join(tempDir(), 'argv.jsonl');
     const saved = { log: process.env.FAKE_CAMERA_ARGV_LOG, scenario: process.env.FAKE_CAMERA_SCENARIO };
     process.env.FAKE_CAMERA_ARGV_LOG = log;
@@ -441,6 +466,9 @@ describe('camera.warm: config, decision, wiring', () => {
         const first = await app.captures.capture('web');
         const second = await app.captures.capture('web');
         assert.ok(second.cameraMs < first.cameraMs, `first ${Math.round(first.cameraMs)} ms, second ${Math.round(second.cameraMs)} ms`);
+        await app.settings.set({ 'camera.quality': 71 });
+        await app.captures.capture('web');
+        await app.captures.capture('web');
       } finally {
         const dir = (app.camera as WarmRpicamCamera).tmpDirectory;
         await app.stop();
@@ -451,9 +479,19 @@ describe('camera.warm: config, decision, wiring', () => {
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as FakeRun);
-      assert.equal(lines.length, 1);
-      assert.ok(lines[0]!.argv.includes('--signal'));
-      assert.ok(pidGone(lines[0]!.pid), 'app.stop() stopped the warm program');
+      const quality = (run: FakeRun) => run.argv[run.argv.indexOf('-q') + 1];
+      assert.deepEqual(
+        lines.map((l) => [l.argv.includes('--signal'), quality(l)]),
+        [
+          [true, '93'],
+          [true, '71'],
+        ],
+        'two warm runs, one per quality; no single-shot run',
+      );
+      assert.ok(
+        lines.every((l) => pidGone(l.pid)),
+        'app.stop() stopped the warm program',
+      );
     } finally {
       for (const [k, v] of [
         ['FAKE_CAMERA_ARGV_LOG', saved.log],
