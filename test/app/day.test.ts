@@ -9,7 +9,7 @@ import { chromium, type Browser } from 'playwright-core';
 import sharp from 'sharp';
 import { ChildDaemon, PASSWORD } from '../helpers/daemon.ts';
 import { Recorder } from '../helpers/mqtt.ts';
-import { tempDir, until } from '../helpers/setup.ts';
+import { notNearMidnight, tempDir, until } from '../helpers/setup.ts';
 
 const CAM = 'childcam';
 const SHOTS = path.join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
@@ -63,6 +63,7 @@ describe('a day with a fast schedule and the fake camera', () => {
   const stored = () => daemon.logs.filter((l) => l.msg === 'still captured').length;
 
   before(async () => {
+    await notNearMidnight(180_000); // the whole day of stills must be one day
     show(await scene(1, false));
     daemon = await ChildDaemon.start({
       env: {

@@ -30,6 +30,16 @@ export function farSchedule(): Record<string, string> {
   return { MONCAM_SCHEDULE_CRON: `${(new Date().getUTCMinutes() + 30) % 60} * * * *`, MONCAM_SCHEDULE_TIMEZONE: 'UTC' };
 }
 
+/**
+ * Waits into the next local day when less than `needMs` is left of this one. For tests about one day's
+ * stills (today, yesterday): a run across midnight would split them. Costs a wait on ~needMs/24 h of runs.
+ */
+export async function notNearMidnight(needMs: number): Promise<void> {
+  const now = new Date();
+  const left = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1).getTime() - now.getTime();
+  if (left < needMs) await new Promise((resolve) => setTimeout(resolve, left + 1000));
+}
+
 export function quietLogger(): Logger {
   return pino({ level: 'silent' });
 }

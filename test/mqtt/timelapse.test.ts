@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { beforeEach, describe, test } from 'node:test';
 import mqtt from 'mqtt';
 import sharp from 'sharp';
 import { MAX_COMMAND_BYTES, parseTimelapseCommand } from '../../src/mqtt/command.ts';
@@ -12,7 +12,7 @@ import { isCommandTopic } from '../../src/mqtt/topics.ts';
 import { addDays, captureId, fileName, FILE_KINDS } from '../../src/storage/layout.ts';
 import { timelapseKey } from '../../src/web/timelapse.ts';
 import { instantCamera, Recorder, startDaemon, type Daemon } from '../helpers/mqtt.ts';
-import { freePort, makeJpeg, memoryLogger, tempDir } from '../helpers/setup.ts';
+import { freePort, makeJpeg, memoryLogger, notNearMidnight, tempDir } from '../helpers/setup.ts';
 
 const CAM = 'testcam';
 const TL = `moncam/${CAM}/timelapse`;
@@ -138,6 +138,8 @@ async function still(daemon: Daemon, sub: Recorder): Promise<string> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('timelapse over MQTT', () => {
+  beforeEach(() => notNearMidnight(30_000));
+
   test("a command builds today's timelapse: retained record with a key link, a timelapse event, the file on disk; bad commands build nothing; a restart republishes it", async (t) => {
     const dataDir = tempDir();
     let { daemon, sub, log } = await start(dataDir);
@@ -338,7 +340,8 @@ describe('timelapse over MQTT', () => {
       const id = await still(daemon, sub);
       const today = daemon.app.clock.day(new Date());
       const yesterday = addDays(today, -1);
-      const planted = [await plantStill(daemon, id, 1), await plantStill(daemon, id, 1.01)].sort();
+      // A day and a day less 1 s ago: both yesterday whenever this runs (1.01 days was two days ago just after midnight).
+      const planted = [await plantStill(daemon, id, 1), await plantStill(daemon, id, 1 - 1 / 86_400)].sort();
       sub.clear();
       await sub.publish(TL_SET, 'today');
       await sub.waitFor(TL, 1, 20_000);

@@ -8,7 +8,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { setPassword } from '../../src/auth/password.ts';
 import { CameraError, type Camera } from '../../src/camera/types.ts';
 import { instantCamera, startDaemon, type Daemon } from '../helpers/mqtt.ts';
-import { makeJpeg, tempDir, until } from '../helpers/setup.ts';
+import { makeJpeg, notNearMidnight, tempDir, until } from '../helpers/setup.ts';
 import { recorded } from '../storage/helpers.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -37,6 +37,7 @@ describe('the page in Chromium', () => {
   let daemon: Daemon;
   let browser: Browser;
   before(async () => {
+    await notNearMidnight(60_000); // stills of today and of earlier days, by the wall clock
     fs.mkdirSync(SHOTS, { recursive: true });
     const dataDir = tempDir();
     await setPassword(path.join(dataDir, 'private', 'pass_user'), PASSWORD);

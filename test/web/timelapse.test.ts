@@ -9,7 +9,7 @@ import { setPassword } from '../../src/auth/password.ts';
 import { addDays, captureId, fileName, FILE_KINDS } from '../../src/storage/layout.ts';
 import { timelapseKey, timelapseLink } from '../../src/web/timelapse.ts';
 import { instantCamera, startDaemon, type Daemon } from '../helpers/mqtt.ts';
-import { makeJpeg, tempDir, until } from '../helpers/setup.ts';
+import { makeJpeg, notNearMidnight, tempDir, until } from '../helpers/setup.ts';
 import { WebClient, openEvents } from '../helpers/web.ts';
 
 const PASSWORD = 'garden-secret-1';
@@ -49,6 +49,7 @@ describe('web: day timelapses', () => {
   let built: TimelapseJson;
 
   before(async () => {
+    await notNearMidnight(60_000); // stills of today and of earlier days, by the wall clock
     dataDir = tempDir();
     await setPassword(path.join(dataDir, 'private', 'pass_user'), PASSWORD);
     const cam = instantCamera(await makeJpeg(800, 600));
