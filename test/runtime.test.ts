@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { MALLOC_ENV, reexecEnv, reexecNodeArgs, releaseMemory } from '../src/runtime.ts';
 import { BIN, TSX } from './helpers/cli.ts';
 import { setPassword } from '../src/auth/password.ts';
-import { freePort, tempDir, until } from './helpers/setup.ts';
+import { CLOCK_ENV, freePort, tempDir, until } from './helpers/setup.ts';
 
 const environOf = (pid: number) =>
   Object.fromEntries(
@@ -58,7 +58,7 @@ test('the shebang of bin.ts carries the allocator settings and the semi-space fl
 function start(args: string[], env: Record<string, string>, cwd: string) {
   const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], {
     cwd,
-    env: { PATH: process.env.PATH!, HOME: cwd, ...env },
+    env: { ...CLOCK_ENV, PATH: process.env.PATH!, HOME: cwd, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launch } from '../helpers/chromium.ts';
 import sharp from 'sharp';
 import { ChildDaemon, PASSWORD } from '../helpers/daemon.ts';
 import { Recorder } from '../helpers/mqtt.ts';
@@ -39,14 +40,6 @@ async function scene(seed: number, parcel: boolean): Promise<Buffer> {
   return sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
     .jpeg({ quality: 85 })
     .toBuffer();
-}
-
-function launch(): Promise<Browser> {
-  if (!fs.existsSync('/usr/bin/chromium')) throw new Error('Chromium is missing: install it with  apt-get install -y chromium');
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
 }
 
 describe('a day with a fast schedule and the fake camera', () => {

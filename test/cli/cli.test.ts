@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import argon2 from 'argon2';
 import sharp from 'sharp';
 import { readHidden } from '../../src/cli/prompt.ts';
-import { freePort, tempDir, until } from '../helpers/setup.ts';
+import { CLOCK_ENV, freePort, tempDir, until } from '../helpers/setup.ts';
 
 describe('moncam CLI', () => {
   test('--help prints usage and exits 0; an unknown command exits 2', async () => {
@@ -93,6 +93,7 @@ describe('moncam CLI', () => {
     const child = spawn(process.execPath, ['--import', TSX, BIN, 'run'], {
       cwd,
       env: {
+        ...CLOCK_ENV,
         PATH: process.env.PATH,
         MONCAM_CAMERA_BACKEND: 'synthetic',
         MONCAM_CAMERA_WIDTH: '320',

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { BIN, TSX } from '../helpers/cli.ts';
 import { FAKE_RPICAM } from '../helpers/daemon.ts';
-import { FIXTURES, tempDir } from '../helpers/setup.ts';
+import { CLOCK_ENV, FIXTURES, tempDir } from '../helpers/setup.ts';
 
 test('capture --out - through a shell pipe to cat delivers the whole 8 MP still', async () => {
   const cwd = tempDir();
@@ -17,6 +17,7 @@ test('capture --out - through a shell pipe to cat delivers the whole 8 MP still'
   const child = spawn('/bin/sh', ['-c', cmd], {
     cwd,
     env: {
+      ...CLOCK_ENV,
       PATH: process.env.PATH,
       HOME: cwd,
       MONCAM_CAMERA_ID: 'pipetest',

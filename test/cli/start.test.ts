@@ -12,7 +12,7 @@ import argon2 from 'argon2';
 import { reachableHosts, startBanner } from '../../src/cli/banner.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { BIN, moncam, TSX } from '../helpers/cli.ts';
-import { freePort, tempDir, until } from '../helpers/setup.ts';
+import { CLOCK_ENV, freePort, tempDir, until } from '../helpers/setup.ts';
 
 const env = (brokerPort: number, webPort: number) => ({
   MONCAM_CAMERA_BACKEND: 'synthetic',
@@ -25,7 +25,7 @@ const env = (brokerPort: number, webPort: number) => ({
 async function runUntilBanner(cwd: string, vars: Record<string, string>): Promise<string> {
   const child = spawn(process.execPath, ['--import', TSX, BIN, 'run'], {
     cwd,
-    env: { PATH: process.env.PATH, HOME: cwd, MONCAM_CAMERA_ID: 'starttest', ...vars },
+    env: { ...CLOCK_ENV, PATH: process.env.PATH, HOME: cwd, MONCAM_CAMERA_ID: 'starttest', ...vars },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -6,10 +6,9 @@ import { describe, test } from 'node:test';
 import { configFields } from '../../src/config/fields.ts';
 import { ConfigError, loadConfig, redactConfig } from '../../src/config/load.ts';
 import { sanitizeId } from '../../src/config/schema.ts';
+import { tempDir } from '../helpers/setup.ts';
 
-function tmpdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'moncam-config-'));
-}
+const tmpdir = () => tempDir('moncam-config-');
 
 function problems(fn: () => unknown): string[] {
   try {

@@ -1,29 +1,21 @@
 // Real headless Chromium for the page's modules: a daemon with seeded stills, a logged-in page, and the
 // modules imported from the app's own /assets under its own CSP (so a CSP problem shows up as a test failure).
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { setPassword } from '../../src/auth/password.ts';
 import { recorded } from '../storage/helpers.ts';
 import { instantCamera, startDaemon, type Daemon } from './mqtt.ts';
 import { makeJpeg, tempDir } from './setup.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
+export { launch } from './chromium.ts';
+
 export const PASSWORD = 'viewer-secret-1';
 
 export const SIZES = [
   { name: 'phone', viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
   { name: 'desktop', viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1, isMobile: false, hasTouch: false },
 ] as const;
-
-export function launch(): Promise<Browser> {
-  if (!fs.existsSync(CHROMIUM)) throw new Error('Chromium is missing: install it with  apt-get install -y chromium');
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-}
 
 /** A daemon whose day holds one still per colour, 3 s apart, oldest first (thumbs and previews in that colour). */
 export async function seededDaemon(colours: string[], env: Record<string, string> = {}): Promise<Daemon> {

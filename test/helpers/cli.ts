@@ -1,6 +1,7 @@
 // Runs the real `moncam` CLI (src/bin.ts through tsx) as a child process.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { CLOCK_ENV } from './setup.ts';
 
 export const BIN = path.join(import.meta.dirname, '..', '..', 'src', 'bin.ts');
 // Absolute: the children run in temp dirs where a bare `tsx` would not resolve.
@@ -17,7 +18,7 @@ export function moncam(args: string[], opts: { cwd: string; env?: Record<string,
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], {
       cwd: opts.cwd,
-      env: { PATH: process.env.PATH, HOME: opts.cwd, MONCAM_CAMERA_ID: 'clitest', ...opts.env },
+      env: { ...CLOCK_ENV, PATH: process.env.PATH, HOME: opts.cwd, MONCAM_CAMERA_ID: 'clitest', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];

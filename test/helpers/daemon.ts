@@ -7,7 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { setPassword } from '../../src/auth/password.ts';
 import { MALLOC_ENV } from '../../src/runtime.ts';
 import { BIN, TSX } from './cli.ts';
-import { FIXTURES, freePort, tempDir, until } from './setup.ts';
+import { CLOCK_ENV, FIXTURES, freePort, tempDir, until } from './setup.ts';
 
 export const FAKE_RPICAM = path.join(FIXTURES, 'fake-rpicam-still.mjs');
 export const PASSWORD = 'correct horse battery staple';
@@ -72,6 +72,7 @@ export class ChildDaemon {
     const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', TSX, BIN, 'run'], {
       cwd: dataDir,
       env: {
+        ...CLOCK_ENV,
         PATH: process.env.PATH,
         HOME: dataDir,
         // What the shebang and the unit set: moncam then runs as this one process (tests signal and measure

@@ -3,28 +3,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { setPassword } from '../../src/auth/password.ts';
 import type { AppDeps } from '../../src/app.ts';
 import type { Camera } from '../../src/camera/types.ts';
 import type { CaptureStore, Still } from '../../src/storage/store.ts';
 import { startDaemon, type Daemon } from './mqtt.ts';
 import { GARDEN_8MP, tempDir } from './setup.ts';
+
+export { CHROMIUM, launch } from './chromium.ts';
 import { recorded } from '../storage/helpers.ts';
 
-export const CHROMIUM = '/usr/bin/chromium';
 export const PAGE_PASSWORD = 'page-secret-1';
 export const PHONE = { width: 390, height: 844 };
 export const DESKTOP = { width: 1440, height: 900 };
 export const SIZES = { phone: PHONE, desktop: DESKTOP } as const;
-
-export function launch(): Promise<Browser> {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is missing: install it with  apt-get install -y chromium`);
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-}
 
 /** The photo fixture at a few sizes and brightnesses (by hour: night, dawn, day), made once per process. */
 let photos: Promise<Array<{ original: Buffer; thumb: Buffer; preview: Buffer }>> | undefined;

@@ -40,6 +40,14 @@ export async function notNearMidnight(needMs: number): Promise<void> {
   if (left < needMs) await new Promise((resolve) => setTimeout(resolve, left + 1000));
 }
 
+/**
+ * libfaketime's settings, when the suite runs under it (npm run test:at; CONTRIBUTING.md, Tests): spawned
+ * daemons and CLIs get them too, or they would run on the real clock beside a test on the faked one.
+ */
+export const CLOCK_ENV: Record<string, string> = Object.fromEntries(
+  Object.entries(process.env).filter((e): e is [string, string] => (e[0] === 'LD_PRELOAD' || e[0].startsWith('FAKETIME')) && e[1] !== undefined),
+);
+
 export function quietLogger(): Logger {
   return pino({ level: 'silent' });
 }

@@ -1,17 +1,17 @@
 // Shared by the storage tests and the crash child: temp dirs, a silent logger, deterministic capture bytes.
 import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import sharp from 'sharp';
 import { nodeFs, type StorageFs } from '../../src/storage/atomic.ts';
 import { CaptureStore, type CaptureStoreOptions, type RecordedMeta, type SaveInput } from '../../src/storage/store.ts';
+import { tempDir as makeTempDir } from '../helpers/setup.ts';
 
 export const silentLogger = () => pino({ level: 'silent' });
 
 export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'moncam-storage-'));
+  const dir = makeTempDir('moncam-storage-'); // also removed when the test file's process exits
   return { dir, cleanup: () => fsp.rm(dir, { recursive: true, force: true }) };
 }
 

@@ -4,25 +4,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import mqtt from 'mqtt';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launch } from '../helpers/chromium.ts';
 import { setPassword } from '../../src/auth/password.ts';
 import { CameraError, type Camera } from '../../src/camera/types.ts';
 import { instantCamera, startDaemon, type Daemon } from '../helpers/mqtt.ts';
 import { makeJpeg, notNearMidnight, tempDir, until } from '../helpers/setup.ts';
 import { recorded } from '../storage/helpers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'browser-secret-1';
 const SHOTS = path.join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
 const TIME_TAG = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/;
-
-function launch(): Promise<Browser> {
-  if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium is missing: install it with  apt-get install -y chromium`);
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-}
 
 async function login(page: Page, base: string): Promise<void> {
   await page.goto(`${base}/`);
