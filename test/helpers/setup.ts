@@ -31,12 +31,16 @@ export function farSchedule(): Record<string, string> {
 }
 
 /**
- * Waits into the next local day when less than `needMs` is left of this one. For tests about one day's
- * stills (today, yesterday): a run across midnight would split them. Costs a wait on ~needMs/24 h of runs.
+ * Waits into the next day (local, or UTC for a daemon on schedule.timezone UTC) when less than `needMs` is
+ * left of this one. For tests about one day's stills (today, yesterday): a run across midnight would split
+ * them. Costs a wait on ~needMs/24 h of runs.
  */
-export async function notNearMidnight(needMs: number): Promise<void> {
+export async function notNearMidnight(needMs: number, utc = false): Promise<void> {
   const now = new Date();
-  const left = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1).getTime() - now.getTime();
+  const midnight = utc
+    ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1)
+    : new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1).getTime();
+  const left = midnight - now.getTime();
   if (left < needMs) await new Promise((resolve) => setTimeout(resolve, left + 1000));
 }
 

@@ -8,6 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { addDays } from '../../src/storage/layout.ts';
 import type { Still } from '../../src/storage/store.ts';
 import { SIZES, launch, openPage, pageDaemon, seedStills, type PageDaemon } from '../helpers/page.ts';
+import { notNearMidnight } from '../helpers/setup.ts';
 
 const ASSETS = path.join(import.meta.dirname, '..', '..', 'ui', 'assets');
 const HAS_VIEWER = fs.existsSync(path.join(ASSETS, 'viewer.js'));
@@ -32,6 +33,7 @@ describe('the page at phone and desktop sizes', () => {
   let today: string;
   let seeded: Still[];
   before(async () => {
+    await notNearMidnight(120_000, true); // yesterday's and today's stills, by the wall clock
     pd = await pageDaemon({ MONCAM_SCHEDULE_TIMEZONE: 'UTC' });
     today = pd.daemon.app.clock.day(new Date());
     yesterday = addDays(today, -1);
