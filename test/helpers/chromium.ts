@@ -1,4 +1,5 @@
-// The one way tests start Chromium: Debian's, headless.
+// The one way tests and benches start Chromium: Debian's, headless; under `npm run test:at` its pages get
+// the faked time.
 import fs from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { CLOCK_ENV } from './setup.ts';

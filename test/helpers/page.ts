@@ -10,9 +10,9 @@ import type { Camera } from '../../src/camera/types.ts';
 import type { CaptureStore, Still } from '../../src/storage/store.ts';
 import { startDaemon, type Daemon } from './mqtt.ts';
 import { GARDEN_8MP, tempDir } from './setup.ts';
-
-export { CHROMIUM, launch } from './chromium.ts';
 import { recorded } from '../storage/helpers.ts';
+
+export { launch } from './chromium.ts';
 
 export const PAGE_PASSWORD = 'page-secret-1';
 export const PHONE = { width: 390, height: 844 };
