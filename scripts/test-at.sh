@@ -11,7 +11,7 @@ target=$(date -d "$(date +%F) $at" +%s) || { echo "test:at: not a time of day: $
 offset=$((target - $(date +%s)))
 echo "test:at: the clock starts at $(date -d "@$target") (offset ${offset}s; monotonic time is real)"
 # Every process started from here shares the offset (an absolute FAKETIME would restart in each one).
-export LD_PRELOAD="$lib" FAKETIME="${offset:+$(printf '%+d' "$offset")}s" FAKETIME_DONT_FAKE_MONOTONIC=1
+export LD_PRELOAD="$lib" FAKETIME="$(printf '%+d' "$offset")s" FAKETIME_DONT_FAKE_MONOTONIC=1
 if [ $# -gt 0 ]; then
   exec node --import tsx --test --test-concurrency=4 "$@"
 fi
