@@ -51,12 +51,10 @@ export async function expectDiscoveryAndOnline(sub: Recorder, url: string, cam: 
   await sub.waitFor(T.availability, 1, 5000, isText('online'));
   const late = await Recorder.connect(url, [T.discovery, T.availability]);
   try {
-    const [d] = await late.waitFor(T.discovery);
-    const [a] = await late.waitFor(T.availability);
-    assert.equal(d!.retain, true, 'discovery is retained');
-    assert.deepEqual(JSON.parse(d!.payload.toString()), payload);
-    assert.equal(a!.retain, true, 'availability is retained');
-    assert.equal(a!.payload.toString(), 'online');
+    const d = await late.retained(T.discovery);
+    const a = await late.retained(T.availability);
+    assert.deepEqual(JSON.parse(d.payload.toString()), payload);
+    assert.equal(a.payload.toString(), 'online');
   } finally {
     await late.close();
   }
@@ -98,14 +96,9 @@ export async function expectStillFromEmptyCommand(sub: Recorder, url: string, ca
   // A late subscriber gets the retained state; the event is not retained.
   const late = await Recorder.connect(url, [T.image, T.attributes, T.lastCapture, T.event]);
   try {
-    await late.waitFor(T.image);
-    await late.waitFor(T.attributes);
-    await late.waitFor(T.lastCapture);
-    assert.equal(late.last(T.image)!.retain, true);
-    assert.deepEqual(late.last(T.image)!.payload, image!.payload);
-    assert.equal(late.last(T.attributes)!.retain, true);
-    assert.equal(late.json(T.attributes).at(-1)!.id, attrs.id);
-    assert.equal(late.last(T.lastCapture)!.retain, true);
+    assert.deepEqual((await late.retained(T.image)).payload, image!.payload);
+    assert.equal(JSON.parse((await late.retained(T.attributes)).payload.toString()).id, attrs.id);
+    await late.retained(T.lastCapture);
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(late.on(T.event).length, 0, 'events are not retained');
   } finally {
@@ -117,12 +110,9 @@ export async function expectStillFromEmptyCommand(sub: Recorder, url: string, ca
 export async function expectRetainedState(url: string, T: ContractTopics, id: string): Promise<Recorder> {
   const late = await Recorder.connect(url, [T.discovery, T.availability, T.image, T.attributes, T.lastCapture]);
   try {
-    for (const topic of [T.discovery, T.availability, T.image, T.attributes, T.lastCapture]) {
-      const [m] = await late.waitFor(topic, 1, 5000);
-      assert.equal(m!.retain, true, `${topic} retained after the restart`);
-    }
-    assert.equal(late.last(T.availability)!.payload.toString(), 'online');
-    assert.equal(late.json(T.attributes)[0]!.id, id);
+    for (const topic of [T.discovery, T.availability, T.image, T.attributes, T.lastCapture]) await late.retained(topic, 5000);
+    assert.equal((await late.retained(T.availability)).payload.toString(), 'online');
+    assert.equal(JSON.parse((await late.retained(T.attributes)).payload.toString()).id, id);
   } catch (err) {
     await late.close();
     throw err;

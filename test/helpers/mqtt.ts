@@ -36,6 +36,14 @@ export class Recorder {
     await until(() => this.on(topic).filter(pred).length >= count, ms, `${count} message(s) on ${topic}`);
     return this.on(topic).filter(pred);
   }
+  /**
+   * The retained copy that a new subscription gets. A live publish of the same topic (the daemon's own, on
+   * a connect or a refresh) may arrive just before it, without the retain flag: it is skipped, not failed.
+   */
+  async retained(topic: string, ms = 10_000): Promise<Received> {
+    const [m] = await this.waitFor(topic, 1, ms, (r) => r.retain);
+    return m!;
+  }
   clear(): void {
     this.messages.length = 0;
   }

@@ -180,9 +180,8 @@ describe('MQTT lifecycle', () => {
         ['event', 'capture_event'],
         ['sensor', 'last_capture'],
       ]) {
-        const [m] = await sub.waitFor(`homeassistant/${platform}/moncam_${CAM}/${key}/config`);
-        assert.equal(m!.retain, true);
-        assert.equal(JSON.parse(m!.payload.toString()).availability_topic, T.availability);
+        const m = await sub.retained(`homeassistant/${platform}/moncam_${CAM}/${key}/config`);
+        assert.equal(JSON.parse(m.payload.toString()).availability_topic, T.availability);
       }
       assert.equal(sub.on(T.discovery).length, 0);
       await sub.close();

@@ -150,9 +150,7 @@ describe('scene sensors over MQTT', () => {
       // A late subscriber gets the retained attributes with the scene sensors.
       const late = await Recorder.connect(daemon.url, [T.attributes]);
       try {
-        const [m] = await late.waitFor(T.attributes);
-        assert.equal(m!.retain, true);
-        const attrs = JSON.parse(m!.payload.toString());
+        const attrs = JSON.parse((await late.retained(T.attributes)).payload.toString());
         assert.equal(attrs.id, dark.captured.capture_id);
         assert.equal(attrs.brightness, dark.captured.brightness);
         assert.equal(attrs.change, dark.captured.change);

@@ -186,9 +186,7 @@ describe('timelapse over MQTT', () => {
 
       // A late subscriber gets it retained.
       const late = await Recorder.connect(daemon.url, [TL]);
-      const [kept] = await late.waitFor(TL);
-      assert.equal(kept!.retain, true);
-      assert.deepEqual(JSON.parse(kept!.payload.toString()), record);
+      assert.deepEqual(JSON.parse((await late.retained(TL)).payload.toString()), record);
       await late.close();
 
       // Words, days and JSON build too; a JSON command's day is honoured.
@@ -269,8 +267,7 @@ describe('timelapse over MQTT', () => {
       assert.equal(republished.last_id, before.last_id);
       assert.match(republished.url, KEY_URL(before.day));
       const late = await Recorder.connect(daemon.url, [TL]);
-      const [kept] = await late.waitFor(TL);
-      assert.equal(kept!.retain, true);
+      await late.retained(TL);
       await late.close();
       // And after a dropped connection, on the daemon's reconnect.
       sub.clear();
