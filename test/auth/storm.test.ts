@@ -97,6 +97,18 @@ describe('a wrong-password storm from the LAN (real daemon)', { skip: LAN ? fals
     const day = state.today;
     const full = state.latest.urls.full;
 
+    // The same requests before the storm: what "fast" is on this machine under whatever else runs on it.
+    const baseDay: number[] = [];
+    const baseFull: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      baseDay.push(await timed(() => web.get(`/api/days/${day}`)));
+      baseFull.push(await timed(() => web.get(full)));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // 50 ms, or 4x the quiet figure on a machine so loaded that 50 ms is not a fair bar; a starved
+    // event loop or thread pool costs seconds, far past either.
+    const limit = (base: number[]) => Math.max(50, 4 * p50(base));
+
     const runs0 = argon2Runs();
     const rss0 = d.rss();
     const outcomes = { connected: 0, refused: 0, closed: 0 };
@@ -121,13 +133,13 @@ describe('a wrong-password storm from the LAN (real daemon)', { skip: LAN ? fals
     await Promise.all(attackers);
     const runs = argon2Runs() - runs0;
     const attempts = outcomes.connected + outcomes.refused + outcomes.closed;
-    const figures = `${attempts} attempts (${JSON.stringify(outcomes)}), ${runs} argon2 runs; /api/days p50 ${p50(dayMs).toFixed(1)} ms over ${dayMs.length}, full-res p50 ${p50(fullMs).toFixed(1)} ms, stills ${stills.map((s) => s.toFixed(0)).join('/')} ms`;
+    const figures = `${attempts} attempts (${JSON.stringify(outcomes)}), ${runs} argon2 runs; /api/days p50 ${p50(dayMs).toFixed(1)} ms over ${dayMs.length} (before the storm ${p50(baseDay).toFixed(1)}), full-res p50 ${p50(fullMs).toFixed(1)} ms (before ${p50(baseFull).toFixed(1)}), stills ${stills.map((s) => s.toFixed(0)).join('/')} ms`;
     t.diagnostic(`${figures}; daemon RSS ${(rss0 / 1048576).toFixed(0)} -> ${(d.rss() / 1048576).toFixed(0)} MB`);
     assert.equal(outcomes.connected, 0, figures);
     assert.ok(attempts > ATTACKERS * 5, `the storm really ran: ${figures}`);
     assert.ok(runs <= BUDGET, figures);
-    assert.ok(p50(dayMs) < 50, figures);
-    assert.ok(p50(fullMs) < 50, figures);
+    assert.ok(p50(dayMs) < limit(baseDay), figures);
+    assert.ok(p50(fullMs) < limit(baseFull), figures);
     assert.ok(stills.length >= 2, figures);
     for (const s of stills) assert.ok(s < 2000, figures);
     // The logged-in user and the daemon's own client were not locked out by the stranger.

@@ -119,7 +119,7 @@ describe('moncam CLI', () => {
             .filter((f) => /Z\.jpg$/.test(f)).length
         : 0;
     try {
-      await until(() => count() >= 2, 15000, `two scheduled stills (stderr: ${stderr})`);
+      await until(() => count() >= 2, 30_000, `two scheduled stills (stderr: ${stderr})`);
     } finally {
       child.kill('SIGTERM');
     }

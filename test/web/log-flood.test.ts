@@ -2,7 +2,8 @@
 // each come out as at most 20 lines a minute plus one summary line with the count of the rest.
 // createWebApp over the real daemon's store and capture service, on a real socket, logging to memory. The
 // password check is a fake (always wrong, instant): argon2's cost is not what is tested here. The summary
-// is written when the minute is over: setTimeout is mocked and ticked by 60 s, nothing sleeps.
+// is written when the minute is over: setTimeout and Date are mocked and ticked by 60 s, nothing sleeps (and a
+// flood slower than a minute on a loaded machine stays in one window).
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type net from 'node:net';
@@ -113,7 +114,7 @@ function shown(lines: Record<string, unknown>[]): Record<string, unknown>[] {
 
 describe('web login log flooding', () => {
   test(`${FLOOD} failed logins from one client: at most 20 "login failed" lines, then one summary with the rest`, async () => {
-    mock.timers.enable({ apis: ['setTimeout'] });
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.now() });
     try {
       const { log, flood } = await page(100_000);
       assert.deepEqual(await flood(FLOOD), { 303: FLOOD }, 'every one answered as a wrong password');
@@ -131,7 +132,7 @@ describe('web login log flooding', () => {
   });
 
   test(`${FLOOD_429} logins past the limit (429): at most 20 "login rate limit reached" lines, then one summary`, async () => {
-    mock.timers.enable({ apis: ['setTimeout'] });
+    mock.timers.enable({ apis: ['setTimeout', 'Date'], now: Date.now() });
     try {
       const { log, flood } = await page(3);
       assert.deepEqual(await flood(FLOOD_429), { 303: 3, 429: FLOOD_429 - 3 });
