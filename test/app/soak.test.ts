@@ -17,6 +17,7 @@ const MB = 1024 * 1024;
 const EVENT = 'moncam/childcam/event';
 const IMAGE = 'moncam/childcam/image';
 const ATTRIBUTES = 'moncam/childcam/image/attributes';
+const SCHEDULE = 'moncam/childcam/schedule';
 
 interface Sample {
   s: number;
@@ -45,7 +46,8 @@ test(
       env: {
         MALLOC_ARENA_MAX: '2',
         MALLOC_MMAP_THRESHOLD_: '131072',
-        MONCAM_SCHEDULE_ENABLED: 'true',
+        // Turned on from MQTT below, once the subscriber is there: no still before it is listening.
+        MONCAM_SCHEDULE_ENABLED: 'false',
         MONCAM_SCHEDULE_CRON: '* * * * * *',
         MONCAM_CAMERA_WIDTH: '1640',
         MONCAM_CAMERA_HEIGHT: '1232',
@@ -53,7 +55,9 @@ test(
         FAKE_CAMERA_ARGV_LOG: argvLog,
       },
     });
-    const sub = await Recorder.connect(daemon.mqttUrl, [EVENT, IMAGE, ATTRIBUTES]);
+    const sub = await Recorder.connect(daemon.mqttUrl, [EVENT, IMAGE, ATTRIBUTES, SCHEDULE]);
+    await sub.publish(`${SCHEDULE}/set`, 'ON');
+    await sub.waitFor(SCHEDULE, 1, 10_000, (m) => m.payload.toString() === 'ON');
     const samples: Sample[] = [];
     const t0 = Date.now();
     const captured = () => sub.json(EVENT).filter((e) => e.event_type === 'captured');

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { validateJpeg } from '../../src/camera/jpeg.ts';
 import { RpicamCamera, classifyRpicam, rpicamArgs } from '../../src/camera/rpicam.ts';
 import { runCamera } from '../../src/camera/spawn.ts';
-import { tempDir } from '../helpers/setup.ts';
+import { tempDir, until } from '../helpers/setup.ts';
 import { FAKE_RPICAM, fakeEnv, pidGone, rejectsWithCode, req } from './fakes.ts';
 
 describe('rpicamArgs', () => {
@@ -213,7 +213,8 @@ describe('rpicam-still against the fake', () => {
     const { env, runs } = fakeEnv('hang');
     const ac = new AbortController();
     const capture = new RpicamCamera({ program: FAKE_RPICAM, env }).capture(req(), ac.signal);
-    setTimeout(() => ac.abort(), 300);
+    await until(() => runs().length === 1, 10_000, 'the program running'); // then aborted
+    ac.abort();
     const err = await rejectsWithCode(capture, 'failed');
     assert.match(err.message, /aborted/);
     assert.ok(pidGone(runs()[0]!.pid));

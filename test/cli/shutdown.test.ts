@@ -52,7 +52,10 @@ async function sigtermDuringCapture(env: Record<string, string>) {
   const exit = await daemon.stop('SIGTERM');
   const offline = watcher.messages.some((m) => m.topic === AVAILABILITY && m.payload.toString() === 'offline');
   // What reached the broker, in order: a still finished during shutdown is published before `offline`.
-  const sequence = watcher.messages.map((m) => (m.topic === EVENT ? String(JSON.parse(m.payload.toString()).event_type) : m.payload.toString()));
+  // A subscription made while `online` is being published gets it twice (live and retained): one counts.
+  const sequence = watcher.messages
+    .map((m) => (m.topic === EVENT ? String(JSON.parse(m.payload.toString()).event_type) : m.payload.toString()))
+    .filter((s, i, all) => s !== all[i - 1]);
   await watcher.close();
   return { daemon, exit, offline, sequence, camera: runsIn(log)[0]!, captures: path.join(daemon.dataDir, 'captures') };
 }

@@ -6,7 +6,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { setPassword } from '../../src/auth/password.ts';
 import { recorded } from '../storage/helpers.ts';
 import { instantCamera, startDaemon, type Daemon } from './mqtt.ts';
-import { makeJpeg, tempDir } from './setup.ts';
+import { makeJpeg, notNearMidnight, tempDir } from './setup.ts';
 
 export { launch } from './chromium.ts';
 
@@ -19,6 +19,7 @@ export const SIZES = [
 
 /** A daemon whose day holds one still per colour, 3 s apart, oldest first (thumbs and previews in that colour). */
 export async function seededDaemon(colours: string[], env: Record<string, string> = {}): Promise<Daemon> {
+  await notNearMidnight(60_000); // the tests that follow are about today's stills
   const dataDir = tempDir();
   await setPassword(path.join(dataDir, 'private', 'pass_user'), PASSWORD);
   const daemon = await startDaemon(instantCamera(await makeJpeg(800, 600)), {

@@ -133,16 +133,41 @@ export async function until(cond: () => boolean | Promise<boolean>, ms = 5000, w
   }
 }
 
-/** A TCP port that was free a moment ago on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+let ephemeralLow: number | undefined;
+/** The lowest port the kernel hands out as a connection's own port (bind to 0, outgoing connections). */
+function lowestEphemeral(): number {
+  if (ephemeralLow === undefined) {
+    try {
+      ephemeralLow = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+    } catch {
+      ephemeralLow = 32768;
+    }
+  }
+  return ephemeralLow;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    // 0.0.0.0: taken on any address (loopback or the LAN one the storm tests use) fails here too.
+    server.listen({ port, host: '0.0.0.0', exclusive: true }, () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A TCP port that was free a moment ago, for a daemon or broker to listen on. Picked at random below the
+ * kernel's ephemeral range: a port from bind(0) could be taken by any test's next outgoing connection
+ * (thousands in the storm tests) before the daemon listens on it, and that made a daemon fail to start.
+ */
+export async function freePort(): Promise<number> {
+  const high = lowestEphemeral();
+  const low = Math.max(1024, high - 12_000);
+  for (let i = 0; i < 100; i++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found in ${low}-${high - 1}`);
 }
 
 /** mulberry32: small, seeded, good enough for noise. */

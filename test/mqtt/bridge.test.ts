@@ -170,17 +170,20 @@ describe('MQTT lifecycle', () => {
   test('legacy discovery: one retained config per entity, no device message', async () => {
     const daemon = await startDaemon(instantCamera(await makeJpeg(320, 240)), { MONCAM_MQTT_LEGACY_DISCOVERY: 'true' });
     try {
-      await until(() => daemon.app.mqtt!.connected, 5000, 'connected');
-      await new Promise((r) => setTimeout(r, 200)); // discovery published: a subscriber now gets it retained
-      const sub = await Recorder.connect(daemon.url, ['homeassistant/#']);
-      for (const [platform, key] of [
+      const configs = [
         ['image', 'image'],
         ['camera', 'camera'],
         ['button', 'capture'],
         ['event', 'capture_event'],
         ['sensor', 'last_capture'],
-      ]) {
-        const m = await sub.retained(`homeassistant/${platform}/moncam_${CAM}/${key}/config`);
+      ].map(([platform, key]) => `homeassistant/${platform}/moncam_${CAM}/${key}/config`);
+      // Published (live or retained), then a late subscriber gets each one retained.
+      const first = await Recorder.connect(daemon.url, configs);
+      for (const topic of configs) await first.waitFor(topic);
+      await first.close();
+      const sub = await Recorder.connect(daemon.url, ['homeassistant/#']);
+      for (const topic of configs) {
+        const m = await sub.retained(topic);
         assert.equal(JSON.parse(m.payload.toString()).availability_topic, T.availability);
       }
       assert.equal(sub.on(T.discovery).length, 0);

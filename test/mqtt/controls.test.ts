@@ -87,7 +87,8 @@ describe('controls over the embedded broker', () => {
       const state = sub.last(stateTopic)?.payload.toString();
       sub.clear();
       await sub.publish((T[control] as { set: string }).set, payload);
-      const [event] = await sub.waitFor(T.event);
+      // The schedule is live (hourly by default): a scheduled still's `captured` may come first.
+      const [event] = await sub.waitFor(T.event, 1, 10_000, (m) => JSON.parse(m.payload.toString()).what === 'setting');
       const ev = JSON.parse(event!.payload.toString());
       assert.equal(ev.event_type, 'failed');
       assert.equal(ev.what, 'setting');

@@ -848,7 +848,7 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
     assert.ok(daemon.logged(/ignored a retained command/), 'the retained commands are logged as ignored');
   });
 
-  test('500 valid commands within 1 s: at most 2 camera runs, every id answered', async (t) => {
+  test('500 valid commands in a burst: 2 camera runs (one more per 1.5 s the burst takes), every id answered', async (t) => {
     await idle();
     sub.clear();
     const runsBefore = cameraRuns(argvLog);
@@ -869,7 +869,6 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
     await publishAll(pub, commands, 500);
     const ms = Date.now() - t0;
     t.diagnostic(`500 commands (${ids.length} with an id) published in ${ms} ms`);
-    assert.ok(ms < 1000, `published within 1 s (${ms} ms)`);
     await until(
       () => {
         const seen = new Set(capturedIds());
@@ -882,7 +881,9 @@ describe(`hostile MQTT input (seed ${SEED}; MONCAM_HOSTILE_SEED=${SEED} reproduc
     const runs = cameraRuns(argvLog) - runsBefore;
     const captured = events(sub).filter((e) => e.event_type === 'captured');
     t.diagnostic(`camera runs: ${runs}; captured events: ${captured.length}, ids per event: ${captured.map((e) => e.ids?.length ?? 0).join(', ')}`);
-    assert.ok(runs >= 1 && runs <= 2, `at most 2 camera runs (${runs})`);
+    // One run, and one more for what came in during it; a burst slowed down by a loaded machine spans more runs.
+    const bound = 2 + Math.floor(ms / CAMERA_MS);
+    assert.ok(runs >= 1 && runs <= bound, `at most ${bound} camera runs for a burst of ${ms} ms (${runs})`);
     assert.equal(captured.length, runs);
     assert.equal(events(sub).filter((e) => e.event_type === 'failed').length, 0);
     assert.deepEqual([...capturedIds()].sort(), [...ids].sort(), 'every id answered exactly once');

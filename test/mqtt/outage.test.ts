@@ -95,6 +95,20 @@ function firstArrivals(rec: Recorder, t0: number): Map<string, number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Until `cond` has held for `quietMs` in a row: the set-up after a connect has short gaps between its publishes. */
+async function holds(cond: () => boolean, what: string, quietMs = 300, ms = 10_000): Promise<void> {
+  let since = 0;
+  await until(
+    () => {
+      if (!cond()) since = 0;
+      else since ||= Date.now();
+      return since > 0 && Date.now() - since >= quietMs;
+    },
+    ms,
+    what,
+  );
+}
+
 /** Test a's outage: long enough for several reconnect attempts under the default backoff (1 s doubling to 5 s). */
 const OUTAGE_MS = longOr(6, 30, 'MONCAM_OUTAGE_SECONDS') * 1000;
 
@@ -220,10 +234,9 @@ describe('broker outages (real Mosquitto, SIGKILL)', () => {
     let stopped = false;
     try {
       await until(() => daemon.app.mqtt!.connected, 5000, 'the daemon to connect');
-      await sleep(200); // set-up publishes acknowledged
       const client = clientOf(daemon);
+      await holds(() => clientBacklog(client).outgoing === 0, 'the set-up publishes acknowledged');
       const publishes = countPendingPublishes(client);
-      assert.equal(clientBacklog(client).outgoing, 0);
 
       // Registered after the bridge's listener: by the time it runs the bridge has written its PUBLISHes.
       let inFlightAtKill = -1;
@@ -344,7 +357,9 @@ describe('broker outages (real Mosquitto, SIGKILL)', () => {
         const watcher = await Recorder.connect(broker.url, [T.attributes]);
         await watcher.waitFor(T.attributes, 1, 10_000, (m) => JSON.parse(m.payload.toString()).id === record.capture.id);
         await watcher.close();
-        await sleep(200);
+        await holds(() => publishes.pending() === 0 && clientBacklog(client).outgoing === 0, `round ${round}: nothing pending once connected again`).catch(
+          () => undefined, // the snapshot below says what was left
+        );
         const pendingUp = publishes.pending();
         const backlogUp = clientBacklog(client);
         history.push(
@@ -443,7 +458,9 @@ describe('broker outages (real Mosquitto, SIGKILL)', () => {
       await daemon.app.captures.capture('web'); // its publishes are never acknowledged
       const ms = await stopMs();
       t.diagnostic(`stop() with a hung broker took ${ms} ms`);
-      assert.ok(ms < 2500, `stop() with a hung broker took ${ms} ms`);
+      // By design ~2 s (1 s to drain, 1 s for `offline`) and 0.5 s to end; a margin for a loaded machine,
+      // still far inside the 9 s moncam run gives stop().
+      assert.ok(ms < 4000, `stop() with a hung broker took ${ms} ms`);
     }));
 
   test('d. stop() while reconnecting to a hung broker (TCP accepted, no CONNACK) completes at once', (t) =>

@@ -239,6 +239,8 @@ describe('the page when the camera fails', () => {
       const page = await browser.newPage({ viewport: { width: 1000, height: 800 } });
       await page.goto(`${daemon.web}/`);
       await page.fill('#password', PASSWORD);
+      // The live stream's headers come once the server has registered it: the events below reach the page.
+      const live = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/events');
       await page.click('button[type=submit]');
       await page.waitForURL(`${daemon.web}/`);
       await page.waitForFunction(() => document.getElementById('camera-status')!.textContent!.includes('no_camera'));
@@ -246,6 +248,7 @@ describe('the page when the camera fails', () => {
       assert.match((await page.locator('#camera-status').getAttribute('class'))!, /\berror\b/);
 
       // Live: the second failure starts a pause, and a request during it is refused with `backoff`.
+      await live;
       await daemon.app.captures.capture('schedule').catch(() => undefined);
       await daemon.app.captures.capture('schedule').catch(() => undefined);
       await page.waitForFunction(() => document.getElementById('notice')!.textContent!.includes('backoff'));
