@@ -148,6 +148,11 @@ describe('the page at phone and desktop sizes', () => {
           await page.keyboard.press('ArrowRight');
           await page.keyboard.press('ArrowRight');
           assert.equal(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.index), '2');
+          // The day fetched and drawn again (chosen twice, a live update): the focus stays on that still.
+          await page.evaluate(() => ((window as unknown as { oldThumb: Element }).oldThumb = document.activeElement!));
+          await page.dispatchEvent('#day', 'change');
+          await page.waitForFunction(() => !document.getElementById('strip')!.contains((window as unknown as { oldThumb: Element }).oldThumb));
+          assert.equal(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.index), '2', 'focus kept through a re-render');
           const outline = await page.evaluate(
             () => getComputedStyle(document.activeElement!).outlineStyle + ' ' + getComputedStyle(document.activeElement!).outlineWidth,
           );
@@ -262,6 +267,27 @@ describe('the page at phone and desktop sizes', () => {
       await page.locator('#player').scrollIntoViewIfNeeded();
       await page.waitForSelector('#player .mcp[data-mode]');
       assert.deepEqual(fetched, [`/timelapse/${yesterday}.webp`]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  // Last: it adds stills to today.
+  test('a new still arriving live while a keyboard user is in the strip: the focus stays on their still', async () => {
+    await pd.daemon.app.captures.capture('schedule'); // two stills today
+    const { context, page } = await openPage(browser, pd.daemon.web, { size: SIZES.desktop });
+    try {
+      const count = () => page.$$eval('#strip .thumb', (t) => t.length);
+      const before = await count();
+      assert.ok(before >= 2, `${before} stills today`);
+      await page.focus('#strip .thumb[tabindex="0"]');
+      await page.keyboard.press('ArrowRight');
+      assert.equal(await page.evaluate(() => (document.activeElement as HTMLElement).dataset.index), '1', 'in the strip');
+      const focused = await page.evaluate(() => (document.activeElement as HTMLAnchorElement).getAttribute('href'));
+      await pd.daemon.app.captures.capture('schedule');
+      await page.waitForFunction((n) => document.querySelectorAll('#strip .thumb').length === n, before + 1);
+      assert.equal(await page.evaluate(() => (document.activeElement as HTMLAnchorElement).getAttribute('href')), focused);
+      assert.equal(await page.$$eval('#strip .thumb[tabindex="0"]', (t) => t.length), 1, 'one tab stop');
     } finally {
       await context.close();
     }

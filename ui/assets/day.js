@@ -83,10 +83,20 @@ export function renderDay(data) {
     : day === dayState.today
       ? 'No stills yet today.'
       : 'No stills on this day.';
+  // Rendered again (a new still today, the same day fetched twice): a keyboard user keeps their place,
+  // the strip's tab stop and, if it was there, the focus stay on the same still.
+  const again = strip.dataset.day === day;
+  const stop = again ? strip.querySelector('.thumb[tabindex="0"]')?.getAttribute('href') : undefined;
+  const focused = again && strip.contains(document.activeElement);
   strip.replaceChildren(...items);
+  strip.dataset.day = day;
   strip.hidden = !stills.length;
-  const first = strip.querySelector('.thumb');
-  if (first) first.tabIndex = 0;
+  const thumbs = [...strip.querySelectorAll('.thumb')];
+  const current = thumbs.find((a) => a.getAttribute('href') === stop) ?? thumbs[0];
+  if (current) {
+    current.tabIndex = 0;
+    if (focused) current.focus({ preventScroll: true });
+  }
   $('day').min = data.oldest_allowed || '';
   $('prev-day').disabled = !data.prev;
   $('next-day').disabled = !data.next && day >= dayState.today;
