@@ -92,7 +92,7 @@ describe('a wrong-password storm from the LAN (real daemon)', { skip: LAN ? fals
   });
 
   test(`${ATTACKERS} parallel wrong-password clients for ${ATTACK_MS / 1000} s: <= ${BUDGET} argon2 runs; the page and a still stay fast`, async (t) => {
-    await stillMs(); // one still on disk, so the day and a full-resolution image exist
+    const quietStill = await stillMs(); // one still on disk, so the day and a full-resolution image exist
     const state = (await (await web.get('/api/state')).json()) as { today: string; latest: { urls: { full: string } } };
     const day = state.today;
     const full = state.latest.urls.full;
@@ -141,7 +141,8 @@ describe('a wrong-password storm from the LAN (real daemon)', { skip: LAN ? fals
     assert.ok(p50(dayMs) < limit(baseDay), figures);
     assert.ok(p50(fullMs) < limit(baseFull), figures);
     assert.ok(stills.length >= 2, figures);
-    for (const s of stills) assert.ok(s < 2000, figures);
+    // 2 s, or 3x a still before the storm (each starts the fake camera, slow on a loaded machine).
+    for (const s of stills) assert.ok(s < Math.max(2000, 3 * quietStill), `${figures}; a still before the storm ${quietStill.toFixed(0)} ms`);
     // The logged-in user and the daemon's own client were not locked out by the stranger.
     assert.equal((await web.get('/api/state')).status, 200);
     assert.equal(await tryConnect(d.mqttUrl, PASSWORD), 'connected');

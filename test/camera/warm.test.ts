@@ -225,10 +225,10 @@ describe('warm rpicam-still', () => {
     const r = rig('warm_no_save');
     const t0 = performance.now();
     // Long enough for the fake (a Node.js program) to start and be ready on a loaded machine.
-    const err = await rejectsWithCode(r.cam.capture(req({ timeoutMs: 3000 })), 'timeout');
+    const err = await rejectsWithCode(r.cam.capture(req({ timeoutMs: 5000 })), 'timeout');
     const took = since(t0);
-    assert.ok(took >= 2900 && took < 6000, `took ${took} ms`);
-    assert.match(err.message, /no still within 3000 ms/);
+    assert.ok(took >= 4900 && took < 8000, `took ${took} ms`);
+    assert.match(err.message, /no still within 5000 ms/);
     const first = r.warmRuns()[0]!;
     assert.ok(pidGone(first.pid));
     r.scenario('ok');
@@ -241,7 +241,9 @@ describe('warm rpicam-still', () => {
     const r = rig('warm_never_ready');
     const err = await rejectsWithCode(r.cam.capture(req({ timeoutMs: 1200 })), 'timeout');
     assert.match(err.message, /not ready within 1200 ms/);
-    await until(() => pidGone(r.warmRuns()[0]!.pid), 3000, 'the process gone');
+    // Its pid from moncam's own log: the fake may be killed before it could record its run.
+    const [started] = r.logged(/^starting warm/);
+    await until(() => pidGone(started!.cameraPid as number), 3000, 'the process gone');
   });
 
   test('abort: the capture ends at once and the process is killed; an aborted signal starts nothing; one joiner giving up does not abort the other', async () => {
@@ -327,10 +329,12 @@ describe('warm rpicam-still', () => {
   test('repeated warm failures after SIGUSR1 (no still) -> single-shot from then on', async () => {
     const r = rig('warm_no_save');
     for (let i = 1; i <= 3; i++) await rejectsWithCode(r.cam.capture(req({ timeoutMs: 1200 })), 'timeout');
-    assert.equal(r.warmRuns().length, 3);
+    // Counted from moncam's own log: a fake killed at 1.2 s on a loaded machine may not have recorded its run.
+    const warmStarts = () => r.logged(/^starting warm/).length;
+    assert.equal(warmStarts(), 3);
     assert.match(r.cam.fallbackReason!, /3 warm failures in a row \(last: timeout/);
     assert.deepEqual(validateJpeg((await r.cam.capture(req())).jpeg), { width: 320, height: 240 });
-    assert.equal(r.warmRuns().length, 3, 'no fourth warm attempt');
+    assert.equal(warmStarts(), 3, 'no fourth warm attempt');
     assert.equal(r.singleRuns().length, 1);
   });
 

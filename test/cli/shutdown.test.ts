@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { validateJpeg } from '../../src/camera/jpeg.ts';
 import { ChildDaemon } from '../helpers/daemon.ts';
 import { Recorder } from '../helpers/mqtt.ts';
-import { tempDir, until } from '../helpers/setup.ts';
+import { makeJpeg, tempDir, until } from '../helpers/setup.ts';
 
 const AVAILABILITY = 'moncam/childcam/availability';
 const EVENT = 'moncam/childcam/event';
@@ -62,7 +62,11 @@ async function sigtermDuringCapture(env: Record<string, string>) {
 
 describe('clean shutdown', () => {
   test('SIGTERM during a capture that can finish: the still is stored whole, offline is published, exit 0', async () => {
-    const { daemon, exit, offline, sequence, camera, captures } = await sigtermDuringCapture({ FAKE_CAMERA_DELAY_MS: '1500' });
+    // A prepared JPEG (the fake then loads no sharp) and a short delay: the still is well inside the 4 s
+    // that stopping gives a capture in flight, also on a loaded machine.
+    const jpeg = path.join(tempDir('moncam-shutdown-'), 'still.jpg');
+    fs.writeFileSync(jpeg, await makeJpeg(640, 480));
+    const { daemon, exit, offline, sequence, camera, captures } = await sigtermDuringCapture({ FAKE_CAMERA_DELAY_MS: '800', FAKE_CAMERA_JPEG: jpeg });
     assert.deepEqual(sequence, ['online', 'captured', 'offline'], 'the still is published, then `offline`');
     assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null });
     assert.ok(exit.ms < 10_000, `exited after ${exit.ms} ms`);

@@ -15,5 +15,6 @@ if (dir && runArg) {
   for (let i = 0; i < 10_000; i++) {
     const at = new Date(base + i * 1000);
     await store.save(input(at, captureId(at), undefined, recorded({ requests: [{ trigger: 'schedule', requestId: `run ${run} #${i}` }] })));
+    if (i === 0) process.stdout.write('saved\n'); // the parent kills only after this: each run commits one
   }
 }
