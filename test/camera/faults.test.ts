@@ -31,7 +31,7 @@ class FaultRig {
       env: {
         MONCAM_CAMERA_COMMAND: this.program,
         // The hang cases wait this out; room for the fake (a Node.js program) to start on a loaded machine.
-        MONCAM_CAMERA_TIMEOUT_MS: '3000',
+        MONCAM_CAMERA_TIMEOUT_MS: '5000',
         FAKE_CAMERA_SCENARIO_FILE: this.scenarioFile,
         FAKE_CAMERA_ARGV_LOG: this.argvLog,
         FAKE_CAMERA_STDERR_BYTES: String(MIB),

@@ -68,8 +68,9 @@ export async function loggedIn(context: BrowserContext, base: string): Promise<{
   });
   await page.goto(`${base}/login`);
   await page.fill('#password', PASSWORD);
-  await page.click('button[type=submit]');
-  await page.waitForURL(`${base}/`);
+  // The login runs argon2 (queued, deliberately slow): more than the 5 s above on a loaded machine.
+  await page.click('button[type=submit]', { timeout: 30_000 });
+  await page.waitForURL(`${base}/`, { timeout: 30_000 });
   return { page, problems };
 }
 

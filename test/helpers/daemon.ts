@@ -102,7 +102,14 @@ export class ChildDaemon {
       throw new Error(`moncam exited before it was ready (${JSON.stringify(e)}): ${daemon.logs.map((l) => l.msg).join(' | ')}`);
     });
     failed.catch(() => undefined);
-    await Promise.race([until(() => daemon.logged('moncam started'), 30_000, 'moncam started'), failed]);
+    // 60 s: a start after a power cut checks the data dir, slow on a loaded machine (seen past 30 s at 8
+    // test files at once). A daemon that is not ready is killed: left running, it kept the test file alive.
+    try {
+      await Promise.race([until(() => daemon.logged('moncam started'), 60_000, 'moncam started'), failed]);
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
     return daemon;
   }
 
