@@ -1,6 +1,8 @@
 // The page's budgets in Chromium (issue 16): loaded and showing the latest still, its own JS+CSS gzipped,
 // a day of 288 stills rendered. Part of `npm run bench`; alone: `node --import tsx bench/page.ts`.
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { addDays } from '../src/storage/layout.ts';
@@ -12,6 +14,8 @@ const RUNS = 10;
 export interface PageBudgets {
   /** Median ms from navigation start to the first frame with the latest still on screen (cold HTTP cache). */
   loadMs: number;
+  /** The same for a bare HTML page holding only that image (no CSS, no script), served by a plain Node server. */
+  floorMs: number;
   /** The stylesheets and scripts the page loads (with the viewer and player), gzipped, and their names. */
   gzipBytes: number;
   assets: string[];
@@ -114,19 +118,43 @@ export async function pageBudgets(): Promise<PageBudgets> {
     const p = await context.newPage();
     const cdp = await context.newCDPSession(p);
     await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
-    const loads: number[] = [];
-    for (let i = 0; i < RUNS + 2; i++) {
-      await p.goto(`${pd.daemon.web}/`);
+    const shown = async (url: string) => {
+      await p.goto(url);
       await p.waitForFunction(() => (window as unknown as { __latestShown?: number }).__latestShown !== undefined);
-      const at = await p.evaluate(() => (window as unknown as { __latestShown: number }).__latestShown);
-      if (i >= 2) loads.push(at); // two warm-up runs
-    }
+      return p.evaluate(() => (window as unknown as { __latestShown: number }).__latestShown);
+    };
+    /** Loads `url` RUNS + 2 times in a row (same origin each time, as a person reloading); two are warm-up. */
+    const series = async (url: string) => {
+      const times: number[] = [];
+      for (let i = 0; i < RUNS + 2; i++) times.push(await shown(url));
+      return times.slice(2);
+    };
+    const loads = await series(`${pd.daemon.web}/`);
+    // The floor: what this browser and machine take to show the same image with nothing else on the page.
+    const src = await p.evaluate(() => (document.getElementById('latest-img') as HTMLImageElement).currentSrc);
+    const image = await (await p.request.get(src)).body();
+    const bare = await floorServer(image);
+    const floors = await series(bare.url).finally(() => (bare.server.close(), bare.server.closeAllConnections()));
     await context.close();
-    return { loadMs: median(loads), gzipBytes, assets, dayMs: median(dayTimes), renderMs: median(renderTimes) };
+    return { loadMs: median(loads), floorMs: median(floors), gzipBytes, assets, dayMs: median(dayTimes), renderMs: median(renderTimes) };
   } finally {
     await browser.close();
     await pd.stop();
   }
+}
+
+/** A plain HTTP server with one HTML page that holds only `image`, shown as the page shows its still. */
+async function floorServer(image: Buffer): Promise<{ server: http.Server; url: string }> {
+  const html =
+    '<!doctype html><html lang="en"><head><meta charset="utf-8" /><title>floor</title></head><body>' +
+    '<img id="latest-img" alt="" src="/still.jpg" width="480" height="360" style="width: 960px; height: auto" /></body></html>';
+  const server = http.createServer((req, res) => {
+    const [type, body] = req.url === '/still.jpg' ? ['image/jpeg', image] : ['text/html; charset=utf-8', Buffer.from(html)];
+    res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': 'no-store' });
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
 }
 
 /** The bench's table rows: measure, value, ratio, target. */
@@ -134,6 +162,12 @@ export function pageRows(b: PageBudgets): Array<[string, string, string, string]
   const verdict = (v: number, limit: number) => (v <= limit ? 'met' : 'MISSED');
   return [
     ['page loaded and showing the latest still (Chromium, cold cache, loopback)', `${b.loadMs.toFixed(1)} ms`, verdict(b.loadMs, 50), '<= 50 ms'],
+    [
+      '  floor: a bare HTML page with only the same image (same browser, same run)',
+      `${b.floorMs.toFixed(1)} ms`,
+      `page ${(b.loadMs / b.floorMs).toFixed(2)}x floor`,
+      '',
+    ],
     [
       `page's own JS+CSS gzipped (${b.assets.length} files: ${b.assets.join(' ')})`,
       `${(b.gzipBytes / 1024).toFixed(1)} KB`,
